@@ -258,9 +258,56 @@ class HandDetector:
         return sorted(hands, key=lambda hand: -hand.score)
 
 
+# ----------------------------------------------------------------------------- many photos
+_worker_detector: HandDetector | None = None
+
+
+def _init_worker(hand_model: str | None, max_hands: int) -> None:
+    import signal
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent process handles Ctrl-C
+    global _worker_detector
+    _worker_detector = HandDetector(hand_model, mode="image", max_hands=max_hands)
+
+
+def _detect_file(job: tuple[int, str, tuple[bool, ...]]) -> tuple[int, list[list[Hand]] | None]:
+    index, path, views = job
+    rgb = read_image(path)
+    if rgb is None:
+        return index, None
+    return index, [_worker_detector.detect(rgb[:, ::-1] if mirrored else rgb) for mirrored in views]
+
+
+def detect_files(paths: Sequence[str], workers: int = 1, hand_model: str | None = None,
+                 views: tuple[bool, ...] = (False,), max_hands: int = 1
+                 ) -> Iterator[tuple[int, list[list[Hand]] | None]]:
+    """Detect hands in independent photos (IMAGE mode) with `workers` processes, in completion
+    order: (index into paths, hands per view), one view per entry of `views` (False: the photo,
+    True: the mirrored photo); None for a file that cannot be decoded.  Resolve the hand model
+    first (`resolve_hand_model`) to fail fast with a clear message."""
+    jobs = [(i, str(p), views) for i, p in enumerate(paths)]
+    if not jobs:
+        return
+    if workers <= 1 or len(jobs) == 1:
+        global _worker_detector
+        _worker_detector = HandDetector(hand_model, mode="image", max_hands=max_hands)
+        try:
+            yield from map(_detect_file, jobs)
+        finally:
+            _worker_detector.close()
+            _worker_detector = None
+        return
+    import multiprocessing
+    with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), _init_worker,
+                                                   (hand_model, max_hands)) as pool:
+        yield from pool.imap_unordered(_detect_file, jobs, chunksize=4)
+
+
 # ----------------------------------------------------------------------------- features
 def is_left(handedness: str | Sequence[str] | np.ndarray) -> np.ndarray:
-    """True where MediaPipe's handedness label is 'Left' (case-insensitive)."""
+    """True where MediaPipe's handedness label is 'Left' (case-insensitive); a bool array is
+    taken as left-hand flags already."""
+    if isinstance(handedness, np.ndarray) and handedness.dtype == bool:
+        return np.atleast_1d(handedness)
     labels = np.atleast_1d(np.asarray(handedness, dtype=object))
     return np.array([str(label).lower() == "left" for label in labels], bool)
 
@@ -276,6 +323,7 @@ def valid_landmarks(landmarks: np.ndarray) -> np.ndarray:
 
 def features(landmarks: np.ndarray, handedness: str | Sequence[str] | np.ndarray) -> np.ndarray:
     """Model input for one hand (21x3 -> 6x21) or a batch (Nx21x3 -> Nx6x21), float32.
+    `handedness`: MediaPipe labels ('Left'/'Right'; anything else counts as right) or left flags.
 
     Chirality-canonical: a hand labelled 'Left' is mirrored (x -> -x), so a mirrored image of a
     right hand gives the features of the left hand.  Translation-invariant (wrist at the origin)

@@ -14,7 +14,6 @@ import csv
 import io
 import json
 import os
-import signal
 import sys
 import tempfile
 from collections import Counter
@@ -76,49 +75,53 @@ def read_landmark_file(path: Path) -> np.ndarray | None:
 
 
 # ----------------------------------------------------------------------------- the work
-_detector: keypoints.HandDetector | None = None
-
-
-def _init_worker(hand_model: str | None) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C
-    global _detector
-    _detector = keypoints.HandDetector(hand_model, mode="image", max_hands=1)
-
-
 def _row(task: dict[str, Any], output: str, mirrored: bool, status: str, hand: keypoints.Hand | None) -> dict:
     return {"source": task["source"], "path": task["path"], "class": task["class"], "split": task["split"],
             "output": output if status == STATUS_OK else "", "mirrored": int(mirrored), "status": status,
             "handedness": hand.handedness if hand else "", "score": f"{hand.score:.4f}" if hand else ""}
 
 
-def process(task: dict[str, Any]) -> list[dict]:
-    """Landmarks for one input file, written under task['out']; returns its manifest rows."""
-    out, path = Path(task["out"]), Path(task["path"])
-    output = task["output"]
-    if path.suffix.lower() == layout.LANDMARK_EXTENSION:
-        lm = read_landmark_file(path)
-        if lm is None:
-            return [_row(task, output, False, "bad_landmarks", None)]
-        atomic_write_bytes(out / output, npy_bytes(lm))
-        return [_row(task, output, False, STATUS_OK, keypoints.Hand(lm, "Unknown", 1.0))]
-    if path.suffix.lower() not in layout.IMAGE_EXTENSIONS:
-        return [_row(task, output, False, "not_an_image", None)]
-    rgb = keypoints.read_image(path)
-    if rgb is None:
-        return [_row(task, output, False, "unreadable", None)]
+def landmark_rows(task: dict[str, Any]) -> list[dict]:
+    """A landmark .npy input copied as a sample (or its skip row); handedness is unknown."""
+    lm = read_landmark_file(Path(task["path"]))
+    if lm is None:
+        return [_row(task, task["output"], False, "bad_landmarks", None)]
+    atomic_write_bytes(Path(task["out"]) / task["output"], npy_bytes(lm))
+    return [_row(task, task["output"], False, STATUS_OK, keypoints.Hand(lm, "Unknown", 1.0))]
+
+
+def image_rows(task: dict[str, Any], views: list[list[keypoints.Hand]] | None) -> list[dict]:
+    """Write the best hand of each view of a photo (original, mirrored); its manifest rows."""
+    if views is None:
+        return [_row(task, task["output"], False, "unreadable", None)]
     rows = []
-    views = [(False, rgb, output)] + ([(True, rgb[:, ::-1], task["mirror_output"])] if task["mirror"] else [])
-    for mirrored, image, name in views:
-        hands = _detector.detect(image)
+    for mirrored, hands in enumerate(views):
+        name = task["mirror_output"] if mirrored else task["output"]
         hand = hands[0] if hands else None
         if hand is not None:
-            atomic_write_bytes(out / name, npy_bytes(hand.landmarks))
-        rows.append(_row(task, name, mirrored, STATUS_OK if hand else STATUS_NO_HAND, hand))
+            atomic_write_bytes(Path(task["out"]) / name, npy_bytes(hand.landmarks))
+        rows.append(_row(task, name, bool(mirrored), STATUS_OK if hand else STATUS_NO_HAND, hand))
     return rows
 
 
+def run_tasks(tasks: list[dict], workers: int, hand_model: str | None, mirror: bool) -> Iterator[list[dict]]:
+    """Rows of each task, in completion order; photos go through `workers` detector processes."""
+    images = []
+    for task in tasks:
+        suffix = Path(task["path"]).suffix.lower()
+        if suffix == layout.LANDMARK_EXTENSION:
+            yield landmark_rows(task)
+        elif suffix in layout.IMAGE_EXTENSIONS:
+            images.append(task)
+        else:
+            yield [_row(task, task["output"], False, "not_an_image", None)]
+    for index, views in keypoints.detect_files([t["path"] for t in images], workers, hand_model,
+                                                   (False, True) if mirror else (False,)):
+        yield image_rows(images[index], views)
+
+
 def plan(sources: list[layout.Source], out: Path, seed: int, ratios: tuple[float, float, float],
-         block_size: int, mirror: bool) -> tuple[list[dict], dict[str, list[str]]]:
+         block_size: int) -> tuple[list[dict], dict[str, list[str]]]:
     """One task per file of every class folder, with its split and output names fixed up front."""
     entries: list[layout.Entry] = []
     unknown: dict[str, list[str]] = {}
@@ -134,8 +137,7 @@ def plan(sources: list[layout.Source], out: Path, seed: int, ratios: tuple[float
         base = f"{split}/{e.label}/{e.source}__{e.path.name}"
         tasks.append({"key": f"{e.source}/{e.path}", "source": e.source, "class": e.label, "split": split,
                       "path": str(e.path), "out": str(out), "output": f"{base}.npy",
-                      "mirror_output": f"{base}.mirror.npy",
-                      "mirror": mirror and e.path.suffix.lower() in layout.IMAGE_EXTENSIONS})
+                      "mirror_output": f"{base}.mirror.npy"})
     return tasks, unknown
 
 
@@ -166,18 +168,6 @@ def remove_temp_files(out: Path) -> None:
     for split in layout.SPLITS:
         for tmp in (out / split).glob("*/.*.part"):
             tmp.unlink(missing_ok=True)
-
-
-def run_tasks(tasks: list[dict], workers: int, hand_model: str | None) -> Iterator[list[dict]]:
-    """Rows of each task, in completion order, using `workers` processes."""
-    if workers == 1:
-        _init_worker(hand_model)
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        yield from map(process, tasks)
-        return
-    import multiprocessing
-    with multiprocessing.get_context("spawn").Pool(workers, _init_worker, (hand_model,)) as pool:
-        yield from pool.imap_unordered(process, tasks, chunksize=4)
 
 
 # ----------------------------------------------------------------------------- report
@@ -302,7 +292,7 @@ def main(argv: list[str] | None = None) -> int:
     except (FileNotFoundError, ValueError, keypoints.HandModelError, OSError) as err:
         print(f"preprocess.py: error: {err}", file=sys.stderr)
         return 2
-    tasks, unknown = plan(sources, out, args.seed, tuple(args.split), args.block_size, args.mirror)
+    tasks, unknown = plan(sources, out, args.seed, tuple(args.split), args.block_size)
     for source, folders in unknown.items():
         print(f"warning: {source}: not a class folder, ignored: {', '.join(folders)}", file=sys.stderr)
     remove_temp_files(out)
@@ -314,7 +304,7 @@ def main(argv: list[str] | None = None) -> int:
     journal = open(out / JOURNAL, "a", encoding="utf-8")
     try:
         with tqdm(total=len(todo), unit="img", desc="preprocess", dynamic_ncols=True) as bar:
-            for rows in run_tasks(todo, min(args.workers, max(1, len(todo))), args.hand_model) if todo else ():
+            for rows in run_tasks(todo, args.workers, args.hand_model, args.mirror):
                 key = f"{rows[0]['source']}/{rows[0]['path']}"
                 journal.write(json.dumps({"key": key, "rows": rows}) + "\n")
                 journal.flush()

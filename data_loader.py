@@ -1,0 +1,142 @@
+"""The torch Dataset over split folders written by preprocess.py (raw 21x3 landmarks per .npy).
+
+Features are computed on the fly with `keypoints.features`, after optional online augmentation
+of the raw landmarks (never baked into files).  Handedness comes from the manifest.csv beside the
+split folders; samples without one (landmark-only sets, recordings) are 'Unknown' and are shown
+to the model in both chiralities during training.
+"""
+from __future__ import annotations
+
+import csv
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+import dataset_layout as layout
+import keypoints
+
+
+@dataclass
+class Augment:
+    """Online augmentation of raw landmarks, modelling real variation between signers and cameras."""
+    rotate_deg: float = 15.0  # in-plane rotation about the wrist
+    tilt_deg: float = 20.0  # out-of-plane rotation (yaw and pitch) about the wrist, using z
+    stretch: float = 0.1  # independent x / y scale (camera aspect, perspective)
+    jitter: float = 0.01  # landmark noise, as a fraction of the hand size
+    handedness_noise: float = 0.05  # chance of a wrong handedness label (MediaPipe's own error rate)
+
+    def __call__(self, lm: np.ndarray, left: np.ndarray, unknown: np.ndarray,
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Augmented copies of a batch (N,21,3) and its left-hand flags."""
+        n = len(lm)
+        centred = lm - lm[:, :1]
+        size = np.linalg.norm(centred[:, :, :2], axis=2).mean(axis=1)[:, None, None]
+        a = np.deg2rad(rng.uniform(-self.rotate_deg, self.rotate_deg, n))
+        yaw = np.deg2rad(rng.uniform(-self.tilt_deg, self.tilt_deg, n))
+        pitch = np.deg2rad(rng.uniform(-self.tilt_deg, self.tilt_deg, n))
+        c, s, cy, sy, cp, sp = np.cos(a), np.sin(a), np.cos(yaw), np.sin(yaw), np.cos(pitch), np.sin(pitch)
+        one, zero = np.ones(n), np.zeros(n)
+        rz = np.stack([np.stack([c, -s, zero], 1), np.stack([s, c, zero], 1), np.stack([zero, zero, one], 1)], 1)
+        ry = np.stack([np.stack([cy, zero, sy], 1), np.stack([zero, one, zero], 1), np.stack([-sy, zero, cy], 1)], 1)
+        rx = np.stack([np.stack([one, zero, zero], 1), np.stack([zero, cp, -sp], 1), np.stack([zero, sp, cp], 1)], 1)
+        out = centred @ (rz @ ry @ rx).transpose(0, 2, 1)
+        out[:, :, :2] *= rng.uniform(1 - self.stretch, 1 + self.stretch, (n, 1, 2))
+        out += rng.normal(0, self.jitter, out.shape) * size
+        flip = rng.random(n) < self.handedness_noise
+        flip |= unknown & (rng.random(n) < 0.5)
+        return out.astype(np.float32), left ^ flip
+
+
+def read_handedness(manifest: Path) -> dict[str, str]:
+    """output path (relative to the manifest's folder) -> handedness label, from a manifest.csv."""
+    if not manifest.is_file():
+        return {}
+    with open(manifest, newline="", encoding="utf-8") as f:
+        return {row["output"]: row.get("handedness", "") for row in csv.DictReader(f) if row.get("output")}
+
+
+class LandmarkDataset(Dataset):
+    """All samples of one split (e.g. 'train') of one or more preprocess.py output folders.
+
+    Holds every sample in memory: `landmarks` (N,21,3), `left` (N,), `labels` (N,), `sources`
+    (N,), `paths`.  `classes` fixes the label order (default: the classes found, Kaggle order).
+    Bad files are skipped with one warning line each and counted in `skipped`.
+    """
+
+    def __init__(self, roots: str | os.PathLike | Sequence[str | os.PathLike], split: str = "train",
+                 classes: Sequence[str] | None = None, augment: Augment | None = None,
+                 sources: Sequence[str] | None = None, exclude_sources: Sequence[str] = (),
+                 seed: int = 0) -> None:
+        roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
+        self.augment = augment
+        self.rng = np.random.default_rng(seed)
+        self.skipped = 0
+        found: list[tuple[str, Path, str, str]] = []  # (class, path, handedness, source)
+        for root in map(Path, roots):
+            if not (root / split).is_dir():
+                continue
+            handedness = read_handedness(root / "manifest.csv")
+            for folder in sorted((root / split).iterdir()):
+                label = layout.canonical_class(folder.name) if folder.is_dir() else None
+                if label is None:
+                    continue
+                for path in sorted(folder.glob("*.npy")):
+                    source = path.name.split("__", 1)[0] if "__" in path.name else root.name
+                    if (sources is not None and source not in sources) or source in exclude_sources:
+                        continue
+                    rel = path.relative_to(root).as_posix()
+                    found.append((label, path, handedness.get(rel, "") or "Unknown", source))
+        present = sorted({f[0] for f in found}, key=self.class_order)
+        self.classes = list(classes) if classes is not None else present
+        index = {name: i for i, name in enumerate(self.classes)}
+        marks, left, unknown, labels, kept_sources, paths = [], [], [], [], [], []
+        for label, path, hand, source in found:
+            if label not in index:
+                continue
+            try:
+                lm = np.load(path, allow_pickle=False).astype(np.float32).reshape(keypoints.NUM_LANDMARKS, 3)
+                if not keypoints.valid_landmarks(lm)[0]:
+                    raise ValueError("non-finite or degenerate landmarks")
+            except (OSError, ValueError, EOFError) as err:
+                self.skipped += 1
+                print(f"warning: skipped {path}: {err}", file=sys.stderr)
+                continue
+            marks.append(lm)
+            left.append(hand.lower() == "left")
+            unknown.append(hand.lower() not in ("left", "right"))
+            labels.append(index[label])
+            kept_sources.append(source)
+            paths.append(path)
+        self.landmarks = np.array(marks, np.float32).reshape(-1, keypoints.NUM_LANDMARKS, 3)
+        self.left = np.array(left, bool)
+        self.unknown = np.array(unknown, bool)
+        self.labels = np.array(labels, np.int64)
+        self.sources = np.array(kept_sources, dtype=object)
+        self.paths = paths
+
+    @staticmethod
+    def class_order(name: str) -> tuple[int, str]:
+        """Kaggle order (A..Z, del, nothing, space), then any other name alphabetically."""
+        order = {c: i for i, c in enumerate(layout.KAGGLE_CLASSES)}
+        return order.get(name, len(order)), name
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def batch(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
+        """Features (B, channels, 21) and labels for a batch, augmented when the dataset augments."""
+        lm, left = self.landmarks[indices], self.left[indices]
+        if self.augment is not None:
+            lm, left = self.augment(lm, left, self.unknown[indices], self.rng)
+        feats = keypoints.features(lm, left)
+        return torch.from_numpy(feats), torch.from_numpy(self.labels[indices])
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        feats, label = self.batch(np.array([i]))
+        return feats[0], label[0]

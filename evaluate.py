@@ -1,0 +1,233 @@
+"""End-to-end scores: images -> hand landmarker -> model, the number users care about.
+
+    python evaluate.py DATA_DIR [--weights PATH] [--flip] [--json OUT] [--plot OUT.png]
+
+DATA_DIR holds class folders of images (searched up to 3 levels down, so a folder of several
+collections works; unknown folders are reported and skipped).  An image with no hand found counts
+as the prediction `nothing`.  DATA_DIR may also be a preprocess.py output folder (landmarks; the
+--split folder is scored) for a landmarker-free check.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import dataset_layout as layout
+import keypoints
+from classifier import CheckpointError, load_classifier
+
+# ----------------------------------------------------------------------------- settings
+WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.pth"))
+WORKERS = os.cpu_count() or 1
+SPLIT = "test"  # which split of a preprocess.py output folder to score
+THRESHOLD = 0.5  # confidence for the coverage figure (main.py's default --threshold)
+HAND_MODEL = None
+# -----------------------------------------------------------------------------
+NO_HAND = "nothing"  # what "no hand found" predicts
+CALIBRATION_BINS = 10
+
+
+def score(truth: list[str], predicted: list[str], confidence: list[float], found: list[bool],
+          sources: list[str], classes: list[str], threshold: float) -> dict[str, Any]:
+    """The metrics JSON: accuracy end to end and on found hands, per class, per source,
+    confusion (rows = truth), coverage at `threshold` and a reliability table."""
+    from sklearn.metrics import f1_score
+    t, p = np.array(truth, dtype=object), np.array(predicted, dtype=object)
+    conf, hit = np.array(confidence, float), np.array(found, bool)
+    right = t == p
+    labels = classes + sorted((set(truth) | set(predicted)) - set(classes))
+    index = {c: i for i, c in enumerate(labels)}
+    confusion = np.zeros((len(labels), len(labels)), int)
+    for a, b in zip(truth, predicted):
+        confusion[index[a], index[b]] += 1
+    per_class = {}
+    for c in labels:
+        n, guessed = int((t == c).sum()), int((p == c).sum())
+        if n or guessed:
+            tp = int(((t == c) & right).sum())
+            per_class[c] = {"n": n, "precision": tp / guessed if guessed else 0.0, "recall": tp / n if n else 0.0}
+    confident = hit & (conf >= threshold)
+    bins = []
+    edges = np.linspace(0, 1, CALIBRATION_BINS + 1)
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        inside = hit & (conf > lo) & (conf <= hi)
+        if inside.any():
+            bins.append({"from": round(lo, 2), "to": round(hi, 2), "n": int(inside.sum()),
+                         "confidence": float(conf[inside].mean()), "accuracy": float(right[inside].mean())})
+    ece = sum(b["n"] * abs(b["confidence"] - b["accuracy"]) for b in bins) / max(1, int(hit.sum()))
+    pairs = Counter((a, b) for a, b in zip(truth, predicted) if a != b)
+    result = {
+        "images": len(truth), "hands_found": int(hit.sum()),
+        "hands_found_rate": float(hit.mean()) if len(hit) else 0.0,
+        "accuracy": float(right.mean()) if len(right) else 0.0,
+        "accuracy_on_found": float(right[hit].mean()) if hit.any() else 0.0,
+        "macro_f1": float(f1_score(truth, predicted, labels=sorted(set(truth)), average="macro", zero_division=0))
+        if truth else 0.0,
+        "threshold": threshold, "coverage_at_threshold": float(confident.sum() / max(1, hit.sum())),
+        "accuracy_at_threshold": float(right[confident].mean()) if confident.any() else 0.0,
+        "calibration": {"ece": ece, "bins": bins},
+        "top_confusions": [{"truth": a, "predicted": b, "count": n} for (a, b), n in pairs.most_common(15)],
+        "per_class": per_class, "classes": labels, "confusion": confusion.tolist(),
+    }
+    if len(set(sources)) > 1:
+        src = np.array(sources, dtype=object)
+        result["per_source"] = {s: {"images": int((src == s).sum()), "hands_found": int(hit[src == s].sum()),
+                                    "accuracy": float(right[src == s].mean()),
+                                    "accuracy_on_found": float(right[(src == s) & hit].mean())
+                                    if (hit & (src == s)).any() else 0.0}
+                                for s in sorted(set(sources))}
+    return result
+
+
+def summary_text(r: dict[str, Any]) -> str:
+    """The readable summary printed after a run."""
+    lines = [f"images {r['images']}  hands found {r['hands_found']} ({100 * r['hands_found_rate']:.1f}%)",
+             f"accuracy {100 * r['accuracy']:.2f}%  on found hands {100 * r['accuracy_on_found']:.2f}%  "
+             f"macro F1 {r['macro_f1']:.3f}",
+             f"at confidence >= {r['threshold']}: coverage {100 * r['coverage_at_threshold']:.1f}% of found hands, "
+             f"accuracy {100 * r['accuracy_at_threshold']:.2f}%  (ECE {r['calibration']['ece']:.3f})"]
+    for source, s in r.get("per_source", {}).items():
+        lines.append(f"  {source:<28} images {s['images']:5d}  found {100 * s['hands_found'] / max(1, s['images']):5.1f}%"
+                     f"  accuracy {100 * s['accuracy']:6.2f}%  on found {100 * s['accuracy_on_found']:6.2f}%")
+    weak = sorted((v["recall"], c) for c, v in r["per_class"].items() if v["n"])[:5]
+    lines.append("lowest recall: " + ", ".join(f"{c} {100 * rec:.0f}%" for rec, c in weak))
+    if r["top_confusions"]:
+        lines.append("top confusions (truth->predicted): " +
+                     ", ".join(f"{x['truth']}->{x['predicted']} {x['count']}" for x in r["top_confusions"][:8]))
+    return "\n".join(lines)
+
+
+def plot_confusion(r: dict[str, Any], path: Path) -> None:
+    """Row-normalised confusion matrix as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    m = np.array(r["confusion"], float)
+    m = m / np.maximum(1, m.sum(axis=1, keepdims=True))
+    fig, ax = plt.subplots(figsize=(9, 8))
+    ax.imshow(m, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(r["classes"])), r["classes"], rotation=90, fontsize=7)
+    ax.set_yticks(range(len(r["classes"])), r["classes"], fontsize=7)
+    ax.set(xlabel="predicted", ylabel="truth",
+           title=f"accuracy {100 * r['accuracy']:.1f}% (on found hands {100 * r['accuracy_on_found']:.1f}%)")
+    for i, j in zip(*np.nonzero(m >= 0.02)):
+        ax.text(j, i, f"{m[i, j]:.2f}"[1:] if m[i, j] < 1 else "1", ha="center", va="center", fontsize=5,
+                color="white" if m[i, j] > 0.5 else "black")
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.part.png")
+    fig.savefig(tmp, dpi=120)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def evaluate_landmarks(folder: Path, clf, flip: bool) -> tuple[list, list, list, list, list]:
+    """Truth, prediction, confidence, found, source for a preprocess.py split folder."""
+    from data_loader import LandmarkDataset
+    data = LandmarkDataset(folder.parent, folder.name)
+    left = data.left
+    lm = data.landmarks
+    if flip:
+        lm, left = keypoints.mirror_landmarks(lm), ~left
+    probs = clf.predict_proba(lm, left) if len(lm) else np.zeros((0, len(clf.classes)))
+    truth = [data.classes[i] for i in data.labels]
+    predicted = [clf.classes[i] for i in probs.argmax(1)]
+    return truth, predicted, list(probs.max(1)), [True] * len(truth), list(data.sources)
+
+
+def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str | None
+                    ) -> tuple[list, list, list, list, list]:
+    """Truth, prediction, confidence, found, source for class folders of images, end to end."""
+    from tqdm import tqdm
+    entries = []
+    for source in layout.find_sources([root]):
+        found, unknown = layout.list_entries(source)
+        if unknown:
+            print(f"warning: {source.name}: not a class folder, skipped: {', '.join(unknown)}", file=sys.stderr)
+        entries += [e for e in found if e.path.suffix.lower() in layout.IMAGE_EXTENSIONS]
+    truth, predicted, confidence, found_hand, sources = [], [], [], [], []
+    skipped = 0
+    no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
+    for index, views in tqdm(keypoints.detect_files([str(e.path) for e in entries], workers, hand_model, (flip,)),
+                             total=len(entries), unit="img", desc="evaluate", dynamic_ncols=True):
+        entry = entries[index]
+        if views is None:
+            skipped += 1
+            tqdm.write(f"warning: skipped {entry.path}: unreadable", file=sys.stderr)
+            continue
+        hands = views[0]
+        probs = clf.predict_proba(hands[0].landmarks, hands[0].handedness)[0] if hands else None
+        ok = probs is not None and bool(np.isfinite(probs).all())
+        truth.append(entry.label)
+        predicted.append(clf.classes[int(probs.argmax())] if ok else no_hand)
+        confidence.append(float(probs.max()) if ok else 0.0)
+        found_hand.append(ok)
+        sources.append(entry.source)
+    if skipped:
+        print(f"skipped {skipped} unreadable file(s)", file=sys.stderr)
+    return truth, predicted, confidence, found_hand, sources
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line flags; defaults are the settings at the top of this file."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("data_dir", metavar="DATA_DIR", help="class folders of images, or a preprocess.py output folder")
+    p.add_argument("--weights", default=WEIGHTS, help=".pth checkpoint or .onnx export")
+    p.add_argument("--flip", action="store_true", help="mirror every image first (the other hand)")
+    p.add_argument("--json", metavar="OUT", help="write the metrics as JSON")
+    p.add_argument("--plot", metavar="OUT.png", help="write the confusion matrix as a PNG")
+    p.add_argument("--split", default=SPLIT, help="split scored in a preprocess.py output folder")
+    p.add_argument("--threshold", type=float, default=THRESHOLD, help="confidence for the coverage figure")
+    p.add_argument("--workers", type=int, default=WORKERS, help="parallel landmarker processes")
+    p.add_argument("--hand-model", default=HAND_MODEL, help="path to hand_landmarker.task")
+    args = p.parse_args(argv)
+    if args.workers < 1:
+        p.error("--workers must be at least 1")
+    if not Path(args.data_dir).is_dir():
+        p.error(f"DATA_DIR not found: {args.data_dir}")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Evaluate; returns the exit code."""
+    args = parse_args(argv)
+    root = Path(args.data_dir)
+    try:
+        clf = load_classifier(args.weights)
+        split = root / args.split if (root / args.split).is_dir() else root
+        if any(split.glob("*/*.npy")):
+            outcome = evaluate_landmarks(split, clf, args.flip)
+        else:
+            keypoints.resolve_hand_model(args.hand_model)
+            outcome = evaluate_images(root, clf, args.flip, args.workers, args.hand_model)
+    except (CheckpointError, keypoints.HandModelError, FileNotFoundError, ValueError) as err:
+        print(f"evaluate.py: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return 130
+    if not outcome[0]:
+        print(f"evaluate.py: error: no images of known classes in {root}", file=sys.stderr)
+        return 2
+    result = score(*outcome, classes=clf.classes, threshold=args.threshold)
+    result.update({"data_dir": str(root), "weights": str(args.weights), "flip": args.flip})
+    print(summary_text(result))
+    if args.json:
+        out = Path(args.json)
+        tmp = out.with_name(f".{out.name}.part")
+        tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+        os.replace(tmp, out)
+    if args.plot:
+        plot_confusion(result, Path(args.plot))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,89 @@
+"""Drawing only: hands, letters, the spelled-text bar and the status line on a BGR frame (in place)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+import keypoints
+
+FONT = cv2.FONT_HERSHEY_SIMPLEX
+HAND_COLOURS = {"right": (255, 160, 0), "left": (0, 200, 255)}  # BGR: blue-ish right, amber left
+OTHER_COLOUR = (200, 200, 200)
+NO_LETTER_COLOUR = (150, 150, 150)
+WHITE, BLACK, GREEN, RED = (255, 255, 255), (0, 0, 0), (60, 220, 60), (40, 40, 230)
+
+
+@dataclass
+class Status:
+    """What the status line shows besides the hands."""
+    fps: float
+    timings: dict[str, float]  # stage -> milliseconds
+    mirrored: bool = False
+    paused: bool = False
+    record: str | None = None  # e.g. "REC A: 12" or "rec off A: 12"
+
+
+def _scale(frame: np.ndarray) -> float:
+    return max(0.4, max(frame.shape[:2]) / 900)
+
+
+def _label(frame: np.ndarray, text: str, org: tuple[int, int], scale: float, colour: tuple[int, int, int],
+           thickness: int) -> None:
+    """Text on a filled dark box, kept inside the frame; `org` is the box's bottom-left corner."""
+    (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
+    h, w = frame.shape[:2]
+    x = int(min(max(org[0], 0), max(w - tw - 6, 0)))
+    y = int(min(max(org[1], th + base + 6), h))
+    cv2.rectangle(frame, (x, y - th - base - 6), (x + tw + 6, y), BLACK, cv2.FILLED)
+    cv2.putText(frame, text, (x + 3, y - base - 3), FONT, scale, colour, thickness, cv2.LINE_AA)
+
+
+def draw_hand(frame: np.ndarray, landmarks: np.ndarray, handedness: str, letter: str | None,
+              confidence: float | None, spelling: bool) -> None:
+    """Skeleton, points and a "letter confidence handedness" label above the hand.  `spelling`
+    marks the hand the text is spelled from (thicker lines)."""
+    s = _scale(frame)
+    colour = HAND_COLOURS.get(handedness.lower(), OTHER_COLOUR)
+    points = np.rint(landmarks[:, :2] * max(frame.shape[:2])).astype(np.int32)
+    line = max(1, round((3 if spelling else 2) * s))
+    for a, b in keypoints.HAND_CONNECTIONS:
+        cv2.line(frame, tuple(points[a]), tuple(points[b]), colour, line, cv2.LINE_AA)
+    for x, y in points:
+        cv2.circle(frame, (int(x), int(y)), max(2, round(4 * s)), WHITE, cv2.FILLED, cv2.LINE_AA)
+    if confidence is None:
+        text, text_colour = f"? {handedness}", NO_LETTER_COLOUR
+    else:
+        text = f"{letter if letter is not None else '?'} {confidence:.2f} {handedness}"
+        text_colour = colour if letter is not None else NO_LETTER_COLOUR
+    x0, y0 = points[:, 0].min(), points[:, 1].min()
+    _label(frame, text, (x0, y0 - 6), 1.0 * s, text_colour, max(1, round(2 * s)))
+
+
+def draw_text_bar(frame: np.ndarray, text: str, pending: str | None, progress: float) -> None:
+    """The spelled text in a bar along the bottom, with the hold progress of the pending letter."""
+    s = _scale(frame)
+    h, w = frame.shape[:2]
+    thickness = max(1, round(2 * s))
+    (_, th), base = cv2.getTextSize("Ag", FONT, 1.1 * s, thickness)
+    top = h - th - base - round(16 * s)
+    cv2.rectangle(frame, (0, top), (w, h), BLACK, cv2.FILLED)
+    if pending is not None and progress > 0:
+        cv2.rectangle(frame, (0, top), (int(w * progress), top + max(2, round(5 * s))), GREEN, cv2.FILLED)
+    shown = text + "_"
+    while len(shown) > 1 and cv2.getTextSize(shown, FONT, 1.1 * s, thickness)[0][0] > w - 20:
+        shown = shown[1:]  # keep the end of a long text in view
+    cv2.putText(frame, shown, (10, h - base - round(6 * s)), FONT, 1.1 * s, WHITE, thickness, cv2.LINE_AA)
+
+
+def draw_status(frame: np.ndarray, status: Status) -> None:
+    """FPS and per-stage milliseconds top-left; recording state top-right."""
+    s = _scale(frame)
+    stages = "  ".join(f"{name} {ms:.1f}ms" for name, ms in status.timings.items())
+    flags = "".join([" [mirror]" if status.mirrored else "", " [paused]" if status.paused else ""])
+    _label(frame, f"{status.fps:.1f} FPS  {stages}{flags}", (0, 0), 0.5 * s, WHITE, 1)
+    if status.record:
+        size = cv2.getTextSize(status.record, FONT, 0.7 * s, max(1, round(2 * s)))[0]
+        colour = RED if status.record.startswith("REC") else NO_LETTER_COLOUR
+        _label(frame, status.record, (frame.shape[1] - size[0] - 10, 0), 0.7 * s, colour, max(1, round(2 * s)))

@@ -1,0 +1,248 @@
+"""Fit the 1D CNN on preprocess.py output; keep the best epoch on the valid split.
+
+    python train.py --data OUT [--epochs N] [--weights PATH]
+
+Writes the weights (default keypoint_model_L_cnn_50.pth) and, beside them, class_mapping.txt,
+training_curve.png and training_metrics.json.  `--resume` continues an interrupted run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+import model as model_lib
+from data_loader import Augment, LandmarkDataset
+
+# ----------------------------------------------------------------------------- settings
+DATA_DIRS = ["data_processed"]
+EPOCHS = 50
+BATCH_SIZE = 256
+LEARNING_RATE = 3e-3
+WEIGHT_DECAY = 1e-2
+LABEL_SMOOTHING = 0.05
+SEED = 42
+WEIGHTS = "keypoint_model_L_cnn_50.pth"
+AUGMENT = True
+# -----------------------------------------------------------------------------
+
+
+def set_seed(seed: int) -> None:
+    """Seed torch and numpy."""
+    torch.manual_seed(seed)
+    np.random.seed(seed)
+
+
+@torch.no_grad()
+def predict(model: nn.Module, data: LandmarkDataset, batch_size: int = 4096) -> np.ndarray:
+    """Logits for every sample of a dataset (no augmentation), in order."""
+    model.eval()
+    augment, data.augment = data.augment, None
+    try:
+        chunks = [model(data.batch(np.arange(i, min(i + batch_size, len(data))))[0]).numpy()
+                  for i in range(0, len(data), batch_size)]
+        return np.concatenate(chunks) if chunks else np.zeros((0, len(data.classes)), np.float32)
+    finally:
+        data.augment = augment
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature that minimises the valid negative log-likelihood (confidence calibration)."""
+    if len(labels) == 0:
+        return 1.0
+    z, y = torch.from_numpy(logits), torch.from_numpy(labels)
+    candidates = np.exp(np.linspace(np.log(0.3), np.log(5.0), 200))
+    losses = [nn.functional.cross_entropy(z / t, y).item() for t in candidates]
+    return float(candidates[int(np.argmin(losses))])
+
+
+def accuracy_by_source(logits: np.ndarray, data: LandmarkDataset) -> dict[str, float]:
+    """Accuracy overall ('all') and per source."""
+    if not len(data):
+        return {}
+    right = logits.argmax(1) == data.labels
+    result = {"all": float(right.mean())}
+    for source in sorted(set(data.sources)):
+        mask = data.sources == source
+        result[source] = float(right[mask].mean())
+    return result
+
+
+def plot_curve(history: list[dict], path: Path) -> None:
+    """Loss and accuracy per epoch as a PNG."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    epochs = [h["epoch"] for h in history]
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
+    ax1.plot(epochs, [h["train_loss"] for h in history], label="train")
+    ax1.plot(epochs, [h["valid_loss"] for h in history], label="valid")
+    ax1.set(xlabel="epoch", ylabel="loss", title="loss")
+    ax2.plot(epochs, [h["train_acc"] for h in history], label="train (augmented)")
+    ax2.plot(epochs, [h["valid_acc"] for h in history], label="valid")
+    ax2.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for ax in (ax1, ax2):
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    tmp = path.with_name(f".{path.name}.part.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    """torch.save to a temp name, then rename."""
+    tmp = path.with_name(f".{path.name}.part")
+    torch.save(obj, tmp)
+    os.replace(tmp, path)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line flags; defaults are the settings at the top of this file."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", nargs="+", default=DATA_DIRS, metavar="DIR",
+                   help="preprocess.py output folder(s) with train/valid[/test] splits")
+    p.add_argument("--epochs", type=int, default=EPOCHS)
+    p.add_argument("--batch-size", type=int, default=BATCH_SIZE)
+    p.add_argument("--lr", type=float, default=LEARNING_RATE, help="peak learning rate (one-cycle schedule)")
+    p.add_argument("--weight-decay", type=float, default=WEIGHT_DECAY)
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--weights", default=WEIGHTS, help="output checkpoint; the other outputs go beside it")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=AUGMENT,
+                   help="online augmentation of training landmarks")
+    p.add_argument("--exclude-source", nargs="*", default=[], metavar="NAME",
+                   help="leave these sources (file-name prefixes, e.g. keptsecret-train) out of training")
+    p.add_argument("--resume", action="store_true", help="continue from the last interrupted run's state")
+    args = p.parse_args(argv)
+    if args.epochs < 1 or args.batch_size < 1:
+        p.error("--epochs and --batch-size must be at least 1")
+    return args
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Train; returns the exit code."""
+    from tqdm import tqdm
+    args = parse_args(argv)
+    weights = Path(args.weights)
+    out_dir = weights.parent
+    state_path = weights.with_name(weights.name + ".resume")
+    missing = [d for d in args.data if not Path(d, "train").is_dir()]
+    if missing:
+        print(f"train.py: error: no train split in {', '.join(missing)} (run preprocess.py first)", file=sys.stderr)
+        return 2
+    set_seed(args.seed)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train = LandmarkDataset(args.data, "train", augment=Augment() if args.augment else None,
+                            exclude_sources=args.exclude_source, seed=args.seed)
+    if len(train) == 0 or len(train.classes) < 2:
+        print(f"train.py: error: the train split holds {len(train)} samples in {len(train.classes)} class(es); "
+              f"need at least two classes", file=sys.stderr)
+        return 2
+    valid = LandmarkDataset(args.data, "valid", classes=train.classes, exclude_sources=args.exclude_source)
+    test = LandmarkDataset(args.data, "test", classes=train.classes, exclude_sources=args.exclude_source)
+    if len(valid) == 0:
+        print("train.py: error: the valid split is empty", file=sys.stderr)
+        return 2
+    config = dict(model_lib.DEFAULT_CONFIG)
+    net = model_lib.build_model(len(train.classes), config)
+    optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    steps = (len(train) + args.batch_size - 1) // args.batch_size
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.epochs * steps)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
+    history: list[dict] = []
+    best: dict[str, Any] = {"valid_acc": -1.0}
+    start_epoch = 1
+    if args.resume:
+        if not state_path.is_file():
+            print(f"train.py: error: nothing to resume ({state_path} not found)", file=sys.stderr)
+            return 2
+        state = torch.load(state_path, map_location="cpu", weights_only=False)
+        if state["classes"] != train.classes or state["epochs"] != args.epochs:
+            print("train.py: error: the saved run used other classes or --epochs; start again without --resume",
+                  file=sys.stderr)
+            return 2
+        net.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        history, best, start_epoch = state["history"], state["best"], state["epoch"] + 1
+        train.rng = state["rng"]
+        torch.set_rng_state(state["torch_rng"])
+        print(f"resuming after epoch {state['epoch']}", file=sys.stderr)
+    print(f"train {len(train)}  valid {len(valid)}  test {len(test)}  classes {len(train.classes)}  "
+          f"parameters {model_lib.count_parameters(net)}", file=sys.stderr)
+    started = time.time()
+    try:
+        for epoch in range(start_epoch, args.epochs + 1):
+            net.train()
+            order = train.rng.permutation(len(train))
+            total_loss, correct = 0.0, 0
+            for i in tqdm(range(0, len(order), args.batch_size), desc=f"epoch {epoch}/{args.epochs}",
+                          leave=False, dynamic_ncols=True):
+                x, y = train.batch(order[i:i + args.batch_size])
+                logits = net(x)
+                loss = loss_fn(logits, y)
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                scheduler.step()
+                total_loss += loss.item() * len(y)
+                correct += (logits.argmax(1) == y).sum().item()
+            valid_logits = predict(net, valid)
+            valid_loss = nn.functional.cross_entropy(torch.from_numpy(valid_logits), torch.from_numpy(valid.labels)).item()
+            record = {"epoch": epoch, "train_loss": total_loss / len(train), "train_acc": correct / len(train),
+                      "valid_loss": valid_loss, "valid_acc": float((valid_logits.argmax(1) == valid.labels).mean())}
+            history.append(record)
+            if record["valid_acc"] > best["valid_acc"]:
+                best = {"valid_acc": record["valid_acc"], "epoch": epoch,
+                        "state_dict": {k: v.clone() for k, v in net.state_dict().items()}}
+            tqdm.write(f"epoch {epoch:3d}  loss {record['train_loss']:.4f}  train {record['train_acc']:.4f}  "
+                       f"valid {record['valid_acc']:.4f}  best {best['valid_acc']:.4f} (epoch {best['epoch']})",
+                       file=sys.stderr)
+            atomic_torch_save({"epoch": epoch, "epochs": args.epochs, "classes": train.classes,
+                               "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                               "scheduler": scheduler.state_dict(), "history": history, "best": best,
+                               "rng": train.rng, "torch_rng": torch.get_rng_state()}, state_path)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; run the same command with --resume to continue ({state_path})", file=sys.stderr)
+        return 130
+    seconds = time.time() - started
+    net.load_state_dict(best["state_dict"])
+    valid_logits = predict(net, valid)
+    temperature = fit_temperature(valid_logits, valid.labels)
+    test_logits = predict(net, test)
+    metrics = {"classes": train.classes, "train_samples": len(train), "valid_samples": len(valid),
+               "test_samples": len(test), "best_epoch": best["epoch"], "epochs": args.epochs,
+               "valid_accuracy": accuracy_by_source(valid_logits, valid),
+               "test_accuracy": accuracy_by_source(test_logits, test),
+               "temperature": temperature, "train_seconds": round(seconds, 1),
+               "parameters": model_lib.count_parameters(net), "seed": args.seed,
+               "data": [str(d) for d in args.data], "excluded_sources": args.exclude_source,
+               "sources": sorted(set(train.sources)), "history": history}
+    meta = {k: metrics[k] for k in ("best_epoch", "epochs", "valid_accuracy", "test_accuracy", "temperature",
+                                    "seed", "data", "excluded_sources", "sources", "train_samples")}
+    model_lib.save_checkpoint(weights, net, train.classes, config, meta)
+    model_lib.write_class_mapping(out_dir / "class_mapping.txt", train.classes)
+    plot_curve(history, out_dir / "training_curve.png")
+    metrics_path = out_dir / "training_metrics.json"
+    tmp = metrics_path.with_name(f".{metrics_path.name}.part")
+    tmp.write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, metrics_path)
+    state_path.unlink(missing_ok=True)
+    print(f"best valid accuracy {best['valid_acc']:.4f} at epoch {best['epoch']}; test accuracy "
+          f"{metrics['test_accuracy'].get('all', float('nan')):.4f}; {seconds:.0f} s")
+    print(f"wrote {weights}, class_mapping.txt, training_curve.png, training_metrics.json to {out_dir.resolve()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
