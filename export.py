@@ -1,0 +1,124 @@
+"""Export a trained checkpoint to ONNX for torch-free inference (onnx_classifier.py).
+
+    python export.py [--weights keypoint_model_L_cnn_50.pth] [--out model.onnx] [--opset 17]
+
+The graph maps features (batch, 6, 21) float32 -> logits (batch, classes), with a dynamic batch
+axis; dropout is off and BatchNorm is folded into the convolutions.  ONNX opset 17 (the default)
+runs on ONNX Runtime >= 1.13.  The metadata_props carry `classes` (JSON list), `feature_version`
+and `temperature`, which OnnxClassifier checks; class_mapping.txt is written beside the output
+when absent.  The export is checked against PyTorch (max |difference| <= 1e-5) before the file
+is renamed into place, so a failed export never replaces a good one.
+"""
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import sys
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+import keypoints
+import model as model_lib
+from classifier import CheckpointError, default_class_mapping
+
+# ----------------------------------------------------------------------------- settings
+WEIGHTS = "keypoint_model_L_cnn_50.pth"
+OUT = "model.onnx"
+OPSET = 17
+TOLERANCE = 1e-5  # max |ONNX Runtime - PyTorch| logit difference accepted
+# -----------------------------------------------------------------------------
+INPUT, OUTPUT = "features", "logits"
+
+
+def to_onnx(net: torch.nn.Module, opset: int) -> onnx.ModelProto:
+    """The eval-mode model as an ONNX graph with a dynamic batch axis (TorchScript-based exporter,
+    which needs no extra package; the dynamo exporter would need onnxscript)."""
+    example = torch.zeros(1, keypoints.FEATURE_CHANNELS, keypoints.NUM_LANDMARKS)
+    buffer = io.BytesIO()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(net.eval(), (example,), buffer, dynamo=False, opset_version=opset,
+                          input_names=[INPUT], output_names=[OUTPUT],
+                          dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}})
+    return onnx.load_from_string(buffer.getvalue())
+
+
+def max_difference(net: torch.nn.Module, data: bytes, samples: int = 256) -> float:
+    """Largest |logit| difference between ONNX Runtime and PyTorch on random feature batches."""
+    import onnxruntime as ort
+    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for n in (1, samples):
+        x = rng.normal(size=(n, keypoints.FEATURE_CHANNELS, keypoints.NUM_LANDMARKS)).astype(np.float32)
+        with torch.inference_mode():
+            expected = net(torch.from_numpy(x)).numpy()
+        worst = max(worst, float(np.abs(session.run([OUTPUT], {INPUT: x})[0] - expected).max()))
+    return worst
+
+
+def export(weights: Path, out: Path, opset: int = OPSET) -> float:
+    """Write `out` (atomically) from a checkpoint; returns the checked max difference to PyTorch.
+    Raises CheckpointError for bad weights, a class_mapping.txt beside `out` that disagrees,
+    or an export that does not match PyTorch."""
+    net, payload = model_lib.load_checkpoint(weights, default_class_mapping(weights))
+    classes = list(payload["classes"])
+    mapping = default_class_mapping(out)
+    if mapping.is_file() and model_lib.read_class_mapping(mapping) != classes:
+        raise CheckpointError(f"{mapping} lists other classes than {weights}; export to another folder")
+    proto = to_onnx(net, opset)
+    meta = {"classes": json.dumps(classes), "feature_version": str(payload["feature_version"]),
+            "temperature": repr(float(payload.get("meta", {}).get("temperature", 1.0))),
+            "source_weights": weights.name}
+    onnx.helper.set_model_props(proto, meta)
+    proto.doc_string = "ASL fingerspelling classifier: features (batch, 6, 21) -> logits (batch, classes)"
+    onnx.checker.check_model(proto)
+    data = proto.SerializeToString()
+    difference = max_difference(net, data)
+    if difference > TOLERANCE:
+        raise CheckpointError(f"the ONNX export differs from PyTorch by {difference:.2e} (> {TOLERANCE})")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    if not mapping.is_file():
+        model_lib.write_class_mapping(mapping, classes)
+    return difference
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line flags; defaults are the settings at the top of this file."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--weights", default=WEIGHTS, help="checkpoint from train.py")
+    p.add_argument("--out", default=OUT, help="ONNX file to write (class_mapping.txt goes beside it)")
+    p.add_argument("--opset", type=int, default=OPSET, help="ONNX opset version")
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Export; returns the exit code (2 with a one-line message for unusable weights)."""
+    args = parse_args(argv)
+    try:
+        difference = export(Path(args.weights), Path(args.out), args.opset)
+    except CheckpointError as err:
+        print(f"export.py: error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.out} (opset {args.opset}; max |ONNX - PyTorch| {difference:.1e})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

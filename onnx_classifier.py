@@ -1,0 +1,72 @@
+"""The trained model exported by export.py, run with ONNX Runtime (no torch import: a smaller,
+faster-starting live app).  Class names, feature version and temperature come from the ONNX
+metadata written by export.py and are checked against the code and `class_mapping.txt`."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+import keypoints
+from classifier import CheckpointError, Classifier
+
+# ----------------------------------------------------------------------------- settings
+THREADS = 1  # ONNX Runtime intra-op threads: 1 gives the lowest batch-1 latency (see benchmark.py)
+# -----------------------------------------------------------------------------
+METADATA_KEYS = ("classes", "feature_version", "temperature")
+
+
+def read_mapping(path: Path) -> list[str]:
+    """Class names of a `class_mapping.txt` (`index: name` lines), without importing model.py/torch."""
+    names = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            index, _, name = line.partition(":")
+            names[int(index)] = name.strip()
+    return [names[i] for i in range(len(names))]
+
+
+class OnnxClassifier(Classifier):
+    """An `.onnx` export of a checkpoint; `logits` runs in ONNX Runtime on the CPU."""
+
+    def __init__(self, path: str | os.PathLike, class_mapping: str | os.PathLike | None = None,
+                 threads: int = THREADS) -> None:
+        import onnxruntime as ort
+        path = Path(path)
+        if not path.is_file():
+            raise CheckpointError(f"ONNX model not found: {path} (write one with `python export.py`)")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        try:
+            self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        except Exception as err:  # ONNX Runtime's errors derive from Exception only
+            raise CheckpointError(f"{path} is not a readable ONNX model ({str(err).splitlines()[0][:120]}); "
+                                  f"export it again with `python export.py`") from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        missing = [k for k in METADATA_KEYS if k not in meta]
+        if missing:
+            raise CheckpointError(f"{path} is not an ASL_Recognition export (metadata lacks {', '.join(missing)}); "
+                                  f"export it with `python export.py`")
+        if meta["feature_version"] != str(keypoints.FEATURE_VERSION):
+            raise CheckpointError(
+                f"{path} was trained on feature version {meta['feature_version']} but this code computes "
+                f"version {keypoints.FEATURE_VERSION}; re-train with `python train.py` and export again")
+        classes = list(json.loads(meta["classes"]))
+        if class_mapping is not None and Path(class_mapping).is_file():
+            mapped = read_mapping(Path(class_mapping))
+            if mapped != classes:
+                diff = sorted(set(mapped) ^ set(classes)) or "same names in another order"
+                raise CheckpointError(f"{path} classes do not match {class_mapping} ({diff}); "
+                                      f"use the class_mapping.txt written with these weights")
+        output = self.session.get_outputs()[0]
+        if output.shape[-1] != len(classes):
+            raise CheckpointError(f"{path} outputs {output.shape[-1]} scores but its metadata lists "
+                                  f"{len(classes)} classes; export it again")
+        self._input, self._output = self.session.get_inputs()[0].name, output.name
+        super().__init__(classes, float(meta["temperature"]))
+
+    def logits(self, feats: np.ndarray) -> np.ndarray:
+        return self.session.run([self._output], {self._input: np.ascontiguousarray(feats, np.float32)})[0]
