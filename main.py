@@ -11,19 +11,16 @@ text, m mirror view, space pause, r recording on/off (with --record).
 """
 from __future__ import annotations
 
-import os
-
-os.environ.setdefault("OPENCV_LOG_LEVEL", "OFF")  # no OpenCV warnings mixed into one-line errors
-
 import argparse
 import json
+import os
 import signal
 import sys
 import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator, TextIO
 
 import cv2
 import numpy as np
@@ -52,8 +49,8 @@ STILL_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}  # --output as one
 QUIT_KEYS = {ord("q"), 27}
 
 
-class SourceError(RuntimeError):
-    """A --source that cannot be opened or decoded."""
+class UsageError(RuntimeError):
+    """A --source, --output or --record that cannot be used (reported in one line, exit code 2)."""
 
 
 # ----------------------------------------------------------------------------- recogniser
@@ -139,8 +136,7 @@ def annotate(frame_bgr: np.ndarray, result: FrameResult, status: overlay.Status)
     for i, r in enumerate(result.hands):
         overlay.draw_hand(frame_bgr, r.hand.landmarks, r.hand.handedness, r.prediction.letter,
                           r.prediction.confidence, i == result.spelling)
-    pending = result.hands[result.spelling].prediction.letter if result.spelling is not None else None
-    overlay.draw_text_bar(frame_bgr, result.text, pending, result.progress)
+    overlay.draw_text_bar(frame_bgr, result.text, result.progress)
     overlay.draw_status(frame_bgr, status)
 
 
@@ -152,7 +148,7 @@ class Source:
     mode: str  # "video" (a stream, tracked) or "image" (independent photos)
     fps: float
     is_camera: bool = False
-    release: object = None
+    release: Callable[[], None] | None = None
 
 
 def _read_bgr(path: Path) -> np.ndarray | None:
@@ -181,8 +177,12 @@ def _capture_frames(capture: cv2.VideoCapture, first: np.ndarray, fps: float,
         index += 1
 
 
+def _valid_fps(fps: float) -> float:
+    return fps if np.isfinite(fps) and 0 < fps < 1000 else 30.0
+
+
 def open_source(spec: str, width: int, height: int) -> Source:
-    """Open a camera index, a video file, an image file or a folder of images; SourceError if not."""
+    """Open a camera index, a video file, an image file or a folder of images; UsageError if not."""
     path = Path(spec)
     if spec.isdigit():
         capture = cv2.VideoCapture(int(spec))
@@ -190,26 +190,25 @@ def open_source(spec: str, width: int, height: int) -> Source:
         capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
         ok, first = capture.read() if capture.isOpened() else (False, None)
         if not ok:
-            raise SourceError(f"cannot open camera {spec} (no camera at that index, or it is busy)")
-        fps = capture.get(cv2.CAP_PROP_FPS) or 30.0
+            raise UsageError(f"cannot open camera {spec} (no camera at that index, or it is busy)")
+        fps = _valid_fps(capture.get(cv2.CAP_PROP_FPS))
         return Source(_capture_frames(capture, first, fps, True), "video", fps, True, capture.release)
     if path.is_dir():
         images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
         if not images:
-            raise SourceError(f"no image files in folder {path}")
+            raise UsageError(f"no image files in folder {path}")
         return Source(_image_frames(images), "image", IMAGE_FPS)
     if not path.is_file():
-        raise SourceError(f"--source {spec!r} is not a camera index or an existing file or folder")
+        raise UsageError(f"--source {spec!r} is not a camera index or an existing file or folder")
     if path.suffix.lower() in IMAGE_EXTENSIONS:
         if _read_bgr(path) is None:
-            raise SourceError(f"cannot decode image {path}")
+            raise UsageError(f"cannot decode image {path}")
         return Source(_image_frames([path]), "image", IMAGE_FPS)
     capture = cv2.VideoCapture(str(path))
     ok, first = capture.read() if capture.isOpened() else (False, None)
     if not ok:
-        raise SourceError(f"cannot open or decode video {path}")
-    fps = capture.get(cv2.CAP_PROP_FPS)
-    fps = fps if np.isfinite(fps) and fps > 0 else 30.0
+        raise UsageError(f"cannot open or decode video {path}")
+    fps = _valid_fps(capture.get(cv2.CAP_PROP_FPS))
     return Source(_capture_frames(capture, first, fps, False), "video", fps, False, capture.release)
 
 
@@ -237,10 +236,10 @@ class AnnotatedOutput:
             return
         if self.writer is None:
             h, w = frame.shape[:2]
-            self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-            if not self.writer.isOpened():
-                raise SourceError(f"cannot write video {self.path} (try a .mp4 name)")
-            self.size = (w, h)
+            writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
+            if not writer.isOpened():
+                raise UsageError(f"cannot write video {self.path} (try a .mp4 name)")
+            self.writer, self.size = writer, (w, h)
         if frame.shape[1::-1] != self.size:
             frame = cv2.resize(frame, self.size)
         self.writer.write(frame)
@@ -289,9 +288,13 @@ class Recorder:
         while (path := self.folder / f"recorded__{self._stamp}-{self._serial:05d}.npy").exists():
             self._serial += 1  # never overwrite an existing sample
         fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".part")
-        with os.fdopen(fd, "wb") as f:
-            np.save(f, landmarks)
-        os.replace(tmp, path)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.save(f, landmarks)
+            os.replace(tmp, path)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
         self._last, self.count = t_ms, self.count + 1
         return True
 
@@ -303,35 +306,40 @@ class Recorder:
 # ----------------------------------------------------------------------------- main loop
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags; defaults come from the settings block."""
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="keys in the window: q/Esc quit, c clear text, m mirror view, space pause, r recording on/off")
     p.add_argument("--source", default=SOURCE, help="camera index, video file, image file or folder of images")
     p.add_argument("--weights", default=WEIGHTS, help=".pth or .onnx, with class_mapping.txt beside it")
-    p.add_argument("--hand-model", default=HAND_MODEL, help="hand_landmarker.task (default: found automatically)")
-    p.add_argument("--max-hands", type=int, default=MAX_HANDS)
+    p.add_argument("--hand-model", default=HAND_MODEL, help="hand_landmarker.task (None: found automatically)")
+    p.add_argument("--max-hands", type=int, default=MAX_HANDS, help="hands detected per frame")
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="min smoothed confidence for a letter")
     p.add_argument("--hold", type=float, default=HOLD, help="seconds a letter is held to add it to the text")
     p.add_argument("--smooth-ms", type=float, default=SMOOTH_MS, help="smoothing window in milliseconds")
-    p.add_argument("--no-display", action="store_true", help="run without a window")
+    p.add_argument("--no-display", action="store_true", help="run without a window (print the text at the end)")
     p.add_argument("--output", help="annotated video (.mp4), or a still image (.png/.jpg) of the last frame")
     p.add_argument("--jsonl", help="write one JSON line of predictions per frame")
     p.add_argument("--width", type=int, default=WIDTH, help="camera width")
     p.add_argument("--height", type=int, default=HEIGHT, help="camera height")
     p.add_argument("--record", metavar="LETTER", help="save the best hand's landmarks as samples of LETTER")
-    p.add_argument("--record-dir", default=RECORD_DIR)
-    p.add_argument("--record-interval-ms", type=float, default=RECORD_INTERVAL_MS)
+    p.add_argument("--record-dir", default=RECORD_DIR, help="samples go to RECORD_DIR/train/LETTER/")
+    p.add_argument("--record-interval-ms", type=float, default=RECORD_INTERVAL_MS,
+                   help="at most one sample per this many milliseconds")
     return p.parse_args(argv)
 
 
 def display_available() -> bool:
     """False on Linux without an X11/Wayland display (an OpenCV window would abort the process)."""
-    return not sys.platform.startswith("linux") or bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def record_class(letter: str, classes: list[str]) -> str:
-    """The model's class for --record LETTER (case-insensitive); SourceError if it has none."""
+    """The model's class for --record LETTER (case-insensitive); UsageError if it has none."""
     name = canonical_class(letter)
     if name not in classes:
-        raise SourceError(f"--record {letter!r} is not one of the model's classes ({' '.join(classes)})")
+        raise UsageError(f"--record {letter!r} is not one of the model's classes ({' '.join(classes)})")
     return name
 
 
@@ -349,8 +357,8 @@ class Window:
         cv2.imshow(self.NAME, frame)
         while True:
             key = cv2.waitKey(wait_ms if not self.paused else 50) & 0xFF
-            if key in QUIT_KEYS:
-                return False
+            if key in QUIT_KEYS or cv2.getWindowProperty(self.NAME, cv2.WND_PROP_VISIBLE) < 1:
+                return False  # q, Esc or the window's close button
             if key == ord("c"):
                 run.recogniser.clear()
             elif key == ord("m"):
@@ -359,6 +367,8 @@ class Window:
                 run.recorder.active = not run.recorder.active
             elif key == ord(" "):
                 self.paused = not self.paused
+                title = f"{self.NAME} [paused: space to resume]" if self.paused else self.NAME
+                cv2.setWindowTitle(self.NAME, title)
             if not self.paused:
                 return True
 
@@ -373,7 +383,8 @@ class Run:
     draw_ms: float = 0.0
 
 
-def loop(source: Source, run: Run, window: Window | None, output: AnnotatedOutput | None, jsonl) -> None:
+def loop(source: Source, run: Run, window: Window | None, output: AnnotatedOutput | None,
+         jsonl: TextIO | None) -> None:
     """Read, recognise, draw, show and write every frame until the source ends or the user quits."""
     rgb = None
     last = time.perf_counter()
@@ -405,6 +416,20 @@ def _raise_interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
+def load_weights(path: str) -> Classifier:
+    """classifier.load_classifier, with a missing ONNX module reported as a CheckpointError.  A
+    PyTorch model runs single-threaded: for one or two hands per frame, intra-op threads only add
+    overhead and compete with the landmarker for the cores (80 ms instead of 0.3 ms on a busy
+    2-core machine)."""
+    try:
+        classifier = load_classifier(path)
+    except ImportError as err:
+        raise CheckpointError(f"cannot load {path}: {err}") from None
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(1)
+    return classifier
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI; returns the exit code (2 for unusable inputs, with a one-line message)."""
     args = parse_args(argv)
@@ -412,39 +437,41 @@ def main(argv: list[str] | None = None) -> int:
         print("error: no display found (DISPLAY is not set); run with --no-display "
               "(and --output/--jsonl to keep the results)", file=sys.stderr)
         return 2
+    keypoints.silence_native_stderr()  # FFmpeg/OpenCV/MediaPipe chatter; our messages use sys.stderr
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    detector = source = output = jsonl = None
+    detector = source = output = jsonl = window = run = None
     try:
-        classifier = load_classifier(args.weights)
+        classifier = load_weights(args.weights)
         letter = record_class(args.record, classifier.classes) if args.record else None
         keypoints.resolve_hand_model(args.hand_model)
         source = open_source(args.source, args.width, args.height)
         detector = keypoints.HandDetector(args.hand_model, mode=source.mode, max_hands=args.max_hands)
         recogniser = Recogniser(detector, classifier, args.threshold, args.hold, args.smooth_ms,
                                 independent_frames=source.mode == "image")
-        run = Run(recogniser, mirror=source.is_camera,
-                  recorder=Recorder(Path(args.record_dir), letter, args.record_interval_ms) if letter else None)
+        recorder = Recorder(Path(args.record_dir), letter, args.record_interval_ms) if letter else None
+        run = Run(recogniser, mirror=source.is_camera, recorder=recorder)
         output = AnnotatedOutput(Path(args.output), source.fps) if args.output else None
         if args.jsonl:
             Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
-            jsonl = open(args.jsonl, "w", encoding="utf-8")
+            jsonl = open(args.jsonl, "w", encoding="utf-8", buffering=1)  # line by line: tail -f works
         window = None if args.no_display else Window()
         loop(source, run, window, output, jsonl)
-    except (CheckpointError, keypoints.HandModelError, SourceError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    except (CheckpointError, keypoints.HandModelError, UsageError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)  # OSError: e.g. an unwritable --output or --jsonl
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
     finally:
-        for closer in (output and output.close, jsonl and jsonl.close, source and source.release,
-                       detector and detector.close):
-            if closer:
-                closer()
-        if not args.no_display:
-            cv2.destroyAllWindows()
+        for close in (output and output.close, jsonl and jsonl.close, source and source.release,
+                      detector and detector.close, window and cv2.destroyAllWindows):
+            if close:
+                close()
+    if run is None:
+        return 0
     if run.recorder is not None:
-        print(f"recorded {run.recorder.count} samples of {letter} in {run.recorder.folder}", file=sys.stderr)
-    print(recogniser.speller.text)
+        print(f"recorded {run.recorder.count} samples of {run.recorder.letter} in {run.recorder.folder}",
+              file=sys.stderr)
+    print(run.recogniser.speller.text)
     return 0
 
 

@@ -21,7 +21,6 @@ class Status:
     fps: float
     timings: dict[str, float]  # stage -> milliseconds
     mirrored: bool = False
-    paused: bool = False
     record: str | None = None  # e.g. "REC A: 12" or "rec off A: 12"
 
 
@@ -29,13 +28,19 @@ def _scale(frame: np.ndarray) -> float:
     return max(0.4, max(frame.shape[:2]) / 900)
 
 
+def _status_height(s: float) -> int:
+    (_, th), base = cv2.getTextSize("Ag", FONT, 0.5 * s, 1)
+    return th + base + 6
+
+
 def _label(frame: np.ndarray, text: str, org: tuple[int, int], scale: float, colour: tuple[int, int, int],
-           thickness: int) -> None:
-    """Text on a filled dark box, kept inside the frame; `org` is the box's bottom-left corner."""
+           thickness: int, top: int = 0) -> None:
+    """Text on a filled dark box, kept inside the frame and below `top`; `org` is the box's
+    bottom-left corner."""
     (tw, th), base = cv2.getTextSize(text, FONT, scale, thickness)
     h, w = frame.shape[:2]
     x = int(min(max(org[0], 0), max(w - tw - 6, 0)))
-    y = int(min(max(org[1], th + base + 6), h))
+    y = int(min(max(org[1], top + th + base + 6), h))
     cv2.rectangle(frame, (x, y - th - base - 6), (x + tw + 6, y), BLACK, cv2.FILLED)
     cv2.putText(frame, text, (x + 3, y - base - 3), FONT, scale, colour, thickness, cv2.LINE_AA)
 
@@ -58,18 +63,19 @@ def draw_hand(frame: np.ndarray, landmarks: np.ndarray, handedness: str, letter:
         text = f"{letter if letter is not None else '?'} {confidence:.2f} {handedness}"
         text_colour = colour if letter is not None else NO_LETTER_COLOUR
     x0, y0 = points[:, 0].min(), points[:, 1].min()
-    _label(frame, text, (x0, y0 - 6), 1.0 * s, text_colour, max(1, round(2 * s)))
+    _label(frame, text, (x0, y0 - 6), 1.0 * s, text_colour, max(1, round(2 * s)), top=_status_height(s) + 2)
 
 
-def draw_text_bar(frame: np.ndarray, text: str, pending: str | None, progress: float) -> None:
-    """The spelled text in a bar along the bottom, with the hold progress of the pending letter."""
+def draw_text_bar(frame: np.ndarray, text: str, progress: float) -> None:
+    """The spelled text in a bar along the bottom, with the hold progress of the pending letter
+    as a green line along its top."""
     s = _scale(frame)
     h, w = frame.shape[:2]
     thickness = max(1, round(2 * s))
     (_, th), base = cv2.getTextSize("Ag", FONT, 1.1 * s, thickness)
     top = h - th - base - round(16 * s)
     cv2.rectangle(frame, (0, top), (w, h), BLACK, cv2.FILLED)
-    if pending is not None and progress > 0:
+    if progress > 0:
         cv2.rectangle(frame, (0, top), (int(w * progress), top + max(2, round(5 * s))), GREEN, cv2.FILLED)
     shown = text + "_"
     while len(shown) > 1 and cv2.getTextSize(shown, FONT, 1.1 * s, thickness)[0][0] > w - 20:
@@ -78,12 +84,13 @@ def draw_text_bar(frame: np.ndarray, text: str, pending: str | None, progress: f
 
 
 def draw_status(frame: np.ndarray, status: Status) -> None:
-    """FPS and per-stage milliseconds top-left; recording state top-right."""
+    """FPS and per-stage milliseconds top-left; recording state and count at the right below them."""
     s = _scale(frame)
     stages = "  ".join(f"{name} {ms:.1f}ms" for name, ms in status.timings.items())
-    flags = "".join([" [mirror]" if status.mirrored else "", " [paused]" if status.paused else ""])
-    _label(frame, f"{status.fps:.1f} FPS  {stages}{flags}", (0, 0), 0.5 * s, WHITE, 1)
+    fps = f"{status.fps:.1f} FPS  " if status.fps else ""
+    _label(frame, f"{fps}{stages}{'  [mirror]' if status.mirrored else ''}", (0, 0), 0.5 * s, WHITE, 1)
     if status.record:
         size = cv2.getTextSize(status.record, FONT, 0.7 * s, max(1, round(2 * s)))[0]
         colour = RED if status.record.startswith("REC") else NO_LETTER_COLOUR
-        _label(frame, status.record, (frame.shape[1] - size[0] - 10, 0), 0.7 * s, colour, max(1, round(2 * s)))
+        _label(frame, status.record, (frame.shape[1] - size[0] - 10, 0), 0.7 * s, colour, max(1, round(2 * s)),
+               top=_status_height(s) + 2)
