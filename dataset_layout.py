@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -100,6 +101,21 @@ def list_entries(source: Source) -> tuple[list[Entry], list[str]]:
             continue
         entries += [Entry(source.name, label, Path(f.path), f"{folder.name}/{f.name}") for f in files]
     return entries, unknown
+
+
+def file_problem(path: str | os.PathLike) -> str | None:
+    """Why a class-folder entry cannot be a sample, without opening it (a FIFO would block a read):
+    'hidden' (OS metadata such as .DS_Store or macOS '._' files), 'not_a_file' (a folder, FIFO,
+    device or socket), 'unreadable' (broken symlink, symlink loop, no permission); None if usable."""
+    if Path(path).name.startswith("."):
+        return "hidden"
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return "unreadable"
+    if not stat.S_ISREG(mode):
+        return "not_a_file"
+    return None if os.access(path, os.R_OK) else "unreadable"
 
 
 _FRAME_NUMBER = re.compile(r"^(.*?)(\d+)$")

@@ -141,24 +141,35 @@ def evaluate_landmarks(folder: Path, clf, flip: bool) -> tuple[list, list, list,
     return truth, predicted, list(probs.max(1)), [True] * len(truth), list(data.sources)
 
 
-def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str | None
-                    ) -> tuple[list, list, list, list, list]:
-    """Truth, prediction, confidence, found, source for class folders of images, end to end."""
+def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str | None,
+                    skipped: Counter | None = None) -> tuple[list, list, list, list, list]:
+    """Truth, prediction, confidence, found, source for class folders of images, end to end.
+    Files that are not usable images are skipped with one warning line each (hidden files such
+    as .DS_Store silently) and counted by reason in `skipped`."""
     from tqdm import tqdm
+    skipped = Counter() if skipped is None else skipped
     entries = []
     for source in layout.find_sources([root]):
         found, unknown = layout.list_entries(source)
         if unknown:
             print(f"warning: {source.name}: not a class folder, skipped: {', '.join(unknown)}", file=sys.stderr)
-        entries += [e for e in found if e.path.suffix.lower() in layout.IMAGE_EXTENSIONS]
+        for e in found:
+            problem = layout.file_problem(e.path)  # checked before reading: a FIFO named x.jpg would block
+            if problem is None and e.path.suffix.lower() not in layout.IMAGE_EXTENSIONS:
+                problem = "not_an_image"
+            if problem is None:
+                entries.append(e)
+                continue
+            skipped[problem] += 1
+            if problem != "hidden":
+                print(f"warning: skipped {e.path}: {problem.replace('_', ' ')}", file=sys.stderr)
     truth, predicted, confidence, found_hand, sources = [], [], [], [], []
-    skipped = 0
     no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
     for index, views in tqdm(keypoints.detect_files([str(e.path) for e in entries], workers, hand_model, (flip,)),
                              total=len(entries), unit="img", desc="evaluate", dynamic_ncols=True):
         entry = entries[index]
         if views is None:
-            skipped += 1
+            skipped["unreadable"] += 1
             tqdm.write(f"warning: skipped {entry.path}: unreadable", file=sys.stderr)
             continue
         hands = views[0]
@@ -170,8 +181,28 @@ def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str |
         found_hand.append(ok)
         sources.append(entry.source)
     if skipped:
-        print(f"skipped {skipped} unreadable file(s)", file=sys.stderr)
+        print("skipped " + ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(skipped.items())),
+              file=sys.stderr)
     return truth, predicted, confidence, found_hand, sources
+
+
+def is_landmark_folder(folder: Path) -> bool:
+    """A preprocess.py split folder: class folders holding .npy landmark files and no images (a
+    stray .npy among photos does not turn an image folder into a landmark folder)."""
+    suffixes = {p.suffix.lower() for p in folder.glob("*/*")}
+    return layout.LANDMARK_EXTENSION in suffixes and not suffixes & layout.IMAGE_EXTENSIONS
+
+
+def load_weights(weights: str) -> Any:
+    """`load_classifier`, with any failure to read the file reported as a CheckpointError (torch's
+    unpickler raises IndexError/KeyError on some non-checkpoint files)."""
+    try:
+        return load_classifier(weights)
+    except (CheckpointError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # noqa: BLE001 - one clear line instead of a traceback
+        raise CheckpointError(f"{weights} is not a readable checkpoint ({type(err).__name__}); "
+                              f"re-train or download it again") from None
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -199,14 +230,15 @@ def main(argv: list[str] | None = None) -> int:
     """Evaluate; returns the exit code."""
     args = parse_args(argv)
     root = Path(args.data_dir)
+    skipped: Counter = Counter()
     try:
-        clf = load_classifier(args.weights)
+        clf = load_weights(args.weights)
         split = root / args.split if (root / args.split).is_dir() else root
-        if any(split.glob("*/*.npy")):
+        if is_landmark_folder(split):
             outcome = evaluate_landmarks(split, clf, args.flip)
         else:
             keypoints.resolve_hand_model(args.hand_model)
-            outcome = evaluate_images(root, clf, args.flip, args.workers, args.hand_model)
+            outcome = evaluate_images(root, clf, args.flip, args.workers, args.hand_model, skipped)
     except (CheckpointError, keypoints.HandModelError, FileNotFoundError, ValueError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
@@ -217,15 +249,20 @@ def main(argv: list[str] | None = None) -> int:
         print(f"evaluate.py: error: no images of known classes in {root}", file=sys.stderr)
         return 2
     result = score(*outcome, classes=clf.classes, threshold=args.threshold)
-    result.update({"data_dir": str(root), "weights": str(args.weights), "flip": args.flip})
+    result.update({"data_dir": str(root), "weights": str(args.weights), "flip": args.flip,
+                   "skipped": dict(sorted(skipped.items()))})
     print(summary_text(result))
-    if args.json:
-        out = Path(args.json)
-        tmp = out.with_name(f".{out.name}.part")
-        tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, out)
-    if args.plot:
-        plot_confusion(result, Path(args.plot))
+    try:
+        if args.json:
+            out = Path(args.json)
+            tmp = out.with_name(f".{out.name}.part")
+            tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+            os.replace(tmp, out)
+        if args.plot:
+            plot_confusion(result, Path(args.plot))
+    except OSError as err:
+        print(f"evaluate.py: error: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
+        return 2
     return 0
 
 

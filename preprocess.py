@@ -109,7 +109,10 @@ def run_tasks(tasks: list[dict], workers: int, hand_model: str | None, mirror: b
     images = []
     for task in tasks:
         suffix = Path(task["path"]).suffix.lower()
-        if suffix == layout.LANDMARK_EXTENSION:
+        problem = layout.file_problem(task["path"])  # before any read: a FIFO named x.jpg would block
+        if problem is not None:
+            yield [_row(task, task["output"], False, problem, None)]
+        elif suffix == layout.LANDMARK_EXTENSION:
             yield landmark_rows(task)
         elif suffix in layout.IMAGE_EXTENSIONS:
             images.append(task)
@@ -164,7 +167,9 @@ def load_done(out: Path) -> dict[str, list[dict]]:
 
 
 def remove_temp_files(out: Path) -> None:
-    """Half-written files left by a killed run."""
+    """Half-written files left by a killed run (split folders, and manifest/report in OUT itself)."""
+    for tmp in out.glob(".*.part"):
+        tmp.unlink(missing_ok=True)
     for split in layout.SPLITS:
         for tmp in (out / split).glob("*/.*.part"):
             tmp.unlink(missing_ok=True)
@@ -281,9 +286,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run preprocessing; returns the exit code."""
-    from tqdm import tqdm
+    """Run preprocessing; returns the exit code (0 done, 2 bad input, 130 interrupted)."""
     args = parse_args(argv)
+    try:
+        return run(args)
+    except KeyboardInterrupt:  # outside the main loop (planning, final reports): nothing is lost either
+        print("\ninterrupted; run the same command again to resume", file=sys.stderr)
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
+    """The work of `main` for parsed arguments."""
+    from tqdm import tqdm
     out = Path(args.out)
     try:
         sources = layout.find_sources(args.data)
@@ -309,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
                 journal.write(json.dumps({"key": key, "rows": rows}) + "\n")
                 journal.flush()
                 results[key] = rows
-                if rows[0]["status"] not in (STATUS_OK, STATUS_NO_HAND):
+                if rows[0]["status"] not in (STATUS_OK, STATUS_NO_HAND, "hidden"):
                     tqdm.write(f"warning: skipped {rows[0]['path']}: {rows[0]['status'].replace('_', ' ')}",
                                file=sys.stderr)
                 bar.update()
@@ -328,6 +342,10 @@ def main(argv: list[str] | None = None) -> int:
     stale = remove_stale_outputs(out, rows)
     (out / JOURNAL).unlink(missing_ok=True)
     print(report_table(summary), end="")
+    hidden = sum(r["status"] == "hidden" for r in rows)
+    if hidden:
+        print(f"warning: ignored {hidden} hidden file(s) in class folders (.DS_Store, ._* and the like)",
+              file=sys.stderr)
     if stale:
         print(f"removed {stale} stale .npy files not produced by this plan", file=sys.stderr)
     print(f"wrote {sum(r['status'] == STATUS_OK for r in rows)} landmark files, manifest.csv and report.* to {out}")

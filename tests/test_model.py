@@ -1,0 +1,134 @@
+"""The 1D CNN and its checkpoint: shapes, size, round trip, and every mismatch -> CheckpointError."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+import keypoints
+import model as model_lib
+from classifier import CheckpointError, load_classifier
+from conftest import synthetic_hand
+
+CLASSES = ["A", "B", "C", "del"]
+
+
+def saved(tmp_path, classes=CLASSES, seed=0):
+    torch.manual_seed(seed)
+    net = model_lib.build_model(len(classes))
+    weights = tmp_path / "w.pth"
+    model_lib.save_checkpoint(weights, net, classes, dict(model_lib.DEFAULT_CONFIG), {"note": "test"})
+    model_lib.write_class_mapping(tmp_path / "class_mapping.txt", classes)
+    return net.eval(), weights
+
+
+def sample_features(n=8):
+    rng = np.random.default_rng(1)
+    lm = np.stack([synthetic_hand(rng, i) for i in range(n)])
+    return keypoints.features(lm, ["Left", "Right"] * (n // 2)), lm
+
+
+def test_shapes_and_size():
+    net = model_lib.build_model(29).eval()
+    feats, _ = sample_features()
+    with torch.no_grad():
+        out = net(torch.from_numpy(feats))
+    assert out.shape == (8, 29)
+    assert model_lib.count_parameters(net) < 100_000
+    with torch.no_grad():
+        assert net(torch.from_numpy(feats[:1])).shape == (1, 29)
+
+
+def test_checkpoint_round_trip(tmp_path):
+    net, weights = saved(tmp_path)
+    loaded, payload = model_lib.load_checkpoint(weights, tmp_path / "class_mapping.txt")
+    assert payload["classes"] == CLASSES and payload["feature_version"] == keypoints.FEATURE_VERSION
+    assert payload["meta"] == {"note": "test"}
+    assert not loaded.training
+    feats, lm = sample_features()
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(torch.from_numpy(feats)), net(torch.from_numpy(feats)), rtol=0, atol=0)
+    assert model_lib.read_class_mapping(tmp_path / "class_mapping.txt") == CLASSES
+    clf = load_classifier(weights)  # finds class_mapping.txt beside the weights
+    probs = clf.predict_proba(lm, ["Left", "Right"] * 4)
+    assert clf.classes == CLASSES and probs.shape == (8, 4)
+    np.testing.assert_allclose(probs.sum(axis=1), 1, atol=1e-5)
+    assert not list(tmp_path.glob("*.part")) and not list(tmp_path.glob(".*.part"))
+
+
+def expect_error(weights, *words, mapping=None):
+    with pytest.raises(CheckpointError) as info:
+        load_classifier(weights, mapping)
+    message = str(info.value)
+    assert "\n" not in message and str(weights) in message
+    for word in words:
+        assert word in message, message
+    return message
+
+
+def test_other_classes_than_class_mapping(tmp_path):
+    _, weights = saved(tmp_path)
+    model_lib.write_class_mapping(tmp_path / "class_mapping.txt", ["A", "B", "C", "space"])
+    expect_error(weights, "class_mapping.txt", "space")
+    model_lib.write_class_mapping(tmp_path / "class_mapping.txt", ["B", "A", "C", "del"])
+    expect_error(weights, "another order")
+
+
+def test_other_feature_version(tmp_path):
+    _, weights = saved(tmp_path)
+    payload = torch.load(weights, weights_only=True)
+    payload["feature_version"] = keypoints.FEATURE_VERSION + 1
+    torch.save(payload, weights)
+    expect_error(weights, "feature version", "re-train")
+
+
+def test_weights_that_do_not_fit_the_config(tmp_path):
+    _, weights = saved(tmp_path)
+    payload = torch.load(weights, weights_only=True)
+    payload["classes"] = CLASSES + ["space"]  # head has 4 outputs, 5 classes claimed
+    torch.save(payload, weights)
+    (tmp_path / "class_mapping.txt").unlink()
+    expect_error(weights, "model_config")
+
+
+def test_truncated_file(tmp_path):
+    _, weights = saved(tmp_path)
+    data = weights.read_bytes()
+    weights.write_bytes(data[: len(data) // 2])
+    expect_error(weights, "not a readable checkpoint")
+    weights.write_bytes(b"")
+    expect_error(weights)
+
+
+# model.load_checkpoint catches only some of the exceptions torch's weights-only unpickler raises
+# on arbitrary bytes (IndexError, KeyError escape as tracebacks).  Fix proposed to the owner of
+# model.py: catch Exception there.  Non-strict so the fix does not break the suite.
+UNPICKLER_LEAK = "model.load_checkpoint lets {} from torch.load escape (proposed fix: catch Exception)"
+
+
+@pytest.mark.parametrize("content", [
+    pytest.param("text", marks=pytest.mark.xfail(raises=IndexError, strict=False,
+                                                 reason=UNPICKLER_LEAK.format("IndexError"))),
+    pytest.param("hello", marks=pytest.mark.xfail(raises=KeyError, strict=False,
+                                                  reason=UNPICKLER_LEAK.format("KeyError"))),
+    "html", "zeros", "tensor", "dict"])
+def test_not_a_checkpoint(tmp_path, content):
+    weights = tmp_path / "w.pth"
+    if content == "text":
+        weights.write_text("this is not a model\n")
+    elif content == "hello":
+        weights.write_text("hello")
+    elif content == "html":
+        weights.write_text("<html><body>404 Not Found</body></html>\n")
+    elif content == "zeros":
+        weights.write_bytes(bytes(1000))
+    elif content == "tensor":
+        torch.save(torch.zeros(3, 3), weights)
+    else:
+        torch.save({"weights": torch.zeros(3)}, weights)
+    message = expect_error(weights)
+    assert "checkpoint" in message
+
+
+def test_missing_file(tmp_path):
+    expect_error(tmp_path / "nope.pth", "not found", "train.py")

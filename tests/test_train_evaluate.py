@@ -1,0 +1,259 @@
+"""train.py (learns, writes its outputs, resumes after an interrupt, copes with a missing class)
+and evaluate.py (JSON contract, --plot, --flip, landmark mode, mirrored photos with the shipped weights)."""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+import dataset_layout as layout
+import evaluate
+import keypoints
+import model as model_lib
+import preprocess
+from classifier import load_classifier
+from conftest import REPO, SHARED_DATA, WEIGHTS, needs_data
+
+ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+TRAIN_ARGS = ["--epochs", "8", "--batch-size", "12", "--seed", "3"]
+needs_weights = pytest.mark.skipif(
+    not (WEIGHTS.is_file() and WEIGHTS.with_name("class_mapping.txt").is_file()),
+    reason=f"shipped weights {WEIGHTS.name} + class_mapping.txt not present (train them with train.py)")
+
+
+def run(script: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, str(REPO / script), *args], capture_output=True, text=True,
+                          env=ENV, timeout=timeout)
+
+
+# ----------------------------------------------------------------------------- train
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """One uninterrupted short training run on a copy of the conftest-style synthetic set."""
+    base = tmp_path_factory.mktemp("train")
+    data = make_keypoint_dataset(base / "data")
+    result = run("train.py", "--data", str(data), "--weights", str(base / "run" / "m.pth"), *TRAIN_ARGS)
+    assert result.returncode == 0, result.stderr
+    return data, base / "run"
+
+
+def make_keypoint_dataset(root: Path) -> Path:
+    """The conftest `keypoint_dataset` layout (module-scoped here so runs can share it)."""
+    from conftest import synthetic_hand
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 40), ("valid", 10), ("test", 10)):
+        for label, name in enumerate(("A", "B", "C")):
+            folder = root / split / name
+            folder.mkdir(parents=True)
+            for i in range(n):
+                np.save(folder / f"synthetic__{name}{i}.jpg.npy", synthetic_hand(rng, label * 7 + 3))
+    return root
+
+
+def test_train_learns_and_writes_outputs(trained):
+    _, out = trained
+    for name in ("m.pth", "class_mapping.txt", "training_curve.png", "training_metrics.json"):
+        assert (out / name).stat().st_size > 0, name
+    assert (out / "training_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not (out / "m.pth.resume").exists() and not list(out.glob(".*.part*"))
+    metrics = json.loads((out / "training_metrics.json").read_text())
+    assert metrics["classes"] == ["A", "B", "C"] and len(metrics["history"]) == 8
+    assert metrics["valid_accuracy"]["all"] >= 0.8, "no better than chance (1/3)"
+    clf = load_classifier(out / "m.pth")
+    assert clf.classes == model_lib.read_class_mapping(out / "class_mapping.txt") == ["A", "B", "C"]
+
+
+def test_train_fixture_dataset(keypoint_dataset, tmp_path):
+    """The shared conftest fixture, in-process: valid accuracy clearly above chance."""
+    torch.set_num_threads(1)
+    import train
+    assert train.main(["--data", str(keypoint_dataset), "--weights", str(tmp_path / "w.pth"), *TRAIN_ARGS]) == 0
+    assert json.loads((tmp_path / "training_metrics.json").read_text())["valid_accuracy"]["all"] >= 0.8
+
+
+def test_train_resume_after_interrupt(trained, tmp_path):
+    data, reference = trained
+    weights = tmp_path / "m.pth"
+    state = tmp_path / "m.pth.resume"
+    args = ["--data", str(data), "--weights", str(weights), *TRAIN_ARGS]
+    proc = subprocess.Popen([sys.executable, str(REPO / "train.py"), *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ENV)
+    deadline = time.time() + 120
+    while not state.exists():
+        assert proc.poll() is None, "train.py finished before it could be interrupted"
+        assert time.time() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGINT)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    assert "--resume" in stderr and "Traceback" not in stderr
+    assert state.exists() and not weights.exists()
+    result = run("train.py", *args, "--resume")
+    assert result.returncode == 0, result.stderr
+    assert "resuming after epoch" in result.stderr
+    assert not state.exists(), "the .resume file must be removed after a finished run"
+    got = json.loads((tmp_path / "training_metrics.json").read_text())
+    want = json.loads((reference / "training_metrics.json").read_text())
+    assert [h["epoch"] for h in got["history"]] == list(range(1, 9))
+    # a resumed run continues the same run: same epochs, same numbers as the uninterrupted one
+    for g, w in zip(got["history"], want["history"]):
+        assert g["valid_acc"] == pytest.approx(w["valid_acc"])
+        assert g["train_loss"] == pytest.approx(w["train_loss"], rel=1e-4)
+
+
+def test_train_without_anything_to_resume(trained, tmp_path, capsys):
+    import train
+    data, _ = trained
+    assert train.main(["--data", str(data), "--weights", str(tmp_path / "m.pth"), "--resume", *TRAIN_ARGS]) == 2
+    assert "nothing to resume" in capsys.readouterr().err
+
+
+def test_train_valid_split_missing_a_class(trained, tmp_path):
+    """A class absent from the valid split: training still runs and keeps the class."""
+    import train
+    torch.set_num_threads(1)
+    data, _ = trained
+    copy = tmp_path / "data"
+    shutil.copytree(data, copy)
+    shutil.rmtree(copy / "valid" / "C")
+    assert train.main(["--data", str(copy), "--weights", str(tmp_path / "m.pth"), "--epochs", "2"]) == 0
+    assert model_lib.read_class_mapping(tmp_path / "class_mapping.txt") == ["A", "B", "C"]
+
+
+def test_train_user_errors(tmp_path, capsys):
+    import train
+    (tmp_path / "empty" / "train").mkdir(parents=True)
+    for args, words in ((["--data", str(tmp_path / "missing")], "run preprocess.py first"),
+                        (["--data", str(tmp_path / "empty")], "need at least two classes")):
+        assert train.main(args + ["--weights", str(tmp_path / "w.pth")]) == 2
+        err = capsys.readouterr().err
+        assert words in err and "train.py: error:" in err
+    result = run("train.py", "--data", str(tmp_path), "--epochs", "0")  # as a process: argparse, exit 2
+    assert result.returncode == 2 and result.stderr.startswith("usage:") and "error:" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+# ----------------------------------------------------------------------------- evaluate
+def random_weights(folder: Path, classes=layout.KAGGLE_CLASSES) -> Path:
+    """An untrained checkpoint: enough to test evaluate.py's plumbing without the shipped model."""
+    torch.manual_seed(0)
+    weights = folder / "random.pth"
+    model_lib.save_checkpoint(weights, model_lib.build_model(len(classes)), list(classes), {})
+    model_lib.write_class_mapping(folder / "class_mapping.txt", list(classes))
+    return weights
+
+
+@pytest.fixture(scope="module")
+def image_slice(tmp_path_factory):
+    """3 keptsecret photos of A, B, L and 2 kaggle64 empty scenes ('nothing')."""
+    root = tmp_path_factory.mktemp("eval") / "images"
+    for label, src in (("A", "keptsecret"), ("B", "keptsecret"), ("L", "keptsecret"), ("nothing", "kaggle64")):
+        (root / label).mkdir(parents=True)
+        for f in sorted((SHARED_DATA / src / "train" / label).iterdir())[: 2 if label == "nothing" else 3]:
+            shutil.copy(f, root / label / f.name)
+    return root
+
+
+def check_json(result: dict, n_images: int) -> None:
+    assert result["images"] == n_images
+    assert 0 <= result["hands_found"] <= n_images
+    for key in ("accuracy", "accuracy_on_found", "macro_f1"):
+        assert 0.0 <= result[key] <= 1.0
+    confusion = np.array(result["confusion"])
+    assert confusion.shape == (len(result["classes"]),) * 2
+    assert confusion.sum() == n_images
+    assert result["accuracy"] == pytest.approx(np.trace(confusion) / n_images)
+    for name, row in zip(result["classes"], confusion):  # rows are the truth
+        if row.sum():
+            assert result["per_class"][name]["n"] == row.sum()
+            assert result["per_class"][name]["recall"] == pytest.approx(row[result["classes"].index(name)] / row.sum())
+    for stats in result["per_class"].values():
+        assert set(stats) >= {"n", "precision", "recall"}
+
+
+@needs_data
+def test_evaluate_cli_on_images(image_slice, tmp_path):
+    weights = random_weights(tmp_path)
+    out_json, plot = tmp_path / "r.json", tmp_path / "c.png"
+    result = run("evaluate.py", str(image_slice), "--weights", str(weights), "--workers", "2",
+                 "--json", str(out_json), "--plot", str(plot))
+    assert result.returncode == 0, result.stderr
+    assert "accuracy" in result.stdout
+    report = json.loads(out_json.read_text())
+    check_json(report, 11)
+    assert report["hands_found"] >= 9  # the nine clear photos
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert not list(tmp_path.glob(".*.part*"))
+    flipped = run("evaluate.py", str(image_slice), "--weights", str(weights), "--workers", "2", "--flip",
+                  "--json", str(tmp_path / "f.json"))
+    assert flipped.returncode == 0, flipped.stderr
+    report_flip = json.loads((tmp_path / "f.json").read_text())
+    check_json(report_flip, 11)
+    assert report_flip["flip"] is True and report["flip"] is False
+    assert report_flip["hands_found"] >= 9
+
+
+@needs_data
+def test_evaluate_landmark_folder(tmp_path):
+    data = tmp_path / "in" / "boris"
+    for label in ("A", "B", "C"):
+        (data / label).mkdir(parents=True)
+        for i in range(0, 400, 20):
+            shutil.copy(SHARED_DATA / "landmarks-boris" / label / f"frame_{i}.npy", data / label)
+    out = tmp_path / "processed"
+    assert preprocess.main(["--data", str(tmp_path / "in"), "--out", str(out), "--block-size", "20",
+                            "--workers", "1"]) == 0
+    n_test = len(list((out / "test").glob("*/*.npy")))
+    assert n_test >= 3
+    weights = random_weights(tmp_path)
+    assert evaluate.main([str(out), "--weights", str(weights), "--json", str(tmp_path / "t.json")]) == 0
+    report = json.loads((tmp_path / "t.json").read_text())
+    check_json(report, n_test)
+    assert report["hands_found"] == n_test
+    assert evaluate.main([str(out), "--split", "train", "--flip", "--weights", str(weights),
+                          "--json", str(tmp_path / "tr.json")]) == 0
+    check_json(json.loads((tmp_path / "tr.json").read_text()), len(list((out / "train").glob("*/*.npy"))))
+
+
+@needs_data
+@needs_weights
+def test_mirrored_photo_gives_same_letter():
+    """The other hand (a mirrored photo) must read as the same letter with the shipped weights."""
+    letters = ("A", "B", "C", "L", "V", "Y", "W")
+    paths, truth = [], []
+    for label in letters:
+        for f in sorted((SHARED_DATA / "keptsecret" / "train" / label).iterdir())[:3]:
+            paths.append(str(f))
+            truth.append(label)
+    clf = load_classifier(WEIGHTS)
+    keypoints.resolve_hand_model()
+    agree = compared = 0
+    for index, views in keypoints.detect_files(paths, workers=2, views=(False, True)):
+        if views is None or not views[0] or not views[1]:
+            continue
+        (original, *_), (mirrored, *_) = views
+        p0 = clf.predict_proba(original.landmarks, original.handedness)[0]
+        p1 = clf.predict_proba(mirrored.landmarks, mirrored.handedness)[0]
+        compared += 1
+        agree += int(np.argmax(p0) == np.argmax(p1))
+    assert compared >= 18, f"hands found in both views of only {compared} of {len(paths)} photos"
+    assert agree / compared >= 0.9, f"mirrored photo gave the same letter in only {agree} of {compared}"
+
+
+@needs_data
+@needs_weights
+def test_evaluate_shipped_weights(image_slice, tmp_path):
+    result = run("evaluate.py", str(image_slice), "--workers", "2", "--json", str(tmp_path / "r.json"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    check_json(report, 11)
+    assert report["accuracy"] > 0.5, "the shipped weights read fewer than half of 11 clear photos"
