@@ -90,6 +90,17 @@ def test_output_tree(processed):
     assert {(t["level"], t["name"]) for t in table} >= {("class", "A"), ("source", "boris")}
 
 
+def test_outputs_readable_by_others(processed):
+    """Outputs follow the umask like any file a program writes (mkstemp alone gives 0600, which
+    breaks a data folder shared between users or mounted into a container)."""
+    _, out = processed
+    mask = os.umask(0)
+    os.umask(mask)
+    want = 0o666 & ~mask
+    for path in [out / "manifest.csv", out / "report.json", *list(out.rglob("*.npy"))[:5]]:
+        assert path.stat().st_mode & 0o777 == want, f"{path}: {oct(path.stat().st_mode & 0o777)}"
+
+
 def test_landmark_inputs_copied_exactly(processed):
     data, out = processed
     rows = [r for r in manifest(out) if r["source"] == "boris"]
