@@ -65,11 +65,12 @@ class LandmarkDataset(Dataset):
     """All samples of one split (e.g. 'train') of one or more preprocess.py output folders.
 
     Holds every sample in memory: `landmarks` (N,21,3), `left` (N,), `labels` (N,), `sources`
-    (N,), `paths`.  `classes` fixes the label order (default: the classes found, Kaggle order).
+    (N,), `mirrored` (N,: landmarks of a mirrored photo), `paths`.  `classes` fixes the label order (default: the classes found, Kaggle order).
     Bad files are skipped with one warning line each and counted in `skipped`.
     """
 
-    def __init__(self, roots: str | os.PathLike | Sequence[str | os.PathLike], split: str = "train",
+    def __init__(self, roots: str | os.PathLike | Sequence[str | os.PathLike],
+                 split: str | Sequence[str] = "train",
                  classes: Sequence[str] | None = None, augment: Augment | None = None,
                  sources: Sequence[str] | None = None, exclude_sources: Sequence[str] = (),
                  seed: int = 0) -> None:
@@ -77,12 +78,13 @@ class LandmarkDataset(Dataset):
         self.augment = augment
         self.rng = np.random.default_rng(seed)
         self.skipped = 0
+        splits = [split] if isinstance(split, str) else list(split)
         found: list[tuple[str, Path, str, str]] = []  # (class, path, handedness, source)
-        for root in map(Path, roots):
-            if not (root / split).is_dir():
+        for root, part in ((Path(r), s) for r in roots for s in splits):
+            if not (root / part).is_dir():
                 continue
             handedness = read_handedness(root / "manifest.csv")
-            for folder in sorted((root / split).iterdir()):
+            for folder in sorted((root / part).iterdir()):
                 label = layout.canonical_class(folder.name) if folder.is_dir() else None
                 if label is None:
                     continue
@@ -119,6 +121,7 @@ class LandmarkDataset(Dataset):
         self.labels = np.array(labels, np.int64)
         self.sources = np.array(kept_sources, dtype=object)
         self.paths = paths
+        self.mirrored = np.array([p.name.endswith(".mirror.npy") for p in paths], bool)
 
     @staticmethod
     def class_order(name: str) -> tuple[int, str]:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import os
+import stat
 import sys
 import tempfile
 import urllib.request
@@ -165,6 +166,8 @@ def read_image(path: str | os.PathLike) -> np.ndarray | None:
     """Decode an image file to RGB uint8 (any depth, alpha or grey converted); None if undecodable."""
     import cv2
     try:
+        if not stat.S_ISREG(os.stat(path).st_mode):  # a FIFO would block; a folder is no image
+            return None
         data = np.fromfile(str(path), dtype=np.uint8)
     except (OSError, ValueError):
         return None

@@ -3,9 +3,7 @@ names, feature version and hyper-parameters)."""
 from __future__ import annotations
 
 import os
-import pickle
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +70,9 @@ def save_checkpoint(path: str | os.PathLike, model: KeypointCNN, classes: list[s
                "classes": list(classes), "feature_version": keypoints.FEATURE_VERSION,
                "model_config": {**DEFAULT_CONFIG, **config}, "meta": meta or {}}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    mask = os.umask(0)
+    os.umask(mask)
+    os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600 files; weights follow the umask like any file
     os.close(fd)
     try:
         torch.save(payload, tmp)
@@ -108,7 +109,7 @@ def load_checkpoint(path: str | os.PathLike, class_mapping: str | os.PathLike | 
         raise CheckpointError(f"weights file not found: {path} (train one with `python train.py`)")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError, zipfile.BadZipFile) as err:
+    except Exception as err:  # the weights-only unpickler raises IndexError, KeyError, ... on arbitrary bytes
         raise CheckpointError(f"{path} is not a readable checkpoint ({type(err).__name__}); "
                               f"re-train or download it again") from None
     missing = [k for k in ("state_dict", "classes", "feature_version", "model_config")

@@ -100,18 +100,7 @@ def test_truncated_file(tmp_path):
     expect_error(weights)
 
 
-# model.load_checkpoint catches only some of the exceptions torch's weights-only unpickler raises
-# on arbitrary bytes (IndexError, KeyError escape as tracebacks).  Fix proposed to the owner of
-# model.py: catch Exception there.  Non-strict so the fix does not break the suite.
-UNPICKLER_LEAK = "model.load_checkpoint lets {} from torch.load escape (proposed fix: catch Exception)"
-
-
-@pytest.mark.parametrize("content", [
-    pytest.param("text", marks=pytest.mark.xfail(raises=IndexError, strict=False,
-                                                 reason=UNPICKLER_LEAK.format("IndexError"))),
-    pytest.param("hello", marks=pytest.mark.xfail(raises=KeyError, strict=False,
-                                                  reason=UNPICKLER_LEAK.format("KeyError"))),
-    "html", "zeros", "tensor", "dict"])
+@pytest.mark.parametrize("content", ["text", "hello", "html", "zeros", "tensor", "dict"])
 def test_not_a_checkpoint(tmp_path, content):
     weights = tmp_path / "w.pth"
     if content == "text":
