@@ -417,17 +417,11 @@ def _raise_interrupt(*_: object) -> None:
 
 
 def load_weights(path: str) -> Classifier:
-    """classifier.load_classifier, with a missing ONNX module reported as a CheckpointError.  A
-    PyTorch model runs single-threaded: for one or two hands per frame, intra-op threads only add
-    overhead and compete with the landmarker for the cores (80 ms instead of 0.3 ms on a busy
-    2-core machine)."""
+    """classifier.load_classifier, with a missing ONNX module reported as a CheckpointError."""
     try:
-        classifier = load_classifier(path)
+        return load_classifier(path)
     except ImportError as err:
         raise CheckpointError(f"cannot load {path}: {err}") from None
-    if "torch" in sys.modules:
-        sys.modules["torch"].set_num_threads(1)
-    return classifier
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,309 @@
+"""main.py: headless runs on videos and images built from real photos, the exit-2 error cases,
+recording mode and the in-process per-frame path.  No camera and no display needed."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import REPO, SHARED_DATA, WEIGHTS, needs_data
+
+import dataset_layout
+import keypoints
+import main
+import model
+
+WORD = "CALL"  # C, A and a double letter (release between the two Ls)
+FPS = 10
+LETTER_FRAMES = 15  # 1.5 s per letter at FPS
+GAP_FRAMES = 8  # 0.8 s of empty scene between letters
+HOLD = "0.5"
+CANDIDATES = 12  # photos tried per letter; the one the model is surest of is used
+KEPTSECRET = SHARED_DATA / "keptsecret" / "train"
+needs_weights = pytest.mark.skipif(not WEIGHTS.is_file(), reason=f"trained weights {WEIGHTS} are absent")
+
+
+def run_main(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    """main.py as a subprocess, without a display."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
+    return subprocess.run([sys.executable, str(REPO / "main.py"), *args], capture_output=True, text=True,
+                          timeout=timeout, cwd=REPO, env={**environment, **(env or {})})
+
+
+def read_video(path: Path) -> list[np.ndarray]:
+    """Every frame of a video file."""
+    capture = cv2.VideoCapture(str(path))
+    frames = []
+    while True:
+        ok, frame = capture.read()
+        if not ok:
+            break
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+def write_video(path: Path, frames: list[np.ndarray], fps: float = FPS) -> None:
+    """An mp4v video of BGR frames."""
+    h, w = frames[0].shape[:2]
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (w, h))
+    for frame in frames:
+        writer.write(frame)
+    writer.release()
+
+
+# ----------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="module")
+def random_weights(tmp_path_factory) -> Path:
+    """A checkpoint with random weights and the 29 Kaggle classes (no class_mapping.txt)."""
+    path = tmp_path_factory.mktemp("random") / "random.pth"
+    model.save_checkpoint(path, model.build_model(29), dataset_layout.KAGGLE_CLASSES, {})
+    return path
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return main.load_weights(str(WEIGHTS))
+
+
+@pytest.fixture(scope="module")
+def letter_photos(classifier) -> dict[str, np.ndarray]:
+    """Per letter of WORD, the keptsecret photo (BGR) the shipped model is surest of."""
+    chosen = {}
+    with keypoints.HandDetector(mode="image") as detector:
+        for letter in WORD:
+            best, best_p = None, -1.0
+            for path in sorted((KEPTSECRET / letter).glob("*.jpg"))[:CANDIDATES]:
+                rgb = keypoints.read_image(path)
+                hands = detector.detect(rgb)
+                if hands:
+                    p = classifier.predict_proba(hands[0].landmarks, hands[0].handedness)[0]
+                    if p[classifier.classes.index(letter)] > best_p:
+                        best, best_p = rgb, p[classifier.classes.index(letter)]
+            assert best_p > 0.8, f"the model recognises no photo of {letter} in {KEPTSECRET / letter}"
+            chosen[letter] = cv2.cvtColor(best, cv2.COLOR_RGB2BGR)
+    return chosen
+
+
+@pytest.fixture(scope="module")
+def word_video(letter_photos, tmp_path_factory) -> Path:
+    """WORD signed: each letter's photo for LETTER_FRAMES frames (shifted a little every frame),
+    with an empty scene (a Kaggle `nothing` frame, upscaled) before, between and after."""
+    empty = cv2.resize(cv2.imread(str(sorted((SHARED_DATA / "kaggle64" / "train" / "nothing").glob("*.jpg"))[0])),
+                       (224, 224), interpolation=cv2.INTER_CUBIC)
+    frames = [empty] * GAP_FRAMES
+    for letter in WORD:
+        frames += [np.roll(letter_photos[letter], i % 3, axis=1) for i in range(LETTER_FRAMES)]
+        frames += [empty] * GAP_FRAMES
+    path = tmp_path_factory.mktemp("video") / "word.mp4"
+    write_video(path, frames)
+    return path
+
+
+# ----------------------------------------------------------------------------- headless video
+def _check_jsonl(path: Path, frames: int) -> list[dict]:
+    lines = [json.loads(line) for line in path.read_text().splitlines()]
+    assert [line["frame"] for line in lines] == list(range(frames))
+    assert [line["time_ms"] for line in lines] == pytest.approx([i * 1000 / FPS for i in range(frames)])
+    for line in lines:
+        for hand in line["hands"]:
+            assert set(hand) == {"handedness", "letter", "confidence"}
+    return lines
+
+
+@needs_data
+@needs_weights
+def test_video_spells_word_with_jsonl_and_output(word_video, tmp_path):
+    jsonl, output = tmp_path / "predictions.jsonl", tmp_path / "annotated.mp4"
+    done = run_main("--source", str(word_video), "--no-display", "--hold", HOLD, "--jsonl", str(jsonl),
+                    "--output", str(output), "--weights", str(WEIGHTS))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == WORD
+    frames = len(read_video(word_video))
+    lines = _check_jsonl(jsonl, frames)
+    assert lines[-1]["text"] == WORD
+    assert {hand["letter"] for line in lines for hand in line["hands"]} >= set(WORD)
+    annotated = read_video(output)
+    assert len(annotated) == frames and annotated[0].shape == (224, 224, 3)
+    assert not list(tmp_path.glob(".*part*")), "temporary output left behind"
+
+
+@needs_data
+@needs_weights
+def test_mirrored_video_spells_same_word(word_video, tmp_path):
+    mirrored = tmp_path / "mirrored.mp4"
+    write_video(mirrored, [cv2.flip(frame, 1) for frame in read_video(word_video)])
+    jsonl = tmp_path / "mirrored.jsonl"
+    done = run_main("--source", str(mirrored), "--no-display", "--hold", HOLD, "--jsonl", str(jsonl),
+                    "--weights", str(WEIGHTS))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == WORD
+    assert _check_jsonl(jsonl, len(read_video(mirrored)))[-1]["text"] == WORD
+
+
+@needs_data
+@needs_weights
+def test_ctrl_c_finalises_outputs(letter_photos, tmp_path):
+    long_video = tmp_path / "long.mp4"
+    write_video(long_video, [letter_photos[WORD[0]]] * 600)
+    jsonl, output = tmp_path / "p.jsonl", tmp_path / "out.mp4"
+    environment = {k: v for k, v in os.environ.items() if k != "DISPLAY"}
+    process = subprocess.Popen([sys.executable, str(REPO / "main.py"), "--source", str(long_video), "--no-display",
+                                "--hold", HOLD, "--jsonl", str(jsonl), "--output", str(output),
+                                "--weights", str(WEIGHTS)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=environment)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and (not jsonl.is_file() or len(jsonl.read_text().splitlines()) < 15):
+        time.sleep(0.2)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=60)
+    assert process.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    assert stdout.splitlines()[-1] == WORD[0]
+    written = len(jsonl.read_text().splitlines())
+    assert 15 <= written < 600
+    assert abs(len(read_video(output)) - written) <= 1
+    assert not list(tmp_path.glob(".*part*"))
+
+
+# ----------------------------------------------------------------------------- images
+@needs_data
+@needs_weights
+def test_image_folder_spells_one_letter_per_photo_and_still_output(letter_photos, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i, letter in enumerate(WORD):
+        cv2.imwrite(str(folder / f"{i}_{letter}.png"), letter_photos[letter])
+    (folder / "notes.txt").write_text("not an image")
+    jsonl, still = tmp_path / "p.jsonl", tmp_path / "annotated.png"
+    done = run_main("--source", str(folder), "--no-display", "--jsonl", str(jsonl), "--output", str(still),
+                    "--weights", str(WEIGHTS))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[-1] == WORD
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    assert [line["hands"][0]["letter"] for line in lines] == list(WORD)
+    image = cv2.imread(str(still))
+    assert image is not None and image.shape == (224, 224, 3)
+
+
+@needs_data
+@needs_weights
+def test_recogniser_left_and_right_hand(classifier, letter_photos):
+    """A photo beside its mirror image: two hands, one per side, both recognised as the letter."""
+    photo = letter_photos[WORD[0]]
+    frame = cv2.cvtColor(np.hstack([photo, cv2.flip(photo, 1)]), cv2.COLOR_BGR2RGB)
+    with keypoints.HandDetector(mode="image") as detector:
+        recogniser = main.Recogniser(detector, classifier, independent_frames=True)
+        result = recogniser.process(frame, 0)
+        assert sorted(r.hand.handedness for r in result.hands) == ["Left", "Right"]
+        assert [r.prediction.letter for r in result.hands] == [WORD[0], WORD[0]]
+        assert result.text == WORD[0] and result.spelling is not None
+        assert set(result.timings) == {"landmarker", "model"}
+        bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
+        main.annotate(bgr, result, main.overlay.Status(30.0, {**result.timings, "draw": 0.5}))
+        assert not np.array_equal(bgr, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        strict = main.Recogniser(detector, classifier, threshold=1.01, independent_frames=True)
+        result = strict.process(frame, 0)
+        assert [r.prediction.letter for r in result.hands] == [None, None] and result.text == ""
+
+
+@needs_data
+def test_record_saves_landmark_samples(random_weights, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for path in sorted((KEPTSECRET / "A").glob("*.jpg"))[:3]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    record_dir = tmp_path / "samples"
+    for attempt in (1, 2):
+        done = run_main("--source", str(folder), "--no-display", "--weights", str(random_weights),
+                        "--record", "a", "--record-dir", str(record_dir))
+        assert done.returncode == 0, done.stderr
+        files = sorted((record_dir / "train" / "A").glob("*.npy"))
+        assert len(files) == 3 * attempt  # a second run adds, never overwrites
+        assert all(f.name.startswith("recorded__") for f in files)
+    for f in files:
+        lm = np.load(f)
+        assert lm.shape == (21, 3) and lm.dtype == np.float32 and keypoints.valid_landmarks(lm)[0]
+    assert not list(record_dir.rglob("*.part"))
+
+
+def test_recorder_rate_limit(tmp_path):
+    recorder = main.Recorder(tmp_path, "B", interval_ms=100)
+    hand = keypoints.Hand(np.random.default_rng(0).random((21, 3), dtype=np.float32), "Right", 0.9)
+    saved = [recorder.offer([hand], t) for t in range(0, 1000, 20)]  # 50 frames at 50 fps over 1 s
+    assert sum(saved) == 10 and recorder.count == 10
+    assert recorder.label() == "REC B: 10"
+
+
+# ----------------------------------------------------------------------------- errors
+@pytest.fixture(scope="module")
+def bad_files(tmp_path_factory, random_weights) -> dict[str, Path]:
+    """Files main.py must refuse with a one-line error."""
+    root = tmp_path_factory.mktemp("bad")
+    (root / "broken.mp4").write_bytes(b"this is not a video" * 100)
+    (root / "broken.jpg").write_bytes(b"this is not a jpeg" * 100)
+    (root / "empty").mkdir()
+    cv2.imwrite(str(root / "plain.png"), np.full((64, 64, 3), 128, np.uint8))
+    (root / "corrupt.pth").write_bytes(b"not a checkpoint")
+    mismatched = root / "mismatched" / "weights.pth"
+    model.save_checkpoint(mismatched, model.build_model(3), ["A", "B", "C"], {})
+    model.write_class_mapping(mismatched.with_name("class_mapping.txt"), ["A", "B", "D"])
+    return {"root": root, "mismatched": mismatched}
+
+
+ERROR_CASES = {
+    "no camera": (["--source", "7", "--no-display"], "camera 7"),
+    "missing source": (["--source", "no/such/file.mp4", "--no-display"], "not a camera index"),
+    "undecodable video": (["--source", "{root}/broken.mp4", "--no-display"], "cannot open or decode"),
+    "undecodable image": (["--source", "{root}/broken.jpg", "--no-display"], "cannot decode"),
+    "folder without images": (["--source", "{root}/empty", "--no-display"], "no image files"),
+    "missing weights": (["--weights", "{root}/none.pth", "--no-display"], "weights file not found"),
+    "corrupt weights": (["--weights", "{root}/corrupt.pth", "--no-display"], "not a readable checkpoint"),
+    "mismatched weights": (["--weights", "{mismatched}", "--no-display"], "do not match"),
+    "missing hand model": (["--hand-model", "{root}/none.task", "--no-display"], "hand model not found"),
+    "unknown record class": (["--record", "hello", "--no-display"], "not one of the model's classes"),
+    "no display": ([], "--no-display"),
+}
+
+
+@pytest.mark.parametrize("case", ERROR_CASES)
+def test_errors_are_one_line_and_exit_2(case, bad_files, random_weights):
+    args, expected = ERROR_CASES[case]
+    args = [a.format(root=bad_files["root"], mismatched=bad_files["mismatched"]) for a in args]
+    for flag, value in (("--weights", random_weights), ("--source", bad_files["root"] / "plain.png")):
+        if flag not in args:
+            args += [flag, str(value)]  # only the one thing under test is wrong
+    done = run_main(*args)
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and expected in lines[0], done.stderr
+    assert done.stdout == ""
+
+
+# ----------------------------------------------------------------------------- window keys
+def test_window_keys(monkeypatch, tmp_path):
+    """q/Esc quit, c clears the text, m mirrors, r toggles recording, space pauses until space."""
+    keys = iter([ord("c"), ord("m"), ord("r"), ord(" "), -1, -1, ord(" "), ord("q"), 27])
+    monkeypatch.setattr(main.cv2, "namedWindow", lambda *a: None)
+    monkeypatch.setattr(main.cv2, "imshow", lambda *a: None)
+    monkeypatch.setattr(main.cv2, "getWindowProperty", lambda *a: 1.0)
+    monkeypatch.setattr(main.cv2, "setWindowTitle", lambda *a: None)
+    monkeypatch.setattr(main.cv2, "waitKey", lambda ms: next(keys))
+    run = main.Run(main.Recogniser(None, None), mirror=False, recorder=main.Recorder(tmp_path, "A", 100))
+    run.recogniser.speller.text = "AB"
+    window, frame = main.Window(), np.zeros((8, 8, 3), np.uint8)
+    assert window.show(frame, run, 1) and run.recogniser.speller.text == ""
+    assert window.show(frame, run, 1) and run.mirror
+    assert window.show(frame, run, 1) and not run.recorder.active
+    assert window.show(frame, run, 1) and not window.paused  # paused for two polls, then resumed
+    assert not window.show(frame, run, 1)
+    assert not window.show(frame, run, 1)
