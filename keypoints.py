@@ -44,7 +44,7 @@ FEATURE_VERSION = 1
 FEATURE_CHANNELS = 6  # x, y, z (wrist-centred, scale-normalised) + unit bone direction
 # Borders tried, in order, when the palm detector finds no hand (fraction of the longer side).
 # Hands that fill the frame are missed by the palm detector; a border gives it context.
-FALLBACK_BORDERS = (0.25, 0.5)
+FALLBACK_BORDERS = (0.25, 0.5, 0.75)
 MAX_IMAGE_SIDE = 1280  # larger photos are downscaled before detection (the landmarker works at 224 px)
 
 

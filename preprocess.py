@@ -286,6 +286,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=MIRROR,
                    help="also store landmarks of each mirrored photo (the other hand)")
     p.add_argument("--hand-model", default=HAND_MODEL, help="path to hand_landmarker.task")
+    p.add_argument("--redo-missed", action="store_true",
+                   help="run the detector again on images where an earlier run found no hand")
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error("--workers must be at least 1")
@@ -322,6 +324,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: {source}: not a class folder, ignored: {', '.join(folders)}", file=sys.stderr)
     remove_temp_files(out)
     done = load_done(out)
+    if args.redo_missed:
+        done = {key: rows for key, rows in done.items() if all(r["status"] != STATUS_NO_HAND for r in rows)}
     results = {t["key"]: done[t["key"]] for t in tasks if t["key"] in done and done[t["key"]][0]["split"] == t["split"]}
     todo = [t for t in tasks if t["key"] not in results]
     print(f"{len(tasks)} files in {len(sources)} source(s); {len(results)} already done, {len(todo)} to do",

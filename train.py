@@ -120,6 +120,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights", default=WEIGHTS, help="output checkpoint; the other outputs go beside it")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=AUGMENT,
                    help="online augmentation of training landmarks")
+    p.add_argument("--channels", type=int, nargs="+", default=model_lib.DEFAULT_CONFIG["channels"],
+                   help="Conv1d widths, one per block")
+    p.add_argument("--hidden", type=int, default=model_lib.DEFAULT_CONFIG["hidden"], help="width of the dense layer")
+    p.add_argument("--dropout", type=float, default=model_lib.DEFAULT_CONFIG["dropout"])
     p.add_argument("--exclude-source", nargs="*", default=[], metavar="NAME",
                    help="leave these sources (file-name prefixes, e.g. keptsecret-train) out of training")
     p.add_argument("--resume", action="store_true", help="continue from the last interrupted run's state")
@@ -153,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(valid) == 0:
         print("train.py: error: the valid split is empty", file=sys.stderr)
         return 2
-    config = dict(model_lib.DEFAULT_CONFIG)
+    config = {**model_lib.DEFAULT_CONFIG, "channels": args.channels, "hidden": args.hidden, "dropout": args.dropout}
     net = model_lib.build_model(len(train.classes), config)
     optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps = (len(train) + args.batch_size - 1) // args.batch_size
