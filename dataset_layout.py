@@ -20,6 +20,9 @@ IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 LANDMARK_EXTENSION = ".npy"
 GENERIC_FOLDER_NAMES = {"train", "test", "valid", "val", "data", "images", "asl_alphabet_train"}
 MAX_SEARCH_DEPTH = 3
+# Columns of manifest.csv (preprocess.py output and main.py --record folders); `output` is the
+# sample's path relative to the manifest's folder, `handedness` MediaPipe's label for it.
+MANIFEST_FIELDS = ["source", "path", "class", "split", "output", "mirrored", "status", "handedness", "score"]
 
 
 def canonical_class(folder_name: str) -> str | None:

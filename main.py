@@ -12,6 +12,7 @@ text, m mirror view, space pause, r recording on/off (with --record).
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import signal
@@ -29,7 +30,7 @@ import keypoints
 import overlay
 import speller
 from classifier import CheckpointError, Classifier, load_classifier
-from dataset_layout import IMAGE_EXTENSIONS, canonical_class
+from dataset_layout import IMAGE_EXTENSIONS, MANIFEST_FIELDS, canonical_class
 
 # ----------------------------------------------------------------------------- settings
 SOURCE = "0"  # camera index, video file, image file or folder of images
@@ -295,8 +296,21 @@ class Recorder:
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        self._append_manifest(path, hands[0])
         self._last, self.count = t_ms, self.count + 1
         return True
+
+    def _append_manifest(self, path: Path, hand: keypoints.Hand) -> None:
+        """One manifest.csv row per sample, so training knows the sample's handedness."""
+        manifest = self.folder.parent.parent / "manifest.csv"
+        new = not manifest.is_file()
+        with open(manifest, "a", newline="", encoding="utf-8") as f:
+            writer = csv.DictWriter(f, MANIFEST_FIELDS, lineterminator="\n")
+            if new:
+                writer.writeheader()
+            writer.writerow({"source": "recorded", "path": "", "class": self.letter, "split": "train",
+                             "output": path.relative_to(self.folder.parent.parent).as_posix(), "mirrored": 0,
+                             "status": "ok", "handedness": hand.handedness, "score": f"{hand.score:.4f}"})
 
     def label(self) -> str:
         """The per-letter count shown in the window."""

@@ -36,7 +36,6 @@ MIRROR = True  # also store landmarks of the mirrored photo (the other hand) for
 HAND_MODEL = None  # None: resolve automatically (see keypoints.resolve_hand_model)
 # -----------------------------------------------------------------------------
 
-MANIFEST_FIELDS = ["source", "path", "class", "split", "output", "mirrored", "status", "handedness", "score"]
 JOURNAL = ".journal.jsonl"
 STATUS_OK, STATUS_NO_HAND = "ok", "no_hand"
 
@@ -243,9 +242,9 @@ def write_outputs(out: Path, rows: list[dict], summary: dict[str, Any]) -> None:
     """manifest.csv and report.{txt,csv,json}, each atomically; sorted so reruns are byte-identical."""
     rows = sorted(rows, key=lambda r: (r["source"], r["path"], int(r["mirrored"])))
     text = io.StringIO()
-    writer = csv.DictWriter(text, MANIFEST_FIELDS, lineterminator="\n")
+    writer = csv.DictWriter(text, layout.MANIFEST_FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: r[k] for k in MANIFEST_FIELDS} for r in rows)
+    writer.writerows({k: r[k] for k in layout.MANIFEST_FIELDS} for r in rows)
     atomic_write_bytes(out / "manifest.csv", text.getvalue().encode())
     table = io.StringIO()
     fields = ["level", "name"] + REPORT_COLUMNS

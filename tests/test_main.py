@@ -233,6 +233,9 @@ def test_record_saves_landmark_samples(random_weights, tmp_path):
         lm = np.load(f)
         assert lm.shape == (21, 3) and lm.dtype == np.float32 and keypoints.valid_landmarks(lm)[0]
     assert not list(record_dir.rglob("*.part"))
+    from data_loader import LandmarkDataset
+    data = LandmarkDataset(record_dir, "train")  # train.py reads the recordings with their handedness
+    assert len(data) == 6 and data.classes == ["A"] and not data.unknown.any()
 
 
 def test_recorder_rate_limit(tmp_path):
