@@ -53,7 +53,7 @@ CALLS = 2000  # batch-1 classifier calls per round
 BATCH = 1024
 BATCH_CALLS = 20
 WEIGHTS = REPO / "keypoint_model_L_cnn_50.pth"
-TRAIN_DATA = "/tmp/asl/processed"
+TRAIN_DATA = "data_processed"  # preprocess.py output of all shared data (--train-data)
 TRAIN_EPOCHS = 50
 TARGETS = {  # name: (figure, "min" or "max", limit)
     "preprocess_vs_bare, same workers": ("preprocess_vs_bare", "min", 0.95),

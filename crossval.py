@@ -63,11 +63,11 @@ def score_view(clf, data: LandmarkDataset, mask: np.ndarray, missed: Counter) ->
             "recall": recall, "top_confusions": [f"{a}->{b} {n}" for (a, b), n in pairs.most_common(8)]}
 
 
-def run_fold(roots: list[str], source: str, epochs: int, work: Path) -> dict[str, Any]:
+def run_fold(roots: list[str], source: str, epochs: int, augment: bool, work: Path) -> dict[str, Any]:
     """Train without `source`, then score it (original and mirrored photos)."""
     weights = work / source / "model.pth"
     code = train.main(["--data", *roots, "--epochs", str(epochs), "--weights", str(weights),
-                       "--exclude-source", source])
+                       "--exclude-source", source, "--augment" if augment else "--no-augment"])
     if code:
         raise RuntimeError(f"training without {source} failed (exit {code})")
     clf = load_classifier(weights)
@@ -89,6 +89,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--holdout", nargs="*", default=HOLDOUT, metavar="SOURCE",
                    help="sources to hold out in turn (default: all)")
     p.add_argument("--epochs", type=int, default=EPOCHS)
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=train.AUGMENT,
+                   help="train.py's online augmentation")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     return p.parse_args(argv)
 
@@ -108,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="crossval-") as work:
         for source in holdout:
-            results[source] = run_fold(args.data, source, args.epochs, Path(work))
+            results[source] = run_fold(args.data, source, args.epochs, args.augment, Path(work))
     print(f"\n{'held-out source':<28} {'found':>7} {'acc(found)':>11} {'acc(e2e)':>9} {'mirror found':>13} "
           f"{'mirror acc(found)':>18}")
     for source, r in results.items():
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         out = Path(args.json)
         tmp = out.with_name(f".{out.name}.part")
-        tmp.write_text(json.dumps({"epochs": args.epochs, "folds": results}, indent=1) + "\n", encoding="utf-8")
+        tmp.write_text(json.dumps({"epochs": args.epochs, "augment": args.augment, "folds": results}, indent=1) + "\n", encoding="utf-8")
         os.replace(tmp, out)
     return 0
 

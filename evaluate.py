@@ -128,17 +128,31 @@ def plot_confusion(r: dict[str, Any], path: Path) -> None:
 
 
 def evaluate_landmarks(folder: Path, clf, flip: bool) -> tuple[list, list, list, list, list]:
-    """Truth, prediction, confidence, found, source for a preprocess.py split folder."""
+    """Truth, prediction, confidence, found, source for a preprocess.py split folder: the
+    landmarks of the original photos (with --flip, of the mirrored photos, `.mirror.npy`), plus,
+    from manifest.csv, that split's images where no hand was found (predicted `nothing`), so the
+    figures match evaluate.py on the images themselves."""
+    import csv
     from data_loader import LandmarkDataset
     data = LandmarkDataset(folder.parent, folder.name)
-    left = data.left
-    lm = data.landmarks
-    if flip:
-        lm, left = keypoints.mirror_landmarks(lm), ~left
-    probs = clf.predict_proba(lm, left) if len(lm) else np.zeros((0, len(clf.classes)))
-    truth = [data.classes[i] for i in data.labels]
+    keep = data.mirrored == flip
+    probs = clf.predict_proba(data.landmarks[keep], data.left[keep]) if keep.any() \
+        else np.zeros((0, len(clf.classes)), np.float32)
+    truth = [data.classes[i] for i in data.labels[keep]]
     predicted = [clf.classes[i] for i in probs.argmax(1)]
-    return truth, predicted, list(probs.max(1)), [True] * len(truth), list(data.sources)
+    confidence, found, sources = list(probs.max(1)), [True] * len(truth), list(data.sources[keep])
+    manifest = folder.parent / "manifest.csv"
+    if manifest.is_file():
+        no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
+        with open(manifest, newline="", encoding="utf-8") as f:
+            for row in csv.DictReader(f):
+                if row["split"] == folder.name and row["status"] == "no_hand" and int(row["mirrored"]) == flip:
+                    truth.append(row["class"])
+                    predicted.append(no_hand)
+                    confidence.append(0.0)
+                    found.append(False)
+                    sources.append(row["source"])
+    return truth, predicted, confidence, found, sources
 
 
 def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str | None,
