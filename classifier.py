@@ -28,16 +28,17 @@ class Classifier:
         raise NotImplementedError
 
     def predict_proba(self, landmarks: np.ndarray, handedness: str | Sequence[str]) -> np.ndarray:
-        """Class probabilities (N, classes) for landmarks (N,21,3) or (21,3).  Rows for unusable
+        """Class probabilities (N, classes) for landmarks (N,21,3) or (21,3) and MediaPipe
+        handedness labels (or left-hand flags, as `keypoints.features` takes).  Rows for unusable
         landmarks (non-finite or collapsed) are NaN: such a hand never gets a letter."""
         lm = np.asarray(landmarks, np.float32).reshape(-1, keypoints.NUM_LANDMARKS, 3)
-        hands = np.atleast_1d(np.asarray(handedness, dtype=object))
-        if hands.size == 1:
-            hands = np.repeat(hands, len(lm))
+        left = keypoints.is_left(handedness)
+        if left.size == 1:
+            left = np.repeat(left, len(lm))
         out = np.full((len(lm), len(self.classes)), np.nan, np.float32)
         ok = keypoints.valid_landmarks(lm)
         if ok.any():
-            z = self.logits(keypoints.features(lm[ok], hands[ok])) / self.temperature
+            z = self.logits(keypoints.features(lm[ok], left[ok])) / self.temperature
             z = np.exp(z - z.max(axis=1, keepdims=True))
             out[ok] = z / z.sum(axis=1, keepdims=True)
         return out

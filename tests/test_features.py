@@ -168,3 +168,21 @@ def test_collapsed_hand_raises_property(point, wobble):
     with pytest.raises(keypoints.DegenerateHandError):
         keypoints.features(lm, "Left")
     assert np.isnan(FixedLogits(["A", "B"]).predict_proba(lm, "Left")).all()
+
+
+def test_predict_proba_takes_labels_or_left_flags(tmp_path):
+    """Handedness as MediaPipe labels or as left-hand flags gives the same probabilities."""
+    import dataset_layout
+    import model
+    from classifier import load_classifier
+    from conftest import synthetic_hand
+    weights = tmp_path / "m.pth"
+    model.save_checkpoint(weights, model.build_model(len(dataset_layout.KAGGLE_CLASSES)),
+                          dataset_layout.KAGGLE_CLASSES, {})
+    clf = load_classifier(weights)
+    rng = np.random.default_rng(3)
+    lm = np.stack([synthetic_hand(rng, i) for i in range(6)])
+    labels = ["Left", "Right", "Left", "Right", "Right", "Left"]
+    flags = np.array([h == "Left" for h in labels])
+    np.testing.assert_allclose(clf.predict_proba(lm, labels), clf.predict_proba(lm, flags), atol=1e-6)
+    assert not np.allclose(clf.predict_proba(lm, flags), clf.predict_proba(lm, ~flags), atol=1e-6)
