@@ -27,7 +27,7 @@ from classifier import CheckpointError, load_classifier
 WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.pth"))
 WORKERS = os.cpu_count() or 1
 SPLIT = "test"  # which split of a preprocess.py output folder to score
-THRESHOLD = 0.5  # confidence for the coverage figure (main.py's default --threshold)
+THRESHOLD = 0.6  # confidence for the coverage figure (main.py's default --threshold)
 HAND_MODEL = None
 # -----------------------------------------------------------------------------
 NO_HAND = "nothing"  # what "no hand found" predicts
