@@ -1,0 +1,145 @@
+"""personalize.py: fine-tuning on a signer's samples, both input layouts, refusals, real photos."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import keypoints
+import model as model_lib
+import personalize
+import train
+from conftest import REPO, SHARED_DATA, WEIGHTS, needs_data, synthetic_hand
+from main import Recorder
+
+LETTERS = {"A": 3, "B": 10, "C": 17}  # the `letter` codes of the keypoint_dataset fixture
+
+
+@pytest.fixture
+def base_weights(keypoint_dataset: Path, tmp_path: Path) -> Path:
+    """A quickly trained base checkpoint on the synthetic 3-class fixture."""
+    weights = tmp_path / "base" / "model.pth"
+    assert train.main(["--data", str(keypoint_dataset), "--epochs", "15", "--batch-size", "32",
+                       "--weights", str(weights)]) == 0
+    return weights
+
+
+def write_samples(folder: Path, letters: dict[str, int], n: int, seed: int = 5) -> Path:
+    """Plain class folders of synthetic landmark .npy files."""
+    rng = np.random.default_rng(seed)
+    for name, code in letters.items():
+        (folder / name).mkdir(parents=True, exist_ok=True)
+        for i in range(n):
+            np.save(folder / name / f"mine{i}.npy", synthetic_hand(rng, code))
+    return folder
+
+
+def run_cli(args: list[str], capsys) -> tuple[int, str]:
+    """personalize.main in-process (landmark files only: no detector); exit code and stderr."""
+    code = personalize.main(args)
+    return code, capsys.readouterr().err
+
+
+def test_personalise_plain_folders(base_weights, keypoint_dataset, tmp_path, capsys):
+    samples = write_samples(tmp_path / "mine", {"A": 3, "B": 10}, 4)
+    (samples / "notes").mkdir()
+    write_samples(samples, {"D": 5}, 2)  # a letter the base model does not know
+    out = tmp_path / "personal" / "mine.pth"
+    code, err = run_cli([str(samples), "--weights", str(base_weights), "--out", str(out), "--shots", "3",
+                         "--epochs", "3", "--base-data", str(keypoint_dataset)], capsys)
+    assert code == 0, err
+    assert "skipped folder notes" in err and "skipped folder D" in err
+    net, payload = model_lib.load_checkpoint(out, out.with_name("class_mapping.txt"))
+    base = model_lib.load_checkpoint(base_weights)[1]
+    assert payload["classes"] == base["classes"] == ["A", "B", "C"]
+    assert payload["model_config"] == base["model_config"]
+    assert payload["meta"]["temperature"] == base["meta"]["temperature"]
+    info = payload["meta"]["personalized"]
+    assert info["samples"] == 6 and info["samples_per_class"] == {"A": 3, "B": 3} and info["shots"] == 3
+    assert info["replay_samples"] == 3 * 40
+    hands = np.stack([synthetic_hand(np.random.default_rng(9), code) for code in LETTERS.values()])
+    with_model = personalize.accuracy(net, personalize.Samples(hands, np.zeros(3, bool), np.zeros(3, bool),
+                                                              np.arange(3)), np.ones(3, bool))
+    assert with_model == 1.0  # C, without samples, keeps the base behaviour
+
+
+def test_personalise_recorded_layout(base_weights, tmp_path, capsys):
+    rng = np.random.default_rng(3)
+    for name, code in LETTERS.items():
+        recorder = Recorder(tmp_path / "rec", name, interval_ms=0)
+        for t in range(3):
+            assert recorder.offer([keypoints.Hand(keypoints.mirror_landmarks(synthetic_hand(rng, code)), "Left", 0.9)],
+                                  float(t))
+    out = tmp_path / "rec_model.pth"
+    code, err = run_cli([str(tmp_path / "rec"), "--weights", str(base_weights), "--out", str(out), "--epochs", "2"],
+                        capsys)
+    assert code == 0, err
+    assert model_lib.load_checkpoint(out)[1]["meta"]["personalized"]["samples_per_class"] == {"A": 3, "B": 3, "C": 3}
+    assert personalize.read_samples(tmp_path / "rec", ["A", "B", "C"], 0, 0, 1, None)[0].left.all()
+
+
+@pytest.mark.parametrize("case", ["missing", "one_class", "no_hands", "bad_weights"])
+def test_refusals(case, base_weights, tmp_path, capsys):
+    samples, weights = tmp_path / "mine", base_weights
+    if case == "one_class":
+        write_samples(samples, {"A": 3}, 3)
+    elif case == "no_hands":
+        for name in ("A", "B"):
+            (samples / name).mkdir(parents=True)
+            np.save(samples / name / "flat.npy", np.zeros((21, 3), np.float32))
+            (samples / name / "empty.npy").write_bytes(b"")
+    elif case == "bad_weights":
+        write_samples(samples, {"A": 3, "B": 10}, 2)
+        weights = tmp_path / "bad.pth"
+        weights.write_bytes(b"not a checkpoint")
+    out = tmp_path / "out.pth"
+    code, err = run_cli([str(samples), "--weights", str(weights), "--out", str(out)], capsys)
+    assert code == 2
+    assert len(err.strip().splitlines()) == 1 and err.startswith("personalize.py: error:"), err
+    assert not out.exists()
+
+
+def test_pick_is_seeded_and_capped():
+    labels = ["A"] * 5 + ["B"] * 2
+    first = personalize.pick(labels, 3, seed=1)
+    assert list(first) == list(personalize.pick(labels, 3, seed=1))
+    assert sorted(labels[i] for i in first) == ["A", "A", "A", "B", "B"]
+    assert len(personalize.pick(labels, 0, seed=1)) == 7
+
+
+def run_subprocess(args: list[str]) -> subprocess.CompletedProcess:
+    """personalize.py in its own process (the hand detector redirects file descriptor 2)."""
+    return subprocess.run([sys.executable, str(REPO / "personalize.py"), *args], capture_output=True, text=True,
+                          timeout=120, cwd=REPO)
+
+
+@needs_data
+def test_real_photos_end_to_end(tmp_path):
+    source = SHARED_DATA / "more-signers" / "t32rahman"
+    for letter in ("A", "B", "L"):
+        (tmp_path / "mine" / letter).mkdir(parents=True)
+        for photo in sorted((source / letter).glob("*.jpg"))[:2]:
+            shutil.copy(photo, tmp_path / "mine" / letter)
+    out = tmp_path / "personal" / "mine.pth"
+    done = run_subprocess([str(tmp_path / "mine"), "--weights", str(WEIGHTS), "--out", str(out), "--epochs", "5"])
+    assert done.returncode == 0, done.stderr
+    assert "Traceback" not in done.stderr
+    payload = model_lib.load_checkpoint(out, out.with_name("class_mapping.txt"))[1]
+    assert payload["classes"] == model_lib.load_checkpoint(WEIGHTS)[1]["classes"]
+    assert payload["meta"]["personalized"]["photos"] == 6 and payload["meta"]["personalized"]["hands"] >= 5
+
+
+@needs_data
+def test_photos_without_hands_are_refused(tmp_path):
+    import cv2
+    for letter in ("A", "B"):
+        (tmp_path / "mine" / letter).mkdir(parents=True)
+        cv2.imwrite(str(tmp_path / "mine" / letter / "wall.png"), np.full((96, 96, 3), 200, np.uint8))
+    done = run_subprocess([str(tmp_path / "mine"), "--weights", str(WEIGHTS), "--out", str(tmp_path / "x.pth")])
+    assert done.returncode == 2
+    lines = [line for line in done.stderr.splitlines() if line.startswith("personalize.py: error:")]
+    assert len(lines) == 1 and "no usable hands" in lines[0] and "Traceback" not in done.stderr
