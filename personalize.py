@@ -247,11 +247,13 @@ def loso_base(base_data: str, source: str, epochs: int, work: Path) -> Path:
 def measure_source(base_data: str, source: str, args: argparse.Namespace, replay: LandmarkDataset,
                    test: LandmarkDataset, work: Path) -> dict[str, Any]:
     """Before/after accuracy on one held-out signer for every K, and forgetting on the base test split."""
+    held = LandmarkDataset(base_data, list(layout.SPLITS), classes=replay.classes, sources=[source])
+    originals = np.flatnonzero(~held.mirrored)
+    if not len(originals):
+        raise Refusal(f"no samples of source {source} in {base_data}")
     base, payload = model_lib.load_checkpoint(loso_base(base_data, source, args.base_epochs, work))
     if payload["classes"] != replay.classes:
         raise Refusal(f"the base model without {source} has other classes than {args.weights}")
-    held = LandmarkDataset(base_data, list(layout.SPLITS), classes=replay.classes, sources=[source])
-    originals = np.flatnonzero(~held.mirrored)
     pool = np.flatnonzero(replay.sources != source)
     others = test.sources != source
     before_base = accuracy(base, test, others)

@@ -1,6 +1,7 @@
 """personalize.py: fine-tuning on a signer's samples, both input layouts, refusals, real photos."""
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -109,6 +110,30 @@ def test_pick_is_seeded_and_capped():
     assert list(first) == list(personalize.pick(labels, 3, seed=1))
     assert sorted(labels[i] for i in first) == ["A", "A", "A", "B", "B"]
     assert len(personalize.pick(labels, 0, seed=1)) == 7
+
+
+def test_measure_on_synthetic_signers(tmp_path, capsys):
+    rng = np.random.default_rng(2)
+    data = tmp_path / "data"
+    for split, n in (("train", 20), ("valid", 5), ("test", 5)):
+        for name, code in LETTERS.items():
+            (data / split / name).mkdir(parents=True)
+            for source in ("crowd", "signer"):
+                for i in range(n):
+                    np.save(data / split / name / f"{source}__{name}{i}.jpg.npy", synthetic_hand(rng, code))
+    base = tmp_path / "base.pth"
+    assert train.main(["--data", str(data), "--epochs", "2", "--weights", str(base)]) == 0
+    out = tmp_path / "measure.json"
+    code = personalize.main(["--measure", "--base-data", str(data), "--weights", str(base), "--measure-sources",
+                             "signer", "--measure-shots", "2", "--base-epochs", "5", "--epochs", "2",
+                             "--work", str(tmp_path / "work"), "--json", str(out)])
+    assert code == 0, capsys.readouterr().err
+    row = json.loads(out.read_text())["results"]["signer"]["K=2"]
+    assert row["enrolled"] == 3 * 2 and row["scored"] == 3 * 30 - 6
+    assert 0 <= row["signer_after"] <= 1 and 0 <= row["base_test_after"] <= 1
+    assert (tmp_path / "work" / "signer" / "model.pth").is_file()
+    assert personalize.main(["--measure", "--base-data", str(data), "--weights", str(base),
+                             "--measure-sources", "nobody"]) == 2
 
 
 def run_subprocess(args: list[str]) -> subprocess.CompletedProcess:
