@@ -129,14 +129,21 @@ def plot_confusion(r: dict[str, Any], path: Path) -> None:
 
 def evaluate_landmarks(folder: Path, clf, flip: bool) -> tuple[list, list, list, list, list]:
     """Truth, prediction, confidence, found, source for a preprocess.py split folder: the
-    landmarks of the original photos (with --flip, of the mirrored photos, `.mirror.npy`), plus,
+    landmarks of the original photos (with --flip, of the mirrored photos, `.mirror.npy`, or the
+    mirrored landmarks where a set has no photos), plus,
     from manifest.csv, that split's images where no hand was found (predicted `nothing`), so the
     figures match evaluate.py on the images themselves."""
     import csv
     from data_loader import LandmarkDataset
     data = LandmarkDataset(folder.parent, folder.name)
     keep = data.mirrored == flip
-    probs = clf.predict_proba(data.landmarks[keep], data.left[keep]) if keep.any() \
+    landmarks, left = data.landmarks, data.left
+    if flip:  # sources without mirrored photos (landmark-only sets): mirror the landmarks themselves
+        alone = ~np.isin(data.sources, list(set(data.sources[data.mirrored])))
+        landmarks = np.where(alone[:, None, None], keypoints.mirror_landmarks(landmarks), landmarks)
+        left = np.where(alone, ~left, left)
+        keep |= alone
+    probs = clf.predict_proba(landmarks[keep], left[keep]) if keep.any() \
         else np.zeros((0, len(clf.classes)), np.float32)
     truth = [data.classes[i] for i in data.labels[keep]]
     predicted = [clf.classes[i] for i in probs.argmax(1)]
