@@ -543,9 +543,8 @@ def main(argv: list[str] | None = None) -> int:
                     if not k.startswith("job") and k != "json"}
         result = {"settings": settings, "machine": machine, "median": summary, "targets": verdicts,
                   "rounds": rounds, "notes": notes}
-        tmp_json = args.json.with_name(f".{args.json.name}.part")
-        tmp_json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp_json, args.json)
+        import atomic_files
+        atomic_files.write_json(args.json, result)
     return 0
 
 

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
-import os
 import sys
 import tempfile
 from collections import Counter
@@ -22,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+import atomic_files
 import train
 from classifier import load_classifier
 from data_loader import LandmarkDataset
@@ -120,10 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{source:<28} {found(o):>7} {fmt(o, 'accuracy_on_found'):>11} {fmt(o, 'accuracy'):>9} "
               f"{found(m):>13} {fmt(m, 'accuracy_on_found'):>18}")
     if args.json:
-        out = Path(args.json)
-        tmp = out.with_name(f".{out.name}.part")
-        tmp.write_text(json.dumps({"epochs": args.epochs, "augment": args.augment, "folds": results}, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, out)
+        atomic_files.write_json(args.json, {"epochs": args.epochs, "augment": args.augment, "folds": results})
     return 0
 
 

@@ -10,7 +10,6 @@ as the prediction `nothing`.  DATA_DIR may also be a preprocess.py output folder
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from collections import Counter
@@ -19,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+import atomic_files
 import dataset_layout as layout
 import keypoints
 from classifier import CheckpointError, load_classifier
@@ -121,10 +121,8 @@ def plot_confusion(r: dict[str, Any], path: Path) -> None:
         ax.text(j, i, f"{m[i, j]:.2f}"[1:] if m[i, j] < 1 else "1", ha="center", va="center", fontsize=5,
                 color="white" if m[i, j] > 0.5 else "black")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.part.png")
-    fig.savefig(tmp, dpi=120)
+    atomic_files.save_figure(fig, path, dpi=120)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def evaluate_landmarks(folder: Path, clf, flip: bool) -> tuple[list, list, list, list, list]:
@@ -275,10 +273,7 @@ def main(argv: list[str] | None = None) -> int:
     print(summary_text(result))
     try:
         if args.json:
-            out = Path(args.json)
-            tmp = out.with_name(f".{out.name}.part")
-            tmp.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-            os.replace(tmp, out)
+            atomic_files.write_json(args.json, result)
         if args.plot:
             plot_confusion(result, Path(args.plot))
     except OSError as err:

@@ -2,14 +2,15 @@
 names, feature version and hyper-parameters)."""
 from __future__ import annotations
 
+import io
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+import atomic_files
 import keypoints
 from classifier import CheckpointError
 
@@ -64,22 +65,12 @@ def count_parameters(model: nn.Module) -> int:
 def save_checkpoint(path: str | os.PathLike, model: KeypointCNN, classes: list[str],
                     config: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
     """Write model weights with everything needed to use them, atomically (temp file + rename)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     payload = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                "classes": list(classes), "feature_version": keypoints.FEATURE_VERSION,
                "model_config": {**DEFAULT_CONFIG, **config}, "meta": meta or {}}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    mask = os.umask(0)
-    os.umask(mask)
-    os.fchmod(fd, 0o666 & ~mask)  # mkstemp makes 0600 files; weights follow the umask like any file
-    os.close(fd)
-    try:
-        torch.save(payload, tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buffer = io.BytesIO()
+    torch.save(payload, buffer)
+    atomic_files.write_bytes(path, buffer.getvalue(), make_parents=True)
 
 
 def read_class_mapping(path: str | os.PathLike) -> list[str]:
@@ -94,10 +85,7 @@ def read_class_mapping(path: str | os.PathLike) -> list[str]:
 
 def write_class_mapping(path: str | os.PathLike, classes: list[str]) -> None:
     """Write `index: name` lines atomically."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text("".join(f"{i}: {name}\n" for i, name in enumerate(classes)), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_files.write_text(path, "".join(f"{i}: {name}\n" for i, name in enumerate(classes)))
 
 
 def load_checkpoint(path: str | os.PathLike, class_mapping: str | os.PathLike | None = None

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import json
 import os
 import sys
 import tempfile
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+import atomic_files
 import dataset_layout as layout
 import keypoints
 import model as model_lib
@@ -291,11 +291,8 @@ def measure(args: argparse.Namespace) -> int:
                   f"{100 * row['signer_after']:>8.2f} {100 * row['base_test_after']:>10.2f} "
                   f"{100 * (row['base_test_after'] - row['base_test_before']):>+8.2f}")
     if args.json:
-        out = Path(args.json)
         settings = {k: v for k, v in vars(args).items() if k not in ("samples", "out", "json")}
-        tmp = out.with_name(f".{out.name}.part")
-        tmp.write_text(json.dumps({"settings": settings, "results": results}, indent=1) + "\n", encoding="utf-8")
-        os.replace(tmp, out)
+        atomic_files.write_json(args.json, {"settings": settings, "results": results})
     return 0
 
 

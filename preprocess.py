@@ -15,13 +15,13 @@ import io
 import json
 import os
 import sys
-import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import numpy as np
 
+import atomic_files
 import dataset_layout as layout
 import keypoints
 
@@ -41,30 +41,6 @@ STATUS_OK, STATUS_NO_HAND = "ok", "no_hand"
 
 
 # ----------------------------------------------------------------------------- file output
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
-UMASK = _umask()  # read once, at import (os.umask is process-wide; not safe to toggle in threads)
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write to a temp file in the same folder, then rename: readers never see half a file.
-    The file gets the usual permissions (0666 minus the umask), not mkstemp's private 0600."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            os.fchmod(f.fileno(), 0o666 & ~UMASK)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
 def npy_bytes(array: np.ndarray) -> bytes:
     """An array serialised as .npy."""
     buffer = io.BytesIO()
@@ -96,7 +72,7 @@ def landmark_rows(task: dict[str, Any]) -> list[dict]:
     lm = read_landmark_file(Path(task["path"]))
     if lm is None:
         return [_row(task, task["output"], False, "bad_landmarks", None)]
-    atomic_write_bytes(Path(task["out"]) / task["output"], npy_bytes(lm))
+    atomic_files.write_bytes(Path(task["out"]) / task["output"], npy_bytes(lm), make_parents=True)
     return [_row(task, task["output"], False, STATUS_OK, keypoints.Hand(lm, "Unknown", 1.0))]
 
 
@@ -109,7 +85,7 @@ def image_rows(task: dict[str, Any], views: list[list[keypoints.Hand]] | None) -
         name = task["mirror_output"] if mirrored else task["output"]
         hand = hands[0] if hands else None
         if hand is not None:
-            atomic_write_bytes(Path(task["out"]) / name, npy_bytes(hand.landmarks))
+            atomic_files.write_bytes(Path(task["out"]) / name, npy_bytes(hand.landmarks), make_parents=True)
         rows.append(_row(task, name, bool(mirrored), STATUS_OK if hand else STATUS_NO_HAND, hand))
     return rows
 
@@ -245,7 +221,7 @@ def write_outputs(out: Path, rows: list[dict], summary: dict[str, Any]) -> None:
     writer = csv.DictWriter(text, layout.MANIFEST_FIELDS, lineterminator="\n")
     writer.writeheader()
     writer.writerows({k: r[k] for k in layout.MANIFEST_FIELDS} for r in rows)
-    atomic_write_bytes(out / "manifest.csv", text.getvalue().encode())
+    atomic_files.write_bytes(out / "manifest.csv", text.getvalue().encode())
     table = io.StringIO()
     fields = ["level", "name"] + REPORT_COLUMNS
     writer = csv.DictWriter(table, fields, lineterminator="\n", extrasaction="ignore")
@@ -253,9 +229,9 @@ def write_outputs(out: Path, rows: list[dict], summary: dict[str, Any]) -> None:
     for level in ("class", "source"):
         for name, counts in summary[f"per_{level}"].items():
             writer.writerow({"level": level, "name": name, **{c: counts.get(c, 0) for c in REPORT_COLUMNS}})
-    atomic_write_bytes(out / "report.csv", table.getvalue().encode())
-    atomic_write_bytes(out / "report.json", (json.dumps(summary, indent=1, sort_keys=True) + "\n").encode())
-    atomic_write_bytes(out / "report.txt", report_table(summary).encode())
+    atomic_files.write_bytes(out / "report.csv", table.getvalue().encode())
+    atomic_files.write_bytes(out / "report.json", (json.dumps(summary, indent=1, sort_keys=True) + "\n").encode())
+    atomic_files.write_bytes(out / "report.txt", report_table(summary).encode())
 
 
 def remove_stale_outputs(out: Path, rows: list[dict]) -> int:

@@ -8,8 +8,7 @@ training_curve.png and training_metrics.json.  `--resume` continues an interrupt
 from __future__ import annotations
 
 import argparse
-import json
-import os
+import io
 import sys
 import time
 from pathlib import Path
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+import atomic_files
 import model as model_lib
 from data_loader import Augment, LandmarkDataset
 
@@ -93,17 +93,15 @@ def plot_curve(history: list[dict], path: Path) -> None:
         ax.grid(alpha=0.3)
         ax.legend()
     fig.tight_layout()
-    tmp = path.with_name(f".{path.name}.part.png")
-    fig.savefig(tmp, dpi=100)
+    atomic_files.save_figure(fig, path)
     plt.close(fig)
-    os.replace(tmp, path)
 
 
 def atomic_torch_save(obj: Any, path: Path) -> None:
-    """torch.save to a temp name, then rename."""
-    tmp = path.with_name(f".{path.name}.part")
-    torch.save(obj, tmp)
-    os.replace(tmp, path)
+    """torch.save, written atomically."""
+    buffer = io.BytesIO()
+    torch.save(obj, buffer)
+    atomic_files.write_bytes(path, buffer.getvalue())
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -237,10 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     model_lib.save_checkpoint(weights, net, train.classes, config, meta)
     model_lib.write_class_mapping(out_dir / "class_mapping.txt", train.classes)
     plot_curve(history, out_dir / "training_curve.png")
-    metrics_path = out_dir / "training_metrics.json"
-    tmp = metrics_path.with_name(f".{metrics_path.name}.part")
-    tmp.write_text(json.dumps(metrics, indent=1) + "\n", encoding="utf-8")
-    os.replace(tmp, metrics_path)
+    atomic_files.write_json(out_dir / "training_metrics.json", metrics)
     state_path.unlink(missing_ok=True)
     print(f"best valid accuracy {best['valid_acc']:.4f} at epoch {best['epoch']}; test accuracy "
           f"{metrics['test_accuracy'].get('all', float('nan')):.4f}; {seconds:.0f} s")

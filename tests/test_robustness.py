@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 import os
-import shutil
 import subprocess
 import sys
 from collections import Counter
@@ -22,7 +21,6 @@ import dataset_layout as layout
 import evaluate
 import keypoints
 import model as model_lib
-import preprocess
 from conftest import REPO, SHARED_DATA, needs_data
 
 pytestmark = needs_data
