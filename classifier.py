@@ -9,6 +9,7 @@ from typing import Sequence
 
 import numpy as np
 
+import atomic_files
 import keypoints
 
 
@@ -61,6 +62,21 @@ class TorchClassifier(Classifier):
     def logits(self, feats: np.ndarray) -> np.ndarray:
         with self._torch.inference_mode():
             return self.model(self._torch.from_numpy(feats)).numpy()
+
+
+def read_class_mapping(path: str | os.PathLike) -> list[str]:
+    """Class names from a `class_mapping.txt` of `index: name` lines."""
+    names: dict[int, str] = {}
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            index, _, name = line.partition(":")
+            names[int(index)] = name.strip()
+    return [names[i] for i in range(len(names))]
+
+
+def write_class_mapping(path: str | os.PathLike, classes: list[str]) -> None:
+    """Write `index: name` lines atomically."""
+    atomic_files.write_text(path, "".join(f"{i}: {name}\n" for i, name in enumerate(classes)))
 
 
 def default_class_mapping(weights: str | os.PathLike) -> Path:

@@ -26,7 +26,7 @@ import torch
 
 import keypoints
 import model as model_lib
-from classifier import CheckpointError, default_class_mapping
+from classifier import CheckpointError, default_class_mapping, read_class_mapping, write_class_mapping
 
 # ----------------------------------------------------------------------------- settings
 WEIGHTS = "keypoint_model_L_cnn_50.pth"
@@ -71,7 +71,7 @@ def export(weights: Path, out: Path, opset: int = OPSET) -> float:
     net, payload = model_lib.load_checkpoint(weights, default_class_mapping(weights))
     classes = list(payload["classes"])
     mapping = default_class_mapping(out)
-    if mapping.is_file() and model_lib.read_class_mapping(mapping) != classes:
+    if mapping.is_file() and read_class_mapping(mapping) != classes:
         raise CheckpointError(f"{mapping} lists other classes than {weights}; export to another folder")
     proto = to_onnx(net, opset)
     meta = {"classes": json.dumps(classes), "feature_version": str(payload["feature_version"]),
@@ -94,7 +94,7 @@ def export(weights: Path, out: Path, opset: int = OPSET) -> float:
         if os.path.exists(tmp):
             os.unlink(tmp)
     if not mapping.is_file():
-        model_lib.write_class_mapping(mapping, classes)
+        write_class_mapping(mapping, classes)
     return difference
 
 

@@ -79,8 +79,21 @@ def cache_dir() -> Path:
     return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "asl_recognition"
 
 
+_verified_files: set[tuple[str, int, int]] = set()  # (path, size, mtime) whose sha256 matched
+
+
 def _verified(path: Path) -> bool:
-    return path.is_file() and path.stat().st_size == HAND_MODEL_SIZE and sha256_of(path) == HAND_MODEL_SHA256
+    """The file is the expected model (sha256 checked once per process per unchanged file)."""
+    try:
+        st = path.resolve().stat()
+    except OSError:
+        return False
+    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
+    if key not in _verified_files:
+        if st.st_size != HAND_MODEL_SIZE or sha256_of(path) != HAND_MODEL_SHA256:
+            return False
+        _verified_files.add(key)
+    return True
 
 
 def _packaged_copies() -> Iterator[Path]:

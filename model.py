@@ -12,7 +12,7 @@ from torch import nn
 
 import atomic_files
 import keypoints
-from classifier import CheckpointError
+from classifier import CheckpointError, read_class_mapping
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "in_channels": keypoints.FEATURE_CHANNELS,
@@ -71,21 +71,6 @@ def save_checkpoint(path: str | os.PathLike, model: KeypointCNN, classes: list[s
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     atomic_files.write_bytes(path, buffer.getvalue(), make_parents=True)
-
-
-def read_class_mapping(path: str | os.PathLike) -> list[str]:
-    """Class names from a `class_mapping.txt` of `index: name` lines."""
-    names: dict[int, str] = {}
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            index, _, name = line.partition(":")
-            names[int(index)] = name.strip()
-    return [names[i] for i in range(len(names))]
-
-
-def write_class_mapping(path: str | os.PathLike, classes: list[str]) -> None:
-    """Write `index: name` lines atomically."""
-    atomic_files.write_text(path, "".join(f"{i}: {name}\n" for i, name in enumerate(classes)))
 
 
 def load_checkpoint(path: str | os.PathLike, class_mapping: str | os.PathLike | None = None

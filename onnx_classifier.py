@@ -10,22 +10,12 @@ from pathlib import Path
 import numpy as np
 
 import keypoints
-from classifier import CheckpointError, Classifier
+from classifier import CheckpointError, Classifier, read_class_mapping
 
 # ----------------------------------------------------------------------------- settings
 THREADS = 1  # ONNX Runtime intra-op threads: 1 gives the lowest batch-1 latency (see benchmark.py)
 # -----------------------------------------------------------------------------
 METADATA_KEYS = ("classes", "feature_version", "temperature")
-
-
-def read_mapping(path: Path) -> list[str]:
-    """Class names of a `class_mapping.txt` (`index: name` lines), without importing model.py/torch."""
-    names = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            index, _, name = line.partition(":")
-            names[int(index)] = name.strip()
-    return [names[i] for i in range(len(names))]
 
 
 class OnnxClassifier(Classifier):
@@ -56,7 +46,7 @@ class OnnxClassifier(Classifier):
                 f"version {keypoints.FEATURE_VERSION}; re-train with `python train.py` and export again")
         classes = list(json.loads(meta["classes"]))
         if class_mapping is not None and Path(class_mapping).is_file():
-            mapped = read_mapping(Path(class_mapping))
+            mapped = read_class_mapping(class_mapping)
             if mapped != classes:
                 diff = sorted(set(mapped) ^ set(classes)) or "same names in another order"
                 raise CheckpointError(f"{path} classes do not match {class_mapping} ({diff}); "

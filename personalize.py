@@ -36,7 +36,7 @@ import dataset_layout as layout
 import keypoints
 import model as model_lib
 import train
-from classifier import CheckpointError, default_class_mapping
+from classifier import CheckpointError, default_class_mapping, write_class_mapping
 from data_loader import Augment, LandmarkDataset, read_handedness
 from preprocess import read_landmark_file
 
@@ -217,7 +217,7 @@ def personalise(args: argparse.Namespace) -> int:
     out = Path(args.out)
     model_lib.save_checkpoint(out, net, classes, payload["model_config"], meta)
     if out.parent.resolve() != Path(args.weights).parent.resolve():
-        model_lib.write_class_mapping(default_class_mapping(out), classes)
+        write_class_mapping(default_class_mapping(out), classes)
     print(f"personalised on {len(user)} hands of {len(per_class)} classes ({counts['photos']} photos, "
           f"{counts['files'] - counts['photos']} landmark files) in {time.time() - started:.1f} s; wrote {out}")
     return 0

@@ -20,6 +20,7 @@ from torch import nn
 
 import atomic_files
 import model as model_lib
+from classifier import write_class_mapping
 from data_loader import Augment, LandmarkDataset
 
 # ----------------------------------------------------------------------------- settings
@@ -233,7 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {k: metrics[k] for k in ("best_epoch", "epochs", "valid_accuracy", "test_accuracy", "temperature",
                                     "seed", "data", "excluded_sources", "sources", "train_samples")}
     model_lib.save_checkpoint(weights, net, train.classes, config, meta)
-    model_lib.write_class_mapping(out_dir / "class_mapping.txt", train.classes)
+    write_class_mapping(out_dir / "class_mapping.txt", train.classes)
     plot_curve(history, out_dir / "training_curve.png")
     atomic_files.write_json(out_dir / "training_metrics.json", metrics)
     state_path.unlink(missing_ok=True)

@@ -17,7 +17,7 @@ import evaluate
 import export
 import keypoints
 import model as model_lib
-from classifier import CheckpointError, TorchClassifier, load_classifier
+from classifier import CheckpointError, TorchClassifier, load_classifier, read_class_mapping, write_class_mapping
 from conftest import REPO, SHARED_DATA, needs_data
 from onnx_classifier import OnnxClassifier
 
@@ -36,7 +36,7 @@ def random_checkpoint(path: Path, temperature: float = 1.7) -> Path:
             elif tensor.is_floating_point():
                 tensor.normal_(0, 0.3)
     model_lib.save_checkpoint(path, net, CLASSES, {}, {"temperature": temperature})
-    model_lib.write_class_mapping(path.with_name("class_mapping.txt"), CLASSES)
+    write_class_mapping(path.with_name("class_mapping.txt"), CLASSES)
     return path
 
 
@@ -84,8 +84,8 @@ def test_export_writes_class_mapping_and_refuses_a_conflicting_one(exported: tup
                                                                     tmp_path: Path) -> None:
     weights, _ = exported
     assert export.main(["--weights", str(weights), "--out", str(tmp_path / "new" / "m.onnx")]) == 0
-    assert model_lib.read_class_mapping(tmp_path / "new" / "class_mapping.txt") == CLASSES
-    model_lib.write_class_mapping(tmp_path / "class_mapping.txt", CLASSES[::-1])
+    assert read_class_mapping(tmp_path / "new" / "class_mapping.txt") == CLASSES
+    write_class_mapping(tmp_path / "class_mapping.txt", CLASSES[::-1])
     with pytest.raises(CheckpointError, match="other classes"):
         export.export(weights, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
@@ -128,10 +128,10 @@ def test_mismatch_errors(exported: tuple[Path, Path], tmp_path: Path) -> None:
             OnnxClassifier(path)
         assert "\n" not in str(err.value)
     mapping = tmp_path / "class_mapping.txt"
-    model_lib.write_class_mapping(mapping, CLASSES[:-1] + ["blank"])
+    write_class_mapping(mapping, CLASSES[:-1] + ["blank"])
     with pytest.raises(CheckpointError, match=r"classes do not match .*blank"):
         load_classifier(onnx_path, mapping)
-    model_lib.write_class_mapping(mapping, CLASSES[::-1])
+    write_class_mapping(mapping, CLASSES[::-1])
     with pytest.raises(CheckpointError, match="another order"):
         OnnxClassifier(onnx_path, mapping)
 

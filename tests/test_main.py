@@ -20,6 +20,7 @@ import dataset_layout
 import keypoints
 import main
 import model
+from classifier import write_class_mapping
 
 WORD = "CALL"  # C, A and a double letter (release between the two Ls)
 FPS = 10
@@ -258,7 +259,7 @@ def bad_files(tmp_path_factory, random_weights) -> dict[str, Path]:
     (root / "corrupt.pth").write_bytes(b"not a checkpoint")
     mismatched = root / "mismatched" / "weights.pth"
     model.save_checkpoint(mismatched, model.build_model(3), ["A", "B", "C"], {})
-    model.write_class_mapping(mismatched.with_name("class_mapping.txt"), ["A", "B", "D"])
+    write_class_mapping(mismatched.with_name("class_mapping.txt"), ["A", "B", "D"])
     return {"root": root, "mismatched": mismatched}
 
 

@@ -7,7 +7,7 @@ import torch
 
 import keypoints
 import model as model_lib
-from classifier import CheckpointError, load_classifier
+from classifier import CheckpointError, load_classifier, read_class_mapping, write_class_mapping
 from conftest import synthetic_hand
 
 CLASSES = ["A", "B", "C", "del"]
@@ -18,7 +18,7 @@ def saved(tmp_path, classes=CLASSES, seed=0):
     net = model_lib.build_model(len(classes))
     weights = tmp_path / "w.pth"
     model_lib.save_checkpoint(weights, net, classes, dict(model_lib.DEFAULT_CONFIG), {"note": "test"})
-    model_lib.write_class_mapping(tmp_path / "class_mapping.txt", classes)
+    write_class_mapping(tmp_path / "class_mapping.txt", classes)
     return net.eval(), weights
 
 
@@ -48,7 +48,7 @@ def test_checkpoint_round_trip(tmp_path):
     feats, lm = sample_features()
     with torch.no_grad():
         torch.testing.assert_close(loaded(torch.from_numpy(feats)), net(torch.from_numpy(feats)), rtol=0, atol=0)
-    assert model_lib.read_class_mapping(tmp_path / "class_mapping.txt") == CLASSES
+    assert read_class_mapping(tmp_path / "class_mapping.txt") == CLASSES
     clf = load_classifier(weights)  # finds class_mapping.txt beside the weights
     probs = clf.predict_proba(lm, ["Left", "Right"] * 4)
     assert clf.classes == CLASSES and probs.shape == (8, 4)
@@ -68,9 +68,9 @@ def expect_error(weights, *words, mapping=None):
 
 def test_other_classes_than_class_mapping(tmp_path):
     _, weights = saved(tmp_path)
-    model_lib.write_class_mapping(tmp_path / "class_mapping.txt", ["A", "B", "C", "space"])
+    write_class_mapping(tmp_path / "class_mapping.txt", ["A", "B", "C", "space"])
     expect_error(weights, "class_mapping.txt", "space")
-    model_lib.write_class_mapping(tmp_path / "class_mapping.txt", ["B", "A", "C", "del"])
+    write_class_mapping(tmp_path / "class_mapping.txt", ["B", "A", "C", "del"])
     expect_error(weights, "another order")
 
 

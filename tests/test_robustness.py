@@ -21,6 +21,7 @@ import dataset_layout as layout
 import evaluate
 import keypoints
 import model as model_lib
+from classifier import write_class_mapping
 from conftest import REPO, SHARED_DATA, needs_data
 
 pytestmark = needs_data
@@ -201,7 +202,7 @@ def weights_dir(tmp_path):
     torch.manual_seed(0)
     weights = tmp_path / "w.pth"
     model_lib.save_checkpoint(weights, model_lib.build_model(3), ["A", "B", "C"], {})
-    model_lib.write_class_mapping(tmp_path / "class_mapping.txt", ["A", "B", "C"])
+    write_class_mapping(tmp_path / "class_mapping.txt", ["A", "B", "C"])
     images = tmp_path / "images" / "A"
     images.mkdir(parents=True)
     photo().save(images / "A0.jpg")
@@ -211,7 +212,7 @@ def weights_dir(tmp_path):
 
 def break_weights(weights: Path, how: str) -> None:
     if how == "classes":
-        model_lib.write_class_mapping(weights.with_name("class_mapping.txt"), ["A", "B", "D"])
+        write_class_mapping(weights.with_name("class_mapping.txt"), ["A", "B", "D"])
     elif how == "feature_version":
         payload = torch.load(weights, weights_only=True)
         payload["feature_version"] = 99

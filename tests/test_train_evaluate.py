@@ -20,7 +20,7 @@ import evaluate
 import keypoints
 import model as model_lib
 import preprocess
-from classifier import load_classifier
+from classifier import load_classifier, read_class_mapping, write_class_mapping
 from conftest import REPO, SHARED_DATA, WEIGHTS, needs_data
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -69,7 +69,7 @@ def test_train_learns_and_writes_outputs(trained):
     assert metrics["classes"] == ["A", "B", "C"] and len(metrics["history"]) == 8
     assert metrics["valid_accuracy"]["all"] >= 0.8, "no better than chance (1/3)"
     clf = load_classifier(out / "m.pth")
-    assert clf.classes == model_lib.read_class_mapping(out / "class_mapping.txt") == ["A", "B", "C"]
+    assert clf.classes == read_class_mapping(out / "class_mapping.txt") == ["A", "B", "C"]
 
 
 def test_train_fixture_dataset(keypoint_dataset, tmp_path):
@@ -126,7 +126,7 @@ def test_train_valid_split_missing_a_class(trained, tmp_path):
     shutil.copytree(data, copy)
     shutil.rmtree(copy / "valid" / "C")
     assert train.main(["--data", str(copy), "--weights", str(tmp_path / "m.pth"), "--epochs", "2"]) == 0
-    assert model_lib.read_class_mapping(tmp_path / "class_mapping.txt") == ["A", "B", "C"]
+    assert read_class_mapping(tmp_path / "class_mapping.txt") == ["A", "B", "C"]
 
 
 def test_train_user_errors(tmp_path, capsys):
@@ -148,7 +148,7 @@ def random_weights(folder: Path, classes=layout.KAGGLE_CLASSES) -> Path:
     torch.manual_seed(0)
     weights = folder / "random.pth"
     model_lib.save_checkpoint(weights, model_lib.build_model(len(classes)), list(classes), {})
-    model_lib.write_class_mapping(folder / "class_mapping.txt", list(classes))
+    write_class_mapping(folder / "class_mapping.txt", list(classes))
     return weights
 
 
