@@ -79,6 +79,22 @@ def write_class_mapping(path: str | os.PathLike, classes: list[str]) -> None:
     atomic_files.write_text(path, "".join(f"{i}: {name}\n" for i, name in enumerate(classes)))
 
 
+def check_weights(path: str | os.PathLike, feature_version: int | str, classes: list[str],
+                  class_mapping: str | os.PathLike | None, retrain_hint: str) -> None:
+    """The checks every weights format shares: the feature version against the code, and the
+    classes against `class_mapping` when given and present.  Raises CheckpointError."""
+    if str(feature_version) != str(keypoints.FEATURE_VERSION):  # ONNX metadata holds strings
+        raise CheckpointError(
+            f"{path} was trained on feature version {feature_version} but this code computes "
+            f"version {keypoints.FEATURE_VERSION}; {retrain_hint}")
+    if class_mapping is not None and Path(class_mapping).is_file():
+        mapped = read_class_mapping(class_mapping)
+        if mapped != classes:
+            diff = sorted(set(mapped) ^ set(classes)) or "same names in another order"
+            raise CheckpointError(f"{path} classes do not match {class_mapping} ({diff}); "
+                                  f"use the class_mapping.txt written with these weights")
+
+
 def default_class_mapping(weights: str | os.PathLike) -> Path:
     """The `class_mapping.txt` that sits beside a weights file."""
     return Path(weights).with_name("class_mapping.txt")

@@ -12,7 +12,7 @@ from torch import nn
 
 import atomic_files
 import keypoints
-from classifier import CheckpointError, read_class_mapping
+from classifier import CheckpointError, check_weights
 
 DEFAULT_CONFIG: dict[str, Any] = {
     "in_channels": keypoints.FEATURE_CHANNELS,
@@ -89,17 +89,8 @@ def load_checkpoint(path: str | os.PathLike, class_mapping: str | os.PathLike | 
                if not isinstance(payload, dict) or k not in payload]
     if missing:
         raise CheckpointError(f"{path} is not an ASL_Recognition checkpoint (missing {', '.join(missing)})")
-    if payload["feature_version"] != keypoints.FEATURE_VERSION:
-        raise CheckpointError(
-            f"{path} was trained on feature version {payload['feature_version']} but this code computes "
-            f"version {keypoints.FEATURE_VERSION}; re-train with `python train.py`")
     classes = list(payload["classes"])
-    if class_mapping is not None and Path(class_mapping).is_file():
-        mapped = read_class_mapping(class_mapping)
-        if mapped != classes:
-            diff = sorted(set(mapped) ^ set(classes)) or "same names in another order"
-            raise CheckpointError(f"{path} classes do not match {class_mapping} ({diff}); "
-                                  f"use the class_mapping.txt written with these weights")
+    check_weights(path, payload["feature_version"], classes, class_mapping, "re-train with `python train.py`")
     try:
         model = build_model(len(classes), payload["model_config"])
         model.load_state_dict(payload["state_dict"])

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-import keypoints
-from classifier import CheckpointError, Classifier, read_class_mapping
+from classifier import CheckpointError, Classifier, check_weights
 
 # ----------------------------------------------------------------------------- settings
 THREADS = 1  # ONNX Runtime intra-op threads: 1 gives the lowest batch-1 latency (see benchmark.py)
@@ -40,17 +39,9 @@ class OnnxClassifier(Classifier):
         if missing:
             raise CheckpointError(f"{path} is not an ASL_Recognition export (metadata lacks {', '.join(missing)}); "
                                   f"export it with `python export.py`")
-        if meta["feature_version"] != str(keypoints.FEATURE_VERSION):
-            raise CheckpointError(
-                f"{path} was trained on feature version {meta['feature_version']} but this code computes "
-                f"version {keypoints.FEATURE_VERSION}; re-train with `python train.py` and export again")
         classes = list(json.loads(meta["classes"]))
-        if class_mapping is not None and Path(class_mapping).is_file():
-            mapped = read_class_mapping(class_mapping)
-            if mapped != classes:
-                diff = sorted(set(mapped) ^ set(classes)) or "same names in another order"
-                raise CheckpointError(f"{path} classes do not match {class_mapping} ({diff}); "
-                                      f"use the class_mapping.txt written with these weights")
+        check_weights(path, meta["feature_version"], classes, class_mapping,
+                      "re-train with `python train.py` and export again")
         output = self.session.get_outputs()[0]
         if output.shape[-1] != len(classes):
             raise CheckpointError(f"{path} outputs {output.shape[-1]} scores but its metadata lists "
