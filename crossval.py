@@ -5,13 +5,14 @@
 For each held-out source: train.py on every other source (its train/valid splits), then score
 all of the held-out source's samples (every split).  The samples are the landmarks preprocess.py
 found with the same IMAGE-mode detector evaluate.py uses, so the scores equal evaluate.py's end to
-end: images where no hand was found (from manifest.csv) count as the prediction `nothing`.  The
-mirrored photos (`.mirror.npy`) give the other-hand score, like `evaluate.py --flip`.
+end: images where no hand was found (from manifest.csv) count as the prediction `nothing`.  Three
+views are scored: the photos (`evaluate.py --no-both-views`), their mirror images (`.mirror.npy`,
+the other hand: `evaluate.py --no-both-views --flip`) and both averaged per photo (`evaluate.py`'s
+default, the same for a photo and its mirror image).
 """
 from __future__ import annotations
 
 import argparse
-import csv
 import sys
 import tempfile
 from collections import Counter
@@ -21,8 +22,9 @@ from typing import Any
 import numpy as np
 
 import atomic_files
+import dataset_layout as layout
 import train
-from classifier import load_classifier
+from classifier import combine_views, load_classifier
 from data_loader import LandmarkDataset
 
 # ----------------------------------------------------------------------------- settings
@@ -32,22 +34,14 @@ EPOCHS = train.EPOCHS
 # -----------------------------------------------------------------------------
 
 
-def missed_images(root: Path, source: str) -> dict[bool, Counter]:
-    """Per view (mirrored or not): images of a source with no hand found, counted by class."""
-    missed = {False: Counter(), True: Counter()}
-    with open(root / "manifest.csv", newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if row["source"] == source and row["status"] == "no_hand":
-                missed[bool(int(row["mirrored"]))][row["class"]] += 1
-    return missed
+VIEWS = {"original": (False,), "mirrored": (True,), "both_views": (False, True)}
 
 
-def score_view(clf, data: LandmarkDataset, mask: np.ndarray, missed: Counter) -> dict[str, Any]:
-    """Accuracy on found hands and end to end (misses predict `nothing`), with per-class recall."""
-    probs = clf.predict_proba(data.landmarks[mask], data.left[mask])
-    truth = [data.classes[i] for i in data.labels[mask]]
-    predicted = [clf.classes[i] for i in probs.argmax(1)] if len(truth) else []
+def score_view(truth: list[str], predicted: list[str], missed: Counter) -> dict[str, Any]:
+    """Accuracy on found hands (all classes, and letters A-Z only) and end to end (photos with no
+    hand found predict `nothing`), with per-class recall and the top confusions."""
     right = np.array([t == p for t, p in zip(truth, predicted)], bool)
+    letter = np.isin(np.array(truth, dtype=object), layout.LETTERS)
     n_missed = sum(missed.values())
     end_to_end_right = right.sum() + missed.get("nothing", 0)
     recall = {}
@@ -58,25 +52,34 @@ def score_view(clf, data: LandmarkDataset, mask: np.ndarray, missed: Counter) ->
     pairs = Counter((t, p) for t, p in zip(truth, predicted) if t != p)
     return {"images": len(truth) + n_missed, "hands_found": len(truth),
             "accuracy_on_found": float(right.mean()) if len(right) else 0.0,
+            "letters_on_found": float(right[letter].mean()) if letter.any() else 0.0,
             "accuracy": float(end_to_end_right / max(1, len(truth) + n_missed)),
             "recall": recall, "top_confusions": [f"{a}->{b} {n}" for (a, b), n in pairs.most_common(8)]}
 
 
-def run_fold(roots: list[str], source: str, epochs: int, augment: bool, work: Path) -> dict[str, Any]:
-    """Train without `source`, then score it (original and mirrored photos)."""
+def run_fold(roots: list[str], source: str, epochs: int, augment: bool, balance: float,
+             work: Path) -> dict[str, Any]:
+    """Train without `source`, then score it: the photos, their mirror images, and both views
+    averaged per photo (what evaluate.py and main.py do for photos by default)."""
     weights = work / source / "model.pth"
     code = train.main(["--data", *roots, "--epochs", str(epochs), "--weights", str(weights),
-                       "--exclude-source", source, "--augment" if augment else "--no-augment"])
+                       "--exclude-source", source, "--augment" if augment else "--no-augment",
+                       "--balance-sources", str(balance)])
     if code:
         raise RuntimeError(f"training without {source} failed (exit {code})")
     clf = load_classifier(weights)
     held = LandmarkDataset(roots, ["train", "valid", "test"], classes=clf.classes, sources=[source])
-    missed = missed_images(Path(roots[0]), source) if Path(roots[0], "manifest.csv").is_file() else {}
-    result = {"samples": len(held)}
-    for mirrored in (False, True):
-        mask = held.mirrored == mirrored
-        if mask.any() or missed.get(mirrored):
-            result["mirrored" if mirrored else "original"] = score_view(clf, held, mask, missed.get(mirrored, Counter()))
+    manifest = Path(roots[0], "manifest.csv")
+    result: dict[str, Any] = {"samples": len(held)}
+    for name, views in VIEWS.items():
+        mask = np.isin(held.mirrored, views)
+        missed = Counter(label for label, _ in layout.photos_without_hand(manifest, views, source=source)) \
+            if manifest.is_file() else Counter()
+        if not (mask.any() or missed) or (name == "both_views" and not held.mirrored.any()):
+            continue  # landmark-only sources have no mirror images
+        rows, probs = combine_views(clf.predict_proba(held.landmarks[mask], held.left[mask]), held.photos[mask])
+        truth = [held.classes[i] for i in held.labels[np.flatnonzero(mask)[rows]]]
+        result[name] = score_view(truth, [clf.classes[i] for i in probs.argmax(1)], missed)
     return result
 
 
@@ -90,6 +93,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=EPOCHS)
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=train.AUGMENT,
                    help="train.py's online augmentation")
+    p.add_argument("--balance-sources", type=float, default=train.BALANCE_SOURCES, metavar="POWER",
+                   help="train.py's source balancing (0 = uniform sampling)")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     return p.parse_args(argv)
 
@@ -109,17 +114,20 @@ def main(argv: list[str] | None = None) -> int:
     results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="crossval-") as work:
         for source in holdout:
-            results[source] = run_fold(args.data, source, args.epochs, args.augment, Path(work))
-    print(f"\n{'held-out source':<28} {'found':>7} {'acc(found)':>11} {'acc(e2e)':>9} {'mirror found':>13} "
-          f"{'mirror acc(found)':>18}")
-    for source, r in results.items():
-        o, m = r.get("original", {}), r.get("mirrored", {})
-        fmt = lambda d, k: f"{100 * d[k]:.2f}" if k in d else "-"
-        found = lambda d: f"{100 * d['hands_found'] / max(1, d['images']):.1f}" if d else "-"
-        print(f"{source:<28} {found(o):>7} {fmt(o, 'accuracy_on_found'):>11} {fmt(o, 'accuracy'):>9} "
-              f"{found(m):>13} {fmt(m, 'accuracy_on_found'):>18}")
+            results[source] = run_fold(args.data, source, args.epochs, args.augment, args.balance_sources,
+                                       Path(work))
+    fmt = lambda d, k: f"{100 * d[k]:.2f}" if k in d else "-"
+    found = lambda d: f"{100 * d['hands_found'] / max(1, d['images']):.1f}" if d else "-"
+    for name in VIEWS:
+        print(f"\n{name.replace('_', ' ')}:\n{'held-out source':<28} {'found%':>7} {'on found':>9} "
+              f"{'letters on found':>17} {'end to end':>11}")
+        for source, r in results.items():
+            d = r.get(name, {})
+            print(f"{source:<28} {found(d):>7} {fmt(d, 'accuracy_on_found'):>9} {fmt(d, 'letters_on_found'):>17} "
+                  f"{fmt(d, 'accuracy'):>11}")
     if args.json:
-        atomic_files.write_json(args.json, {"epochs": args.epochs, "augment": args.augment, "folds": results})
+        atomic_files.write_json(args.json, {"epochs": args.epochs, "augment": args.augment,
+                                         "balance_sources": args.balance_sources, "folds": results})
     return 0
 
 

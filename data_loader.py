@@ -70,7 +70,8 @@ class LandmarkDataset(Dataset):
     """All samples of one split (e.g. 'train') of one or more preprocess.py output folders.
 
     Holds every sample in memory: `landmarks` (N,21,3), `left` (N,), `labels` (N,), `sources`
-    (N,), `mirrored` (N,: landmarks of a mirrored photo), `paths`.  `classes` fixes the label order (default: the classes found, Kaggle order).
+    (N,), `mirrored` (N,: landmarks of a mirrored photo), `photos` (N,: one id per photo, shared by
+    its two views), `paths`.  `classes` fixes the label order (default: the classes found, Kaggle order).
     Bad files are skipped with one warning line each and counted in `skipped`.
     """
 
@@ -127,6 +128,8 @@ class LandmarkDataset(Dataset):
         self.sources = np.array(kept_sources, dtype=object)
         self.paths = paths
         self.mirrored = np.array([p.name.endswith(".mirror.npy") for p in paths], bool)
+        self.photos = np.array([str(p)[:-len(".mirror.npy")] + ".npy" if m else str(p)
+                                for p, m in zip(paths, self.mirrored)], dtype=object)
 
     @staticmethod
     def class_order(name: str) -> tuple[int, str]:

@@ -5,6 +5,7 @@ data_loader.py (split folders -> tensors), so all three read folders the same wa
 """
 from __future__ import annotations
 
+import csv
 import os
 import re
 import stat
@@ -14,7 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-KAGGLE_CLASSES = [chr(c) for c in range(ord("A"), ord("Z") + 1)] + ["del", "nothing", "space"]
+LETTERS = [chr(c) for c in range(ord("A"), ord("Z") + 1)]  # the fingerspelled alphabet itself
+KAGGLE_CLASSES = LETTERS + ["del", "nothing", "space"]
 SPLITS = ("train", "valid", "test")
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 LANDMARK_EXTENSION = ".npy"
@@ -23,6 +25,22 @@ MAX_SEARCH_DEPTH = 3
 # Columns of manifest.csv (preprocess.py output and main.py --record folders); `output` is the
 # sample's path relative to the manifest's folder, `handedness` MediaPipe's label for it.
 MANIFEST_FIELDS = ["source", "path", "class", "split", "output", "mirrored", "status", "handedness", "score"]
+
+
+def photos_without_hand(manifest: Path, views: tuple[bool, ...] = (False,), split: str | None = None,
+                        source: str | None = None) -> list[tuple[str, str]]:
+    """(class, source) of every photo in a preprocess.py manifest.csv where no hand was found in
+    any of `views` (False: the photo, True: its mirror image), optionally of one split or source.
+    Files skipped as unusable are not photos and are left out."""
+    found: dict[str, list] = {}
+    with open(manifest, newline="", encoding="utf-8") as f:
+        for row in csv.DictReader(f):
+            if ((split is not None and row["split"] != split) or (source is not None and row["source"] != source)
+                    or bool(int(row["mirrored"] or 0)) not in views or row["status"] not in ("ok", "no_hand")):
+                continue
+            entry = found.setdefault(row["path"], [row["class"], row["source"], False])
+            entry[2] |= row["status"] == "ok"
+    return [(label, src) for label, src, ok in found.values() if not ok]
 
 
 def canonical_class(folder_name: str) -> str | None:

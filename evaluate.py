@@ -21,13 +21,14 @@ import numpy as np
 import atomic_files
 import dataset_layout as layout
 import keypoints
-from classifier import CheckpointError, load_classifier
+from classifier import CheckpointError, combine_views, load_classifier
 
 # ----------------------------------------------------------------------------- settings
 WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.pth"))
 WORKERS = os.cpu_count() or 1
 SPLIT = "test"  # which split of a preprocess.py output folder to score
 THRESHOLD = 0.6  # confidence for the coverage figure (main.py's default --threshold)
+BOTH_VIEWS = True  # read each photo and its mirror image and average (main.py does the same for photos)
 HAND_MODEL = None
 # -----------------------------------------------------------------------------
 NO_HAND = "nothing"  # what "no hand found" predicts
@@ -42,6 +43,7 @@ def score(truth: list[str], predicted: list[str], confidence: list[float], found
     t, p = np.array(truth, dtype=object), np.array(predicted, dtype=object)
     conf, hit = np.array(confidence, float), np.array(found, bool)
     right = t == p
+    letter = np.isin(t, layout.LETTERS)
     labels = classes + sorted((set(truth) | set(predicted)) - set(classes))
     index = {c: i for i, c in enumerate(labels)}
     confusion = np.zeros((len(labels), len(labels)), int)
@@ -68,6 +70,7 @@ def score(truth: list[str], predicted: list[str], confidence: list[float], found
         "hands_found_rate": float(hit.mean()) if len(hit) else 0.0,
         "accuracy": float(right.mean()) if len(right) else 0.0,
         "accuracy_on_found": float(right[hit].mean()) if hit.any() else 0.0,
+        "letters_on_found": float(right[hit & letter].mean()) if (hit & letter).any() else 0.0,
         "macro_f1": float(f1_score(truth, predicted, labels=sorted(set(truth)), average="macro", zero_division=0))
         if truth else 0.0,
         "threshold": threshold, "coverage_at_threshold": float(confident.sum() / max(1, hit.sum())),
@@ -81,7 +84,9 @@ def score(truth: list[str], predicted: list[str], confidence: list[float], found
         result["per_source"] = {s: {"images": int((src == s).sum()), "hands_found": int(hit[src == s].sum()),
                                     "accuracy": float(right[src == s].mean()),
                                     "accuracy_on_found": float(right[(src == s) & hit].mean())
-                                    if (hit & (src == s)).any() else 0.0}
+                                    if (hit & (src == s)).any() else 0.0,
+                                    "letters_on_found": float(right[(src == s) & hit & letter].mean())
+                                    if (hit & letter & (src == s)).any() else 0.0}
                                 for s in sorted(set(sources))}
     return result
 
@@ -90,12 +95,13 @@ def summary_text(r: dict[str, Any]) -> str:
     """The readable summary printed after a run."""
     lines = [f"images {r['images']}  hands found {r['hands_found']} ({100 * r['hands_found_rate']:.1f}%)",
              f"accuracy {100 * r['accuracy']:.2f}%  on found hands {100 * r['accuracy_on_found']:.2f}%  "
-             f"macro F1 {r['macro_f1']:.3f}",
+             f"letters A-Z on found hands {100 * r['letters_on_found']:.2f}%  macro F1 {r['macro_f1']:.3f}",
              f"at confidence >= {r['threshold']}: coverage {100 * r['coverage_at_threshold']:.1f}% of found hands, "
              f"accuracy {100 * r['accuracy_at_threshold']:.2f}%  (ECE {r['calibration']['ece']:.3f})"]
     for source, s in r.get("per_source", {}).items():
         lines.append(f"  {source:<28} images {s['images']:5d}  found {100 * s['hands_found'] / max(1, s['images']):5.1f}%"
-                     f"  accuracy {100 * s['accuracy']:6.2f}%  on found {100 * s['accuracy_on_found']:6.2f}%")
+                     f"  accuracy {100 * s['accuracy']:6.2f}%  on found {100 * s['accuracy_on_found']:6.2f}%"
+                     f"  letters on found {100 * s['letters_on_found']:6.2f}%")
     weak = sorted((v["recall"], c) for c, v in r["per_class"].items() if v["n"])[:5]
     lines.append("lowest recall: " + ", ".join(f"{c} {100 * rec:.0f}%" for rec, c in weak))
     if r["top_confusions"]:
@@ -125,44 +131,45 @@ def plot_confusion(r: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def evaluate_landmarks(folder: Path, clf, flip: bool) -> tuple[list, list, list, list, list]:
-    """Truth, prediction, confidence, found, source for a preprocess.py split folder: the
-    landmarks of the original photos (with --flip, of the mirrored photos, `.mirror.npy`, or the
-    mirrored landmarks where a set has no photos), plus,
-    from manifest.csv, that split's images where no hand was found (predicted `nothing`), so the
+def evaluate_landmarks(folder: Path, clf, flip: bool, both_views: bool = False) -> tuple[list, list, list, list, list]:
+    """Truth, prediction, confidence, found, source for a preprocess.py split folder: per photo, the
+    landmarks of the photo (with --flip, of its mirror image, `.mirror.npy`, or the mirrored
+    landmarks where a set has no photos); with `both_views`, the mean over the photo and its mirror
+    image.  Photos where no hand was found (manifest.csv) count as predicting `nothing`, so the
     figures match evaluate.py on the images themselves."""
-    import csv
     from data_loader import LandmarkDataset
     data = LandmarkDataset(folder.parent, folder.name)
-    keep = data.mirrored == flip
+    views = (flip, not flip) if both_views else (flip,)
+    keep = np.isin(data.mirrored, views)
     landmarks, left = data.landmarks, data.left
-    if flip:  # sources without mirrored photos (landmark-only sets): mirror the landmarks themselves
+    if flip and not both_views:  # sources without mirrored photos (landmark-only sets): mirror the landmarks
         alone = ~np.isin(data.sources, list(set(data.sources[data.mirrored])))
         landmarks = np.where(alone[:, None, None], keypoints.mirror_landmarks(landmarks), landmarks)
         left = np.where(alone, ~left, left)
         keep |= alone
     probs = clf.predict_proba(landmarks[keep], left[keep]) if keep.any() \
         else np.zeros((0, len(clf.classes)), np.float32)
-    truth = [data.classes[i] for i in data.labels[keep]]
+    rows, probs = combine_views(probs, data.photos[keep])
+    rows = np.flatnonzero(keep)[rows]
+    truth = [data.classes[i] for i in data.labels[rows]]
     predicted = [clf.classes[i] for i in probs.argmax(1)]
-    confidence, found, sources = list(probs.max(1)), [True] * len(truth), list(data.sources[keep])
+    confidence, found, sources = list(probs.max(1)), [True] * len(truth), list(data.sources[rows])
     manifest = folder.parent / "manifest.csv"
     if manifest.is_file():
         no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
-        with open(manifest, newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                if row["split"] == folder.name and row["status"] == "no_hand" and int(row["mirrored"]) == flip:
-                    truth.append(row["class"])
-                    predicted.append(no_hand)
-                    confidence.append(0.0)
-                    found.append(False)
-                    sources.append(row["source"])
+        for label, source in layout.photos_without_hand(manifest, views, split=folder.name):
+            truth.append(label)
+            predicted.append(no_hand)
+            confidence.append(0.0)
+            found.append(False)
+            sources.append(source)
     return truth, predicted, confidence, found, sources
 
 
 def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str | None,
-                    skipped: Counter | None = None) -> tuple[list, list, list, list, list]:
-    """Truth, prediction, confidence, found, source for class folders of images, end to end.
+                    skipped: Counter | None = None, both_views: bool = False) -> tuple[list, list, list, list, list]:
+    """Truth, prediction, confidence, found, source for class folders of images, end to end
+    (with `both_views`, the mean over each photo and its mirror image).
     Files that are not usable images are skipped with one warning line each (hidden files such
     as .DS_Store silently) and counted by reason in `skipped`."""
     from tqdm import tqdm
@@ -184,15 +191,17 @@ def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str |
                 print(f"warning: skipped {e.path}: {problem.replace('_', ' ')}", file=sys.stderr)
     truth, predicted, confidence, found_hand, sources = [], [], [], [], []
     no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
-    for index, views in tqdm(keypoints.detect_files([str(e.path) for e in entries], workers, hand_model, (flip,)),
-                             total=len(entries), unit="img", desc="evaluate", dynamic_ncols=True):
+    views = (flip, not flip) if both_views else (flip,)
+    for index, seen in tqdm(keypoints.detect_files([str(e.path) for e in entries], workers, hand_model, views),
+                            total=len(entries), unit="img", desc="evaluate", dynamic_ncols=True):
         entry = entries[index]
-        if views is None:
+        if seen is None:
             skipped["unreadable"] += 1
             tqdm.write(f"warning: skipped {entry.path}: unreadable", file=sys.stderr)
             continue
-        hands = views[0]
-        probs = clf.predict_proba(hands[0].landmarks, hands[0].handedness)[0] if hands else None
+        best = [hands[0] for hands in seen if hands]  # the best-scoring hand of each view
+        probs = combine_views(clf.predict_proba(np.stack([h.landmarks for h in best]), [h.handedness for h in best]),
+                              [0] * len(best))[1][0] if best else None
         ok = probs is not None and bool(np.isfinite(probs).all())
         truth.append(entry.label)
         predicted.append(clf.classes[int(probs.argmax())] if ok else no_hand)
@@ -231,6 +240,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("data_dir", metavar="DATA_DIR", help="class folders of images, or a preprocess.py output folder")
     p.add_argument("--weights", default=WEIGHTS, help=".pth checkpoint or .onnx export")
     p.add_argument("--flip", action="store_true", help="mirror every image first (the other hand)")
+    p.add_argument("--both-views", action=argparse.BooleanOptionalAction, default=BOTH_VIEWS,
+                   help="average each photo's prediction with its mirror image's (as main.py does for photos)")
     p.add_argument("--json", metavar="OUT", help="write the metrics as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="write the confusion matrix as a PNG")
     p.add_argument("--split", default=SPLIT, help="split scored in a preprocess.py output folder")
@@ -254,10 +265,10 @@ def main(argv: list[str] | None = None) -> int:
         clf = load_weights(args.weights)
         split = root / args.split if (root / args.split).is_dir() else root
         if is_landmark_folder(split):
-            outcome = evaluate_landmarks(split, clf, args.flip)
+            outcome = evaluate_landmarks(split, clf, args.flip, args.both_views)
         else:
             keypoints.resolve_hand_model(args.hand_model)
-            outcome = evaluate_images(root, clf, args.flip, args.workers, args.hand_model, skipped)
+            outcome = evaluate_images(root, clf, args.flip, args.workers, args.hand_model, skipped, args.both_views)
     except (CheckpointError, keypoints.HandModelError, FileNotFoundError, ValueError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
@@ -269,6 +280,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = score(*outcome, classes=clf.classes, threshold=args.threshold)
     result.update({"data_dir": str(root), "weights": str(args.weights), "flip": args.flip,
+                   "both_views": args.both_views,
                    "skipped": dict(sorted(skipped.items()))})
     print(summary_text(result))
     try:

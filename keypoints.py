@@ -367,10 +367,11 @@ def features(landmarks: np.ndarray, handedness: str | Sequence[str] | np.ndarray
     return out[0] if single else out
 
 
-def mirror_landmarks(landmarks: np.ndarray) -> np.ndarray:
-    """Landmarks of the horizontally mirrored image (x -> 1 - x in the same units)."""
+def mirror_landmarks(landmarks: np.ndarray, width: float = 1.0) -> np.ndarray:
+    """Landmarks of the horizontally mirrored image (x -> width - x, `width` being the image width
+    in the landmarks' units: 1 for a square image or normalised coordinates)."""
     out = np.array(landmarks, np.float32, copy=True)
-    out[..., 0] = 1.0 - out[..., 0]
+    out[..., 0] = width - out[..., 0]
     return out
 
 

@@ -5,9 +5,10 @@
     python main.py --source photo.jpg --no-display --output annotated.png
     python main.py --record A                        # save your own samples of A into my_samples/
 
-Frame -> keypoints.HandDetector (landmarks) -> classifier.Classifier.predict_proba -> speller
-(smoothing, threshold, hold-to-commit) -> overlay.  Keys in the window: q/Esc quit, c clear the
-text, m mirror view, space pause, r recording on/off (with --record).
+Frame -> keypoints.HandDetector (landmarks; for photos also of the mirror image) ->
+classifier.Classifier.predict_proba -> speller (smoothing, threshold, hold-to-commit) -> overlay.
+Keys in the window: q/Esc quit, c clear the text, m mirror view, space pause, r recording on/off
+(with --record).
 """
 from __future__ import annotations
 
@@ -29,7 +30,7 @@ import numpy as np
 import keypoints
 import overlay
 import speller
-from classifier import CheckpointError, Classifier, load_classifier
+from classifier import CheckpointError, Classifier, combine_views, load_classifier
 from dataset_layout import IMAGE_EXTENSIONS, MANIFEST_FIELDS, canonical_class
 
 # ----------------------------------------------------------------------------- settings
@@ -44,6 +45,7 @@ WIDTH, HEIGHT = 1280, 720  # requested camera resolution
 RECORD_DIR = "my_samples"
 RECORD_INTERVAL_MS = 100  # at most one recorded sample per this many milliseconds
 IMAGE_FPS = 1.0  # frame rate of an --output video made from image files
+BOTH_VIEWS = None  # read each frame and its mirror image too: None = for photos only (it doubles the landmarker time)
 # -----------------------------------------------------------------------------
 
 STILL_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}  # --output as one annotated image
@@ -73,6 +75,21 @@ class FrameResult:
     timings: dict[str, float] = field(default_factory=dict)  # ms per stage
 
 
+def pair_views(hands: list[keypoints.Hand], twins: list[keypoints.Hand]
+               ) -> list[tuple[keypoints.Hand, keypoints.Hand | None]]:
+    """Match each hand of a frame with the same hand found in the mirror image (`twins`, already
+    mapped back into the frame): nearest first, when their landmarks lie within half a hand size.
+    A hand found only in the mirror image is kept, mapped back, without a twin."""
+    pairs: list[tuple[keypoints.Hand, keypoints.Hand | None]] = []
+    free = list(twins)
+    for hand in hands:
+        size = np.linalg.norm(hand.landmarks[:, :2] - hand.landmarks[:1, :2], axis=1).mean()
+        gaps = [np.linalg.norm(hand.landmarks[:, :2] - t.landmarks[:, :2], axis=1).mean() for t in free]
+        best = int(np.argmin(gaps)) if gaps else -1
+        pairs.append((hand, free.pop(best) if best >= 0 and gaps[best] < 0.5 * size else None))
+    return pairs + [(twin, None) for twin in free]
+
+
 def hand_keys(hands: list[keypoints.Hand]) -> list[str]:
     """A smoothing key per hand: its handedness, numbered when two hands share one."""
     keys: list[str] = []
@@ -86,11 +103,16 @@ def hand_keys(hands: list[keypoints.Hand]) -> list[str]:
 
 class Recogniser:
     """The per-frame path: landmarks, letter probabilities, smoothing and spelling.  Independent
-    frames (photos) are not smoothed together, and each photo's letter commits at once."""
+    frames (photos) are not smoothed together, and each photo's letter commits at once.  With a
+    `mirror_detector`, each frame's mirror image is read too and each hand's probabilities are
+    combined over both views (`classifier.combine_views`): a hand and its mirror image then read
+    the same."""
 
     def __init__(self, detector: keypoints.HandDetector, classifier: Classifier, threshold: float = THRESHOLD,
-                 hold_s: float = HOLD, smooth_ms: float = SMOOTH_MS, independent_frames: bool = False) -> None:
+                 hold_s: float = HOLD, smooth_ms: float = SMOOTH_MS, independent_frames: bool = False,
+                 mirror_detector: keypoints.HandDetector | None = None) -> None:
         self.detector = detector
+        self.mirror_detector = mirror_detector
         self.classifier = classifier
         self.independent_frames = independent_frames
         self.threshold = threshold
@@ -101,14 +123,25 @@ class Recogniser:
     def process(self, frame_rgb: np.ndarray, timestamp_ms: float) -> FrameResult:
         """Recognise one RGB frame taken at `timestamp_ms` (increasing for streams)."""
         t0 = time.perf_counter()
-        hands = self.detector.detect(frame_rgb, int(timestamp_ms) if self.detector.mode == "video" else None)
+        ts = int(timestamp_ms) if self.detector.mode == "video" else None
+        hands = self.detector.detect(frame_rgb, ts)
+        pairs = [(hand, None) for hand in hands]
+        if self.mirror_detector is not None:
+            h, w = frame_rgb.shape[:2]
+            twins = [keypoints.Hand(keypoints.mirror_landmarks(t.landmarks, w / max(h, w)),
+                                    keypoints.other_hand(t.handedness), t.score)
+                     for t in self.mirror_detector.detect(frame_rgb[:, ::-1], ts)]
+            pairs = pair_views(hands, twins)
+            hands = [hand for hand, _ in pairs]
         t1 = time.perf_counter()
         if self.independent_frames:
             self._smoothers.clear()
             self.speller.release()
         if hands:
-            proba = self.classifier.predict_proba(np.stack([h.landmarks for h in hands]),
-                                                  [h.handedness for h in hands])
+            views = [v for pair in pairs for v in pair if v is not None]
+            ids = [i for i, pair in enumerate(pairs) for v in pair if v is not None]
+            proba = combine_views(self.classifier.predict_proba(np.stack([v.landmarks for v in views]),
+                                                                [v.handedness for v in views]), ids)[1]
         keys = hand_keys(hands)
         for key in self._smoothers.keys() - set(keys):
             self._smoothers[key].update(timestamp_ms, None)
@@ -335,6 +368,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--jsonl", help="write one JSON line of predictions per frame")
     p.add_argument("--width", type=int, default=WIDTH, help="camera width")
     p.add_argument("--height", type=int, default=HEIGHT, help="camera height")
+    p.add_argument("--both-views", action=argparse.BooleanOptionalAction, default=BOTH_VIEWS,
+                   help="also read each frame's mirror image and combine (default: for photos, not for camera/video)")
     p.add_argument("--record", metavar="LETTER", help="save the best hand's landmarks as samples of LETTER")
     p.add_argument("--record-dir", default=RECORD_DIR, help="samples go to RECORD_DIR/train/LETTER/")
     p.add_argument("--record-interval-ms", type=float, default=RECORD_INTERVAL_MS,
@@ -447,15 +482,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     keypoints.silence_native_stderr()  # FFmpeg/OpenCV/MediaPipe chatter; our messages use sys.stderr
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    detector = source = output = jsonl = window = run = None
+    detector = mirror_detector = source = output = jsonl = window = run = None
     try:
         classifier = load_weights(args.weights)
         letter = record_class(args.record, classifier.classes) if args.record else None
         keypoints.resolve_hand_model(args.hand_model)
         source = open_source(args.source, args.width, args.height)
         detector = keypoints.HandDetector(args.hand_model, mode=source.mode, max_hands=args.max_hands)
+        both_views = source.mode == "image" if args.both_views is None else args.both_views
+        if both_views:
+            mirror_detector = keypoints.HandDetector(args.hand_model, mode=source.mode, max_hands=args.max_hands)
         recogniser = Recogniser(detector, classifier, args.threshold, args.hold, args.smooth_ms,
-                                independent_frames=source.mode == "image")
+                                independent_frames=source.mode == "image", mirror_detector=mirror_detector)
         recorder = Recorder(Path(args.record_dir), letter, args.record_interval_ms) if letter else None
         run = Run(recogniser, mirror=source.is_camera, recorder=recorder)
         output = AnnotatedOutput(Path(args.output), source.fps) if args.output else None
@@ -471,7 +509,8 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
     finally:
         for close in (output and output.close, jsonl and jsonl.close, source and source.release,
-                      detector and detector.close, window and cv2.destroyAllWindows):
+                      detector and detector.close, mirror_detector and mirror_detector.close,
+                      window and cv2.destroyAllWindows):
             if close:
                 close()
     if run is None:

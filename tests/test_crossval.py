@@ -6,6 +6,7 @@ import json
 import numpy as np
 
 import crossval
+import keypoints
 from conftest import synthetic_hand
 
 
@@ -18,12 +19,20 @@ def test_leave_one_source_out(tmp_path):
             folder.mkdir(parents=True)
             for source in ("one", "two"):
                 for i in range(n):
-                    np.save(folder / f"{source}__{name}{i}.jpg.npy", synthetic_hand(rng, label * 7 + 3))
+                    hand = synthetic_hand(rng, label * 7 + 3)
+                    np.save(folder / f"{source}__{name}{i}.jpg.npy", hand)
+                    if source == "one":  # "one" has mirror images of its photos, "two" is landmarks only
+                        np.save(folder / f"{source}__{name}{i}.jpg.mirror.npy", keypoints.mirror_landmarks(hand))
     out = tmp_path / "loso.json"
     assert crossval.main(["--data", str(data), "--epochs", "8", "--json", str(out)]) == 0
     folds = json.loads(out.read_text())["folds"]
     assert set(folds) == {"one", "two"}
     for fold in folds.values():
-        assert fold["samples"] == 3 * 42 and fold["original"]["hands_found"] == 3 * 42
+        assert fold["original"]["hands_found"] == 3 * 42
         assert fold["original"]["accuracy_on_found"] > 0.6  # the other source's hands transfer
+        assert 0 <= fold["original"]["letters_on_found"] <= 1
+    assert folds["one"]["samples"] == 2 * 3 * 42 and folds["two"]["samples"] == 3 * 42
+    # both views of a photo are scored once per photo; a landmark-only source has no second view
+    assert folds["one"]["both_views"]["hands_found"] == folds["one"]["mirrored"]["hands_found"] == 3 * 42
+    assert "both_views" not in folds["two"] and "mirrored" not in folds["two"]
     assert crossval.main(["--data", str(data), "--holdout", "three"]) == 2

@@ -121,3 +121,19 @@ def test_not_a_checkpoint(tmp_path, content):
 
 def test_missing_file(tmp_path):
     expect_error(tmp_path / "nope.pth", "not found", "train.py")
+
+
+def test_combine_views_is_order_free_skips_unusable_views_and_keeps_agreeing_confidence():
+    from classifier import combine_views
+    a, b = np.array([0.7, 0.2, 0.1]), np.array([0.5, 0.4, 0.1])
+    nan = np.full(3, np.nan)
+    rows, p = combine_views(np.stack([a, b, nan, a, nan, nan]), ["x", "y", "y", "z", "w", "z"])
+    assert rows.tolist() == [0, 1, 3, 4]  # first row of each photo, in order of appearance
+    assert np.allclose(p[1], b) and np.allclose(p[2], a)  # an unusable view is left out
+    assert np.isnan(p[3]).all()  # no usable view: no prediction
+    _, ab = combine_views(np.stack([a, b]), [0, 0])
+    _, ba = combine_views(np.stack([b, a]), [0, 0])
+    assert np.allclose(ab, ba) and ab.sum() == pytest.approx(1.0)  # a photo and its mirror image agree
+    assert ab[0, 0] > ab[0, 1] > ab[0, 2]
+    _, same = combine_views(np.stack([a, a]), [0, 0])
+    assert np.allclose(same[0], a)  # views that agree keep the calibrated confidence

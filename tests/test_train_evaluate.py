@@ -129,6 +129,38 @@ def test_train_valid_split_missing_a_class(trained, tmp_path):
     assert read_class_mapping(tmp_path / "class_mapping.txt") == ["A", "B", "C"]
 
 
+def test_source_balancing_lifts_small_sources():
+    """--balance-sources: 0 keeps uniform sampling; 1 gives every source the same share; 0.5 between."""
+    import train
+    sources = np.array(["big"] * 900 + ["small"] * 100, dtype=object)
+    assert train.source_weights(sources, 0.0) is None
+    for power, small_share in ((1.0, 0.5), (0.5, 100 ** 0.5 / (100 ** 0.5 + 900 ** 0.5))):
+        p = train.source_weights(sources, power)
+        assert p.sum() == pytest.approx(1.0)
+        assert p[sources == "small"].sum() == pytest.approx(small_share)
+        assert np.ptp(p[sources == "big"]) == 0, "samples of one source are drawn equally often"
+
+
+def test_train_balanced_run_and_resume_guard(trained, tmp_path, capsys):
+    """A balanced run learns and records its setting; --resume refuses a changed --balance-sources."""
+    import train
+    torch.set_num_threads(1)
+    data, _ = trained
+    weights = tmp_path / "m.pth"
+    assert train.main(["--data", str(data), "--weights", str(weights), "--balance-sources", "1",
+                       *TRAIN_ARGS]) == 0
+    metrics = json.loads((tmp_path / "training_metrics.json").read_text())
+    assert metrics["balance_sources"] == 1.0 and metrics["valid_accuracy"]["all"] >= 0.8
+    capsys.readouterr()
+    # a run interrupted with --balance-sources 1 must not be resumed with another setting
+    torch.save({"classes": ["A", "B", "C"], "epochs": 8, "balance_sources": 1.0}, weights.with_name("m.pth.resume"))
+    assert train.main(["--data", str(data), "--weights", str(weights), "--balance-sources", "0.5", "--resume",
+                       *TRAIN_ARGS]) == 2
+    assert "--balance-sources" in capsys.readouterr().err
+    result = run("train.py", "--data", str(data), "--balance-sources", "1.5")
+    assert result.returncode == 2 and "--balance-sources must be between 0 and 1" in result.stderr
+
+
 def test_train_user_errors(tmp_path, capsys):
     import train
     (tmp_path / "empty" / "train").mkdir(parents=True)
@@ -143,6 +175,18 @@ def test_train_user_errors(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- evaluate
+def test_letters_accuracy_leaves_out_del_nothing_space():
+    """`letters_on_found` scores the alphabet only: a random hand filed under `nothing` read as a
+    letter counts against accuracy_on_found, not against letters_on_found; misses count in neither."""
+    truth = ["A", "B", "nothing", "space", "C"]
+    predicted = ["A", "B", "P", "space", "nothing"]
+    found = [True, True, True, True, False]
+    r = evaluate.score(truth, predicted, [0.9] * 5, found, ["s"] * 5, layout.KAGGLE_CLASSES, 0.6)
+    assert r["accuracy_on_found"] == pytest.approx(3 / 4)
+    assert r["letters_on_found"] == 1.0
+    assert r["accuracy"] == pytest.approx(3 / 5)
+
+
 def random_weights(folder: Path, classes=layout.KAGGLE_CLASSES) -> Path:
     """An untrained checkpoint: enough to test evaluate.py's plumbing without the shipped model."""
     torch.manual_seed(0)
@@ -222,6 +266,42 @@ def test_evaluate_landmark_folder(tmp_path):
     assert evaluate.main([str(out), "--split", "train", "--flip", "--weights", str(weights),
                           "--json", str(tmp_path / "tr.json")]) == 0
     check_json(json.loads((tmp_path / "tr.json").read_text()), len(list((out / "train").glob("*/*.npy"))))
+
+
+def test_evaluate_both_views_of_landmark_folder(tmp_path):
+    """Landmark mode with mirror images: by default each photo is scored once from both views, so
+    --flip changes nothing; --no-both-views scores each view alone.  A photo whose hand was found
+    in neither view (manifest.csv) counts as a miss."""
+    from conftest import synthetic_hand
+    rng = np.random.default_rng(5)
+    out = tmp_path / "processed"
+    rows = []
+    for label, name in enumerate(("A", "B", "C")):
+        (out / "test" / name).mkdir(parents=True)
+        for i in range(6):
+            hand = synthetic_hand(rng, label * 7 + 3)
+            np.save(out / "test" / name / f"s__{name}{i}.jpg.npy", hand)
+            np.save(out / "test" / name / f"s__{name}{i}.jpg.mirror.npy", keypoints.mirror_landmarks(hand))
+            for mirrored in (0, 1):
+                rows.append(f"s,x/{name}{i}.jpg,{name},test,test/{name}/s__{name}{i}.jpg{'.mirror' * mirrored}.npy,"
+                            f"{mirrored},ok,{'Left' if mirrored else 'Right'},0.9")
+        for mirrored in (0, 1):  # one photo of each class with no hand in either view
+            rows.append(f"s,x/{name}_none.jpg,{name},test,,{mirrored},no_hand,,")
+    rows.append("s,x/A_half.jpg,A,test,,0,no_hand,,")  # found only in the mirror image: not a miss there
+    np.save(out / "test" / "A" / "s__A_half.jpg.mirror.npy", keypoints.mirror_landmarks(synthetic_hand(rng, 3)))
+    rows.append("s,x/A_half.jpg,A,test,test/A/s__A_half.jpg.mirror.npy,1,ok,Left,0.9")
+    (out / "manifest.csv").write_text(",".join(layout.MANIFEST_FIELDS) + "\n" + "\n".join(rows) + "\n")
+    weights = random_weights(tmp_path, ["A", "B", "C", "nothing"])
+    reports = {}
+    for flags in ((), ("--flip",), ("--no-both-views",), ("--no-both-views", "--flip")):
+        path = tmp_path / f"{'_'.join(flags) or 'default'}.json"
+        assert evaluate.main([str(out), "--weights", str(weights), "--json", str(path), *flags]) == 0
+        reports[flags] = json.loads(path.read_text())
+    both, flipped = reports[()], reports[("--flip",)]
+    assert both["images"] == 22 and both["hands_found"] == 19 and both["both_views"] is True
+    assert both["confusion"] == flipped["confusion"] and both["per_class"] == flipped["per_class"]
+    assert reports[("--no-both-views",)]["images"] == 22 and reports[("--no-both-views",)]["hands_found"] == 18
+    assert reports[("--no-both-views", "--flip")]["hands_found"] == 19
 
 
 @needs_data
