@@ -162,10 +162,13 @@ def job_frames(video: str, weights: str) -> dict:
         frames.append(frame)
     bare = _landmarker(True, main.MAX_HANDS)
     detector = keypoints.HandDetector(mode="video", max_hands=main.MAX_HANDS)
-    recogniser = main.Recogniser(detector, load_classifier(weights))
+    clf = load_classifier(weights)
+    recogniser = main.Recogniser(detector, clf)
+    two = [keypoints.HandDetector(mode="video", max_hands=main.MAX_HANDS) for _ in range(2)]
+    both_views = main.Recogniser(two[0], clf, mirror_detector=two[1])  # --both-views: frame + mirror image
     canvas = np.empty_like(frames[0])
     times: dict[str, list[float]] = {k: [] for k in ("landmarker", "frame", "frame.landmarker", "frame.model",
-                                                      "frame.draw")}
+                                                      "frame.draw", "both_views")}
     hands = 0
     for i, bgr in enumerate(frames):
         ts = int(i * 1000 / FPS)
@@ -181,15 +184,18 @@ def job_frames(video: str, weights: str) -> dict:
         main.annotate(canvas, result, overlay.Status(30.0, result.timings))
         main.jsonl_record(i, ts, result)
         t4 = time.perf_counter()
+        both_views.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts)
+        t5 = time.perf_counter()
         if i >= WARMUP_FRAMES:
             for key, value in (("landmarker", t1 - t0), ("frame", t4 - t2), ("frame.landmarker",
                                result.timings["landmarker"] / 1000), ("frame.model", result.timings["model"] / 1000),
-                               ("frame.draw", t4 - t3)):
+                               ("frame.draw", t4 - t3), ("both_views", t5 - t4)):
                 times[key].append(value * 1000)
             hands += len(result.hands)
-    detector.close()
-    bare.close()
+    for closing in (detector, bare, *two):
+        closing.close()
     out = {"frame_vs_landmarker": sum(times["frame"]) / sum(times["landmarker"]),
+           "both_views_vs_landmarker": sum(times["both_views"]) / sum(times["landmarker"]),
            "frames": len(times["frame"]), "hands_per_frame": hands / len(times["frame"])}
     for key, values in times.items():
         out.update(_stats(values, key))
@@ -429,7 +435,9 @@ def report(summary: dict[str, float], args: argparse.Namespace) -> tuple[str, li
                  ("  landmarker (HandDetector.detect)", f"{prefix}frame.landmarker"),
                  ("  features + model + smoothing + speller", f"{prefix}frame.model"),
                  ("  drawing + JSONL line", f"{prefix}frame.draw"),
-                 (f"frame_vs_landmarker {name}", f"{prefix}frame_vs_landmarker")]
+                 (f"frame_vs_landmarker {name}", f"{prefix}frame_vs_landmarker"),
+                 (f"--both-views frame path {name} p50 / p95 (ms)", f"{prefix}both_views"),
+                 (f"both_views_vs_landmarker {name}", f"{prefix}both_views_vs_landmarker")]
     rows += [("hands per frame", "hands_per_frame")]
     for name in CLASSIFIERS:
         rows += [(f"{name}: logits batch 1 (ms)", f"classifier.{name}.batch1_ms"),
