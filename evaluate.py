@@ -1,6 +1,7 @@
 """End-to-end scores: images -> hand landmarker -> model, the number users care about.
 
     python evaluate.py DATA_DIR [--weights PATH] [--flip] [--json OUT] [--plot OUT.png]
+                       [--plot-reliability OUT.png] [--no-both-views]
 
 DATA_DIR holds class folders of images (searched up to 3 levels down, so a folder of several
 collections works; unknown folders are reported and skipped).  An image with no hand found counts
@@ -131,6 +132,27 @@ def plot_confusion(r: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def plot_reliability(r: dict[str, Any], path: Path) -> None:
+    """Reliability diagram as a PNG: accuracy against mean confidence per confidence bin (found
+    hands), with the number of hands per bin; a calibrated model follows the diagonal."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    bins = r["calibration"]["bins"]
+    fig, (ax, counts) = plt.subplots(2, 1, figsize=(5, 6), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    ax.plot([0, 1], [0, 1], ls="--", color="grey", label="calibrated")
+    ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o", label="model")
+    ax.axvline(r["threshold"], color="tab:red", lw=0.8, label=f"threshold {r['threshold']}")
+    ax.set(ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
+           title=f"reliability (ECE {r['calibration']['ece']:.3f}, {r['hands_found']} found hands)")
+    ax.legend(loc="upper left")
+    counts.bar([(b["from"] + b["to"]) / 2 for b in bins], [b["n"] for b in bins], width=0.09)
+    counts.set(xlabel="confidence (max probability)", ylabel="hands", yscale="log")
+    fig.tight_layout()
+    atomic_files.save_figure(fig, path, dpi=110)
+    plt.close(fig)
+
+
 def evaluate_landmarks(folder: Path, clf, flip: bool, both_views: bool = False) -> tuple[list, list, list, list, list]:
     """Truth, prediction, confidence, found, source for a preprocess.py split folder: per photo, the
     landmarks of the photo (with --flip, of its mirror image, `.mirror.npy`, or the mirrored
@@ -244,6 +266,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="average each photo's prediction with its mirror image's (as main.py does for photos)")
     p.add_argument("--json", metavar="OUT", help="write the metrics as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="write the confusion matrix as a PNG")
+    p.add_argument("--plot-reliability", metavar="OUT.png", help="write the reliability diagram as a PNG")
     p.add_argument("--split", default=SPLIT, help="split scored in a preprocess.py output folder")
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="confidence for the coverage figure")
     p.add_argument("--workers", type=int, default=WORKERS, help="parallel landmarker processes")
@@ -288,6 +311,8 @@ def main(argv: list[str] | None = None) -> int:
             atomic_files.write_json(args.json, result)
         if args.plot:
             plot_confusion(result, Path(args.plot))
+        if args.plot_reliability:
+            plot_reliability(result, Path(args.plot_reliability))
     except OSError as err:
         print(f"evaluate.py: error: cannot write {err.filename}: {err.strerror}", file=sys.stderr)
         return 2

@@ -298,6 +298,9 @@ def test_evaluate_both_views_of_landmark_folder(tmp_path):
         assert evaluate.main([str(out), "--weights", str(weights), "--json", str(path), *flags]) == 0
         reports[flags] = json.loads(path.read_text())
     both, flipped = reports[()], reports[("--flip",)]
+    curve = tmp_path / "reliability.png"
+    assert evaluate.main([str(out), "--weights", str(weights), "--plot-reliability", str(curve)]) == 0
+    assert curve.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and not list(tmp_path.glob(".*.part*"))
     assert both["images"] == 22 and both["hands_found"] == 19 and both["both_views"] is True
     assert both["confusion"] == flipped["confusion"] and both["per_class"] == flipped["per_class"]
     assert reports[("--no-both-views",)]["images"] == 22 and reports[("--no-both-views",)]["hands_found"] == 18
