@@ -369,7 +369,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--width", type=int, default=WIDTH, help="camera width")
     p.add_argument("--height", type=int, default=HEIGHT, help="camera height")
     p.add_argument("--both-views", action=argparse.BooleanOptionalAction, default=BOTH_VIEWS,
-                   help="also read each frame's mirror image and combine (default: for photos, not for camera/video)")
+                   help="also read each frame's mirror image and combine the two; None: for photos, not camera/video")
     p.add_argument("--record", metavar="LETTER", help="save the best hand's landmarks as samples of LETTER")
     p.add_argument("--record-dir", default=RECORD_DIR, help="samples go to RECORD_DIR/train/LETTER/")
     p.add_argument("--record-interval-ms", type=float, default=RECORD_INTERVAL_MS,
