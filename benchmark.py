@@ -192,6 +192,7 @@ def job_frames(video: str, weights: str) -> dict:
                                ("frame.draw", t4 - t3), ("both_views", t5 - t4)):
                 times[key].append(value * 1000)
             hands += len(result.hands)
+    both_views.close()
     for closing in (detector, bare, *two):
         closing.close()
     out = {"frame_vs_landmarker": sum(times["frame"]) / sum(times["landmarker"]),

@@ -20,6 +20,7 @@ import signal
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
@@ -113,6 +114,7 @@ class Recogniser:
                  mirror_detector: keypoints.HandDetector | None = None) -> None:
         self.detector = detector
         self.mirror_detector = mirror_detector
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="mirror-view") if mirror_detector else None
         self.classifier = classifier
         self.independent_frames = independent_frames
         self.threshold = threshold
@@ -124,13 +126,16 @@ class Recogniser:
         """Recognise one RGB frame taken at `timestamp_ms` (increasing for streams)."""
         t0 = time.perf_counter()
         ts = int(timestamp_ms) if self.detector.mode == "video" else None
+        mirrored = None
+        if self.mirror_detector is not None:  # the landmarker releases the GIL: both views run at once
+            mirrored = self._pool.submit(self.mirror_detector.detect, frame_rgb[:, ::-1], ts)
         hands = self.detector.detect(frame_rgb, ts)
         pairs = [(hand, None) for hand in hands]
-        if self.mirror_detector is not None:
+        if mirrored is not None:
             h, w = frame_rgb.shape[:2]
             twins = [keypoints.Hand(keypoints.mirror_landmarks(t.landmarks, w / max(h, w)),
                                     keypoints.other_hand(t.handedness), t.score)
-                     for t in self.mirror_detector.detect(frame_rgb[:, ::-1], ts)]
+                     for t in mirrored.result()]
             pairs = pair_views(hands, twins)
             hands = [hand for hand, _ in pairs]
         t1 = time.perf_counter()
@@ -163,6 +168,11 @@ class Recogniser:
     def clear(self) -> None:
         """Empty the spelled text."""
         self.speller.clear()
+
+    def close(self) -> None:
+        """Stop the mirror-view thread (the detectors belong to the caller)."""
+        if self._pool is not None:
+            self._pool.shutdown()
 
 
 def annotate(frame_bgr: np.ndarray, result: FrameResult, status: overlay.Status) -> None:
@@ -482,7 +492,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     keypoints.silence_native_stderr()  # FFmpeg/OpenCV/MediaPipe chatter; our messages use sys.stderr
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    detector = mirror_detector = source = output = jsonl = window = run = None
+    detector = mirror_detector = recogniser = source = output = jsonl = window = run = None
     try:
         classifier = load_weights(args.weights)
         letter = record_class(args.record, classifier.classes) if args.record else None
@@ -509,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
     finally:
         for close in (output and output.close, jsonl and jsonl.close, source and source.release,
-                      detector and detector.close, mirror_detector and mirror_detector.close,
+                      recogniser and recogniser.close, detector and detector.close,
+                      mirror_detector and mirror_detector.close,
                       window and cv2.destroyAllWindows):
             if close:
                 close()

@@ -224,7 +224,7 @@ def test_both_views_read_a_photo_and_its_mirror_image_the_same(classifier):
     paths = [sorted((KEPTSECRET / letter).glob("*.jpg"))[i] for letter in ("P", "G", "U", "W") for i in (0, 7)]
     with keypoints.HandDetector(mode="image") as one, keypoints.HandDetector(mode="image") as two:
         recogniser = main.Recogniser(one, classifier, independent_frames=True, mirror_detector=two)
-        for path in paths:
+        for path in paths:  # (the mirror image is read on a second thread)
             rgb = keypoints.read_image(path)
             a, b = recogniser.process(rgb, 0), recogniser.process(np.ascontiguousarray(rgb[:, ::-1]), 0)
             assert len(a.hands) == len(b.hands) == 1, path
@@ -235,6 +235,7 @@ def test_both_views_read_a_photo_and_its_mirror_image_the_same(classifier):
             w = rgb.shape[1] / max(rgb.shape[:2])
             ca, cb = a.hands[0].hand.landmarks.mean(axis=0), b.hands[0].hand.landmarks.mean(axis=0)
             assert ca[0] == pytest.approx(w - cb[0], abs=0.05) and ca[1] == pytest.approx(cb[1], abs=0.05)
+        recogniser.close()
 
 
 def test_pair_views_matches_the_same_hand_and_keeps_mirror_only_hands():
