@@ -58,7 +58,7 @@ def score_view(truth: list[str], predicted: list[str], missed: Counter) -> dict[
 
 
 def run_fold(roots: list[str], source: str, epochs: int, augment: bool, balance: float,
-             work: Path) -> dict[str, Any]:
+             manifest: list[dict[str, str]], work: Path) -> dict[str, Any]:
     """Train without `source`, then score it: the photos, their mirror images, and both views
     averaged per photo (what evaluate.py and main.py do for photos by default)."""
     weights = work / source / "model.pth"
@@ -69,12 +69,10 @@ def run_fold(roots: list[str], source: str, epochs: int, augment: bool, balance:
         raise RuntimeError(f"training without {source} failed (exit {code})")
     clf = load_classifier(weights)
     held = LandmarkDataset(roots, ["train", "valid", "test"], classes=clf.classes, sources=[source])
-    manifest = Path(roots[0], "manifest.csv")
     result: dict[str, Any] = {"samples": len(held)}
     for name, views in VIEWS.items():
         mask = np.isin(held.mirrored, views)
-        missed = Counter(label for label, _ in layout.photos_without_hand(manifest, views, source=source)) \
-            if manifest.is_file() else Counter()
+        missed = Counter(label for label, _ in layout.photos_without_hand(manifest, views, source=source))
         if not (mask.any() or missed) or (name == "both_views" and not held.mirrored.any()):
             continue  # landmark-only sources have no mirror images
         rows, probs = combine_views(clf.predict_proba(held.landmarks[mask], held.left[mask]), held.photos[mask])
@@ -112,10 +110,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"crossval.py: error: unknown source(s) {', '.join(unknown)}; known: {', '.join(every)}", file=sys.stderr)
         return 2
     results: dict[str, Any] = {}
+    manifest = layout.read_manifest(Path(args.data[0], "manifest.csv"))  # photos with no hand found
     with tempfile.TemporaryDirectory(prefix="crossval-") as work:
         for source in holdout:
             results[source] = run_fold(args.data, source, args.epochs, args.augment, args.balance_sources,
-                                       Path(work))
+                                       manifest, Path(work))
     fmt = lambda d, k: f"{100 * d[k]:.2f}" if k in d else "-"
     found = lambda d: f"{100 * d['hands_found'] / max(1, d['images']):.1f}" if d else "-"
     for name in VIEWS:

@@ -7,7 +7,6 @@ to the model in both chiralities during training.
 """
 from __future__ import annotations
 
-import csv
 import os
 import sys
 from dataclasses import dataclass
@@ -60,10 +59,7 @@ class Augment:
 
 def read_handedness(manifest: Path) -> dict[str, str]:
     """output path (relative to the manifest's folder) -> handedness label, from a manifest.csv."""
-    if not manifest.is_file():
-        return {}
-    with open(manifest, newline="", encoding="utf-8") as f:
-        return {row["output"]: row.get("handedness", "") for row in csv.DictReader(f) if row.get("output")}
+    return {row["output"]: row.get("handedness", "") for row in layout.read_manifest(manifest) if row.get("output")}
 
 
 class LandmarkDataset(Dataset):

@@ -12,6 +12,7 @@ import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterable
 
 import numpy as np
 
@@ -27,19 +28,26 @@ MAX_SEARCH_DEPTH = 3
 MANIFEST_FIELDS = ["source", "path", "class", "split", "output", "mirrored", "status", "handedness", "score"]
 
 
-def photos_without_hand(manifest: Path, views: tuple[bool, ...] = (False,), split: str | None = None,
-                        source: str | None = None) -> list[tuple[str, str]]:
-    """(class, source) of every photo in a preprocess.py manifest.csv where no hand was found in
+def read_manifest(manifest: Path) -> list[dict[str, str]]:
+    """The rows of a preprocess.py manifest.csv (MANIFEST_FIELDS); none when the file is absent."""
+    if not Path(manifest).is_file():
+        return []
+    with open(manifest, newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def photos_without_hand(rows: Iterable[dict[str, str]], views: tuple[bool, ...] = (False,),
+                        split: str | None = None, source: str | None = None) -> list[tuple[str, str]]:
+    """(class, source) of every photo in manifest rows (`read_manifest`) where no hand was found in
     any of `views` (False: the photo, True: its mirror image), optionally of one split or source.
     Files skipped as unusable are not photos and are left out."""
     found: dict[str, list] = {}
-    with open(manifest, newline="", encoding="utf-8") as f:
-        for row in csv.DictReader(f):
-            if ((split is not None and row["split"] != split) or (source is not None and row["source"] != source)
-                    or bool(int(row["mirrored"] or 0)) not in views or row["status"] not in ("ok", "no_hand")):
-                continue
-            entry = found.setdefault(row["path"], [row["class"], row["source"], False])
-            entry[2] |= row["status"] == "ok"
+    for row in rows:
+        if ((split is not None and row["split"] != split) or (source is not None and row["source"] != source)
+                or bool(int(row["mirrored"] or 0)) not in views or row["status"] not in ("ok", "no_hand")):
+            continue
+        entry = found.setdefault(row["path"], [row["class"], row["source"], False])
+        entry[2] |= row["status"] == "ok"
     return [(label, src) for label, src, ok in found.values() if not ok]
 
 

@@ -176,15 +176,14 @@ def evaluate_landmarks(folder: Path, clf, flip: bool, both_views: bool = False) 
     truth = [data.classes[i] for i in data.labels[rows]]
     predicted = [clf.classes[i] for i in probs.argmax(1)]
     confidence, found, sources = list(probs.max(1)), [True] * len(truth), list(data.sources[rows])
-    manifest = folder.parent / "manifest.csv"
-    if manifest.is_file():
-        no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
-        for label, source in layout.photos_without_hand(manifest, views, split=folder.name):
-            truth.append(label)
-            predicted.append(no_hand)
-            confidence.append(0.0)
-            found.append(False)
-            sources.append(source)
+    no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
+    rows = layout.read_manifest(folder.parent / "manifest.csv")
+    for label, source in layout.photos_without_hand(rows, views, split=folder.name):
+        truth.append(label)
+        predicted.append(no_hand)
+        confidence.append(0.0)
+        found.append(False)
+        sources.append(source)
     return truth, predicted, confidence, found, sources
 
 

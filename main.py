@@ -144,9 +144,10 @@ class Recogniser:
             self.speller.release()
         if hands:
             views = [v for pair in pairs for v in pair if v is not None]
-            ids = [i for i, pair in enumerate(pairs) for v in pair if v is not None]
-            proba = combine_views(self.classifier.predict_proba(np.stack([v.landmarks for v in views]),
-                                                                [v.handedness for v in views]), ids)[1]
+            proba = self.classifier.predict_proba(np.stack([v.landmarks for v in views]),
+                                                  [v.handedness for v in views])
+            if mirrored is not None:  # one row per hand: its views combined
+                proba = combine_views(proba, [i for i, pair in enumerate(pairs) for v in pair if v is not None])[1]
         keys = hand_keys(hands)
         for key in self._smoothers.keys() - set(keys):
             self._smoothers[key].update(timestamp_ms, None)

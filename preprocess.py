@@ -135,11 +135,8 @@ def load_done(out: Path) -> dict[str, list[dict]]:
     """Rows already finished: from manifest.csv of an earlier run and the journal of an interrupted one.
     A row whose .npy is missing does not count as done."""
     done: dict[str, list[dict]] = {}
-    manifest = out / "manifest.csv"
-    if manifest.is_file():
-        with open(manifest, newline="", encoding="utf-8") as f:
-            for row in csv.DictReader(f):
-                done.setdefault(f"{row['source']}/{row['path']}", []).append(row)
+    for row in layout.read_manifest(out / "manifest.csv"):
+        done.setdefault(f"{row['source']}/{row['path']}", []).append(row)
     journal = out / JOURNAL
     if journal.is_file():
         for line in journal.read_text(encoding="utf-8", errors="replace").splitlines():
