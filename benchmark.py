@@ -9,12 +9,15 @@ waits for inside that process and ru_maxrss is the peak memory of that job's lar
 figure is the median over --repeats rounds; each ratio is taken within one round, between jobs
 run back to back, and its median reported.
 
-- preprocess: `preprocess.main(--no-mirror)` on a fixed, evenly spaced slice of the images,
+- preprocess: `preprocess.main(--no-mirror --border-views)` (one reading per photo) on a fixed, evenly spaced slice of the images,
   versus a bare loop (np.fromfile + cv2.imdecode + MediaPipe HandLandmarker.detect, nothing
   else) on the same files with the same workers.  Both include creating the landmarker(s) and,
   for more than one worker, spawning the worker processes (their imports included).
 - frame: a 640x480 video of real images (VIDEO mode), each frame through a bare landmarker and
   through main.py's per-frame path (Recogniser.process + annotate + JSONL line), interleaved.
+- photos: main.py's photo path (IMAGE mode) in one view, both views and all views (the default
+  for photos: both views, each read with every fallback border), against one bare landmarker
+  call on the same photos (at least 200 px).
 - classifier: logits and predict_proba at batch 1 (median latency) and batch 1024 (throughput),
   PyTorch eager and ONNX Runtime; batch-1 latency as a fraction of the landmarker's frame time.
 - train: `train.py` on a preprocess.py output of all shared data (--train-data).
@@ -49,6 +52,7 @@ VIDEO_IMAGES = 30  # real images in the 640x480 test video ...
 HOLD_FRAMES = 10  # ... each held for this many frames (a signer holding a letter)
 WARMUP_FRAMES = 5  # first frames left out of the per-frame statistics
 STARTUP_FRAMES = 15  # frames of the short video main.py start-up is timed on
+PHOTOS = 30  # photos of at least 200 px from the slice, for main.py's photo path
 CALLS = 2000  # batch-1 classifier calls per round
 BATCH = 1024
 BATCH_CALLS = 20
@@ -136,7 +140,8 @@ def job_preprocess(images: str, workers: int, count: int) -> dict:
     import preprocess
     with tempfile.TemporaryDirectory(prefix="bench-pre-") as out:
         t0 = time.perf_counter()
-        code = preprocess.main(["--data", images, "--out", out, "--workers", str(workers), "--no-mirror"])
+        code = preprocess.main(["--data", images, "--out", out, "--workers", str(workers), "--no-mirror",
+                                "--border-views"])  # each photo read as the bare loop reads it
         seconds = time.perf_counter() - t0
     if code != 0:
         raise RuntimeError(f"preprocess.py exited with {code}")
@@ -198,6 +203,47 @@ def job_frames(video: str, weights: str) -> dict:
     out = {"frame_vs_landmarker": sum(times["frame"]) / sum(times["landmarker"]),
            "both_views_vs_landmarker": sum(times["both_views"]) / sum(times["landmarker"]),
            "frames": len(times["frame"]), "hands_per_frame": hands / len(times["frame"])}
+    for key, values in times.items():
+        out.update(_stats(values, key))
+    return out
+
+
+def job_photos(paths: list[str], weights: str, count: int) -> dict:
+    """main.py's photo path (IMAGE mode, Recogniser.process on one photo at a time) in one view,
+    both views and all views (both, each with every border: the default for photos), against one
+    bare IMAGE-mode landmarker call on the same photo, interleaved; a first pass warms up."""
+    import mediapipe as mp
+    import keypoints
+    import main
+    from classifier import load_classifier
+    photos = [rgb for rgb in map(keypoints.read_image, paths) if rgb is not None and min(rgb.shape[:2]) >= 200]
+    photos = photos[:count]
+    if not photos:
+        return {"photos": 0}
+    bare = _landmarker(False, main.MAX_HANDS)
+    clf = load_classifier(weights)
+    one, two = (keypoints.HandDetector(mode="image", max_hands=main.MAX_HANDS) for _ in range(2))
+    paths_ = {"photo.one_view": main.Recogniser(one, clf, independent_frames=True),
+              "photo.both_views": main.Recogniser(one, clf, independent_frames=True, mirror_detector=two),
+              "photo.all_views": main.Recogniser(one, clf, independent_frames=True, mirror_detector=two,
+                                                 every_border=True)}
+    times: dict[str, list[float]] = {k: [] for k in ("photo.landmarker", *paths_)}
+    for timed in (False, True):
+        for rgb in photos:
+            t0 = time.perf_counter()
+            bare.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+            t1 = time.perf_counter()
+            if timed:
+                times["photo.landmarker"].append((t1 - t0) * 1000)
+            for name, recogniser in paths_.items():
+                t0 = time.perf_counter()
+                recogniser.process(rgb, 0)
+                if timed:
+                    times[name].append((time.perf_counter() - t0) * 1000)
+    for closing in (*paths_.values(), one, two, bare):
+        closing.close()
+    out = {f"{k}_vs_landmarker": sum(times[k]) / sum(times["photo.landmarker"]) for k in paths_}
+    out["photos"] = len(photos)
     for key, values in times.items():
         out.update(_stats(values, key))
     return out
@@ -286,7 +332,7 @@ def job_setup(paths: list[str], video_images: int, folder: str, weights: str) ->
 
 
 JOBS = {"setup": job_setup, "bare": job_bare, "preprocess": job_preprocess, "frames": job_frames,
-        "classifier": job_classifier}
+        "photos": job_photos, "classifier": job_classifier}
 
 
 def run_job_here(name: str, args: dict, result: str, profile: str | None) -> None:
@@ -402,6 +448,9 @@ def one_round(args: argparse.Namespace, r: int, tmp: Path, images: Path, paths: 
         frames = run_job("frames", tmp, video=setup["video"], weights=setup[kind])
         out[f"memory_mb.frames.{kind}"] = frames.pop("memory_mb")
         out.update({prefix + k: v for k, v in frames.items()})
+    photos = run_job("photos", tmp, paths=paths, weights=setup["pth"], count=PHOTOS)
+    out["memory_mb.photos"] = photos.pop("memory_mb")
+    out.update(photos)
     clf = run_job("classifier", tmp, weights=setup["pth"], onnx_path=setup["onnx"], calls=args.calls)
     clf.pop("memory_mb")
     out.update(clf)
@@ -439,7 +488,12 @@ def report(summary: dict[str, float], args: argparse.Namespace) -> tuple[str, li
                  (f"frame_vs_landmarker {name}", f"{prefix}frame_vs_landmarker"),
                  (f"--both-views frame path {name} p50 / p95 (ms)", f"{prefix}both_views"),
                  (f"both_views_vs_landmarker {name}", f"{prefix}both_views_vs_landmarker")]
-    rows += [("hands per frame", "hands_per_frame")]
+    rows += [("hands per frame", "hands_per_frame"),
+             ("photos timed (IMAGE mode, >= 200 px)", "photos"),
+             ("landmarker alone, one photo p50 / p95 (ms)", "photo.landmarker")]
+    for view in ("one_view", "both_views", "all_views"):
+        rows += [(f"main.py photo path, {view.replace('_', ' ')} p50 / p95 (ms)", f"photo.{view}"),
+                 (f"photo {view}_vs_landmarker", f"photo.{view}_vs_landmarker")]
     for name in CLASSIFIERS:
         rows += [(f"{name}: logits batch 1 (ms)", f"classifier.{name}.batch1_ms"),
                  (f"{name}: predict_proba batch 1 (ms)", f"classifier.{name}.proba_batch1_ms"),

@@ -5,10 +5,11 @@
 For each held-out source: train.py on every other source (its train/valid splits), then score
 all of the held-out source's samples (every split).  The samples are the landmarks preprocess.py
 found with the same IMAGE-mode detector evaluate.py uses, so the scores equal evaluate.py's end to
-end: images where no hand was found (from manifest.csv) count as the prediction `nothing`.  Three
-views are scored: the photos (`evaluate.py --no-both-views`), their mirror images (`.mirror.npy`,
-the other hand: `evaluate.py --no-both-views --flip`) and both averaged per photo (`evaluate.py`'s
-default, the same for a photo and its mirror image).
+end: images where no hand was found (from manifest.csv) count as the prediction `nothing`.  Four
+ways to read a photo are scored: the photo (`evaluate.py --no-both-views --no-border-views`), its
+mirror image (`.mirror.npy`, the other hand: `... --flip`), both averaged per photo
+(`evaluate.py --no-border-views`) and all views: both, each read with every fallback border too
+(`evaluate.py`'s default; needs preprocess.py --border-views).
 """
 from __future__ import annotations
 
@@ -34,7 +35,9 @@ EPOCHS = train.EPOCHS
 # -----------------------------------------------------------------------------
 
 
-VIEWS = {"original": (False,), "mirrored": (True,), "both_views": (False, True)}
+# name -> (mirror flags read, every border too)
+VIEWS = {"original": ((False,), False), "mirrored": ((True,), False), "both_views": ((False, True), False),
+         "all_views": ((False, True), True)}
 
 
 def score_view(truth: list[str], predicted: list[str], missed: Counter) -> dict[str, Any]:
@@ -57,24 +60,27 @@ def score_view(truth: list[str], predicted: list[str], missed: Counter) -> dict[
             "recall": recall, "top_confusions": [f"{a}->{b} {n}" for (a, b), n in pairs.most_common(8)]}
 
 
-def run_fold(roots: list[str], source: str, epochs: int, augment: bool, balance: float,
+def run_fold(roots: list[str], source: str, epochs: int, augment: bool, balance: float, extra_readings: bool,
              manifest: list[dict[str, str]], work: Path) -> dict[str, Any]:
-    """Train without `source`, then score it: the photos, their mirror images, and both views
-    averaged per photo (what evaluate.py and main.py do for photos by default)."""
+    """Train without `source`, then score it in each of `VIEWS` (all views: what evaluate.py and
+    main.py do for photos by default)."""
     weights = work / source / "model.pth"
     code = train.main(["--data", *roots, "--epochs", str(epochs), "--weights", str(weights),
                        "--exclude-source", source, "--augment" if augment else "--no-augment",
-                       "--balance-sources", str(balance)])
+                       "--balance-sources", str(balance),
+                       "--extra-readings" if extra_readings else "--no-extra-readings"])
     if code:
         raise RuntimeError(f"training without {source} failed (exit {code})")
     clf = load_classifier(weights)
-    held = LandmarkDataset(roots, ["train", "valid", "test"], classes=clf.classes, sources=[source])
+    held = LandmarkDataset(roots, ["train", "valid", "test"], classes=clf.classes, sources=[source],
+                           extra_readings=True)
     result: dict[str, Any] = {"samples": len(held)}
-    for name, views in VIEWS.items():
-        mask = np.isin(held.mirrored, views)
+    for name, (views, every_border) in VIEWS.items():
+        mask = np.isin(held.mirrored, views) & (every_border | ~held.extra)
         missed = Counter(label for label, _ in layout.photos_without_hand(manifest, views, source=source))
-        if not (mask.any() or missed) or (name == "both_views" and not held.mirrored.any()):
-            continue  # landmark-only sources have no mirror images
+        if (not (mask.any() or missed) or (len(views) > 1 and not held.mirrored.any())
+                or (every_border and not held.extra.any())):
+            continue  # landmark-only sources have no mirror images; older preprocess runs no border readings
         rows, probs = combine_views(clf.predict_proba(held.landmarks[mask], held.left[mask]), held.photos[mask])
         truth = [held.classes[i] for i in held.labels[np.flatnonzero(mask)[rows]]]
         result[name] = score_view(truth, [clf.classes[i] for i in probs.argmax(1)], missed)
@@ -93,6 +99,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="train.py's online augmentation")
     p.add_argument("--balance-sources", type=float, default=train.BALANCE_SOURCES, metavar="POWER",
                    help="train.py's source balancing (0 = uniform sampling)")
+    p.add_argument("--extra-readings", action=argparse.BooleanOptionalAction, default=train.EXTRA_READINGS,
+                   help="train.py's use of the further border readings")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     return p.parse_args(argv)
 
@@ -114,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="crossval-") as work:
         for source in holdout:
             results[source] = run_fold(args.data, source, args.epochs, args.augment, args.balance_sources,
-                                       manifest, Path(work))
+                                       args.extra_readings, manifest, Path(work))
     fmt = lambda d, k: f"{100 * d[k]:.2f}" if k in d else "-"
     found = lambda d: f"{100 * d['hands_found'] / max(1, d['images']):.1f}" if d else "-"
     for name in VIEWS:
@@ -126,7 +134,8 @@ def main(argv: list[str] | None = None) -> int:
                   f"{fmt(d, 'accuracy'):>11}")
     if args.json:
         atomic_files.write_json(args.json, {"epochs": args.epochs, "augment": args.augment,
-                                         "balance_sources": args.balance_sources, "folds": results})
+                                         "balance_sources": args.balance_sources,
+                                         "extra_readings": args.extra_readings, "folds": results})
     return 0
 
 

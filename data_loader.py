@@ -66,8 +66,9 @@ class LandmarkDataset(Dataset):
     """All samples of one split (e.g. 'train') of one or more preprocess.py output folders.
 
     Holds every sample in memory: `landmarks` (N,21,3), `left` (N,), `labels` (N,), `sources`
-    (N,), `mirrored` (N,: landmarks of a mirrored photo), `photos` (N,: one id per photo, shared by
-    its two views), `paths`.  `classes` fixes the label order (default: the classes found, Kaggle order).
+    (N,), `mirrored` (N,: landmarks of a mirrored photo), `extra` (N,: a further reading of a
+    photo read with every border; only loaded with `extra_readings=True`), `photos` (N,: one id per
+    photo, shared by all its readings), `paths`.  `classes` fixes the label order (default: the classes found, Kaggle order).
     Bad files are skipped with one warning line each and counted in `skipped`.
     """
 
@@ -75,7 +76,7 @@ class LandmarkDataset(Dataset):
                  split: str | Sequence[str] = "train",
                  classes: Sequence[str] | None = None, augment: Augment | None = None,
                  sources: Sequence[str] | None = None, exclude_sources: Sequence[str] = (),
-                 seed: int = 0) -> None:
+                 seed: int = 0, extra_readings: bool = False) -> None:
         roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
         self.augment = augment
         self.rng = np.random.default_rng(seed)
@@ -91,6 +92,8 @@ class LandmarkDataset(Dataset):
                 if label is None:
                     continue
                 for path in sorted(folder.glob("*.npy")):
+                    if not extra_readings and layout.parse_reading_name(path.name)[2]:
+                        continue
                     source = path.name.split("__", 1)[0] if "__" in path.name else root.name
                     if (sources is not None and source not in sources) or source in exclude_sources:
                         continue
@@ -123,9 +126,10 @@ class LandmarkDataset(Dataset):
         self.labels = np.array(labels, np.int64)
         self.sources = np.array(kept_sources, dtype=object)
         self.paths = paths
-        self.mirrored = np.array([p.name.endswith(".mirror.npy") for p in paths], bool)
-        self.photos = np.array([str(p)[:-len(".mirror.npy")] + ".npy" if m else str(p)
-                                for p, m in zip(paths, self.mirrored)], dtype=object)
+        names = [layout.parse_reading_name(str(p)) for p in paths]
+        self.photos = np.array([n[0] for n in names], dtype=object)
+        self.mirrored = np.array([n[1] for n in names], bool)
+        self.extra = np.array([n[2] for n in names], bool)
 
     @staticmethod
     def class_order(name: str) -> tuple[int, str]:

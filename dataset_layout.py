@@ -24,8 +24,11 @@ LANDMARK_EXTENSION = ".npy"
 GENERIC_FOLDER_NAMES = {"train", "test", "valid", "val", "data", "images", "asl_alphabet_train"}
 MAX_SEARCH_DEPTH = 3
 # Columns of manifest.csv (preprocess.py output and main.py --record folders); `output` is the
-# sample's path relative to the manifest's folder, `handedness` MediaPipe's label for it.
-MANIFEST_FIELDS = ["source", "path", "class", "split", "output", "mirrored", "status", "handedness", "score"]
+# sample's path relative to the manifest's folder, `handedness` MediaPipe's label for it, `border`
+# the border the photo was read with, `extra` 1 for a further reading of a view that already has
+# a sample, `every_border` 1 when the photo was read with every fallback border.
+MANIFEST_FIELDS = ["source", "path", "class", "split", "output", "mirrored", "status", "handedness", "score",
+                   "border", "extra", "every_border"]
 
 
 def read_manifest(manifest: Path) -> list[dict[str, str]]:
@@ -34,6 +37,23 @@ def read_manifest(manifest: Path) -> list[dict[str, str]]:
         return []
     with open(manifest, newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
+
+
+def reading_name(output: str, mirrored: bool, border: float | None) -> str:
+    """The .npy name of one reading of a photo whose sample is `output` (`X.npy`): `X.npy` (the
+    first reading that found a hand), `X.mirror.npy` (of its mirror image), and for further
+    readings of photos read with every border `X[.mirror].border50.npy` (a border of 0.5 x the side)."""
+    stem = output[:-len(LANDMARK_EXTENSION)] + (".mirror" if mirrored else "")
+    return stem + ("" if border is None else f".border{round(border * 100)}") + LANDMARK_EXTENSION
+
+
+_READING = re.compile(r"(.*?)(\.mirror)?(\.border\d+)?\.npy")
+
+
+def parse_reading_name(path: str) -> tuple[str, bool, bool]:
+    """(the photo's sample path `X.npy`, mirrored, extra reading) for a name made by `reading_name`."""
+    photo, mirror, border = _READING.fullmatch(path).groups()
+    return photo + LANDMARK_EXTENSION, mirror is not None, border is not None
 
 
 def photos_without_hand(rows: Iterable[dict[str, str]], views: tuple[bool, ...] = (False,),

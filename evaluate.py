@@ -1,7 +1,7 @@
 """End-to-end scores: images -> hand landmarker -> model, the number users care about.
 
     python evaluate.py DATA_DIR [--weights PATH] [--flip] [--json OUT] [--plot OUT.png]
-                       [--plot-reliability OUT.png] [--no-both-views]
+                       [--plot-reliability OUT.png] [--no-both-views] [--no-border-views]
 
 DATA_DIR holds class folders of images (searched up to 3 levels down, so a folder of several
 collections works; unknown folders are reported and skipped).  An image with no hand found counts
@@ -30,6 +30,7 @@ WORKERS = os.cpu_count() or 1
 SPLIT = "test"  # which split of a preprocess.py output folder to score
 THRESHOLD = 0.6  # confidence for the coverage figure (main.py's default --threshold)
 BOTH_VIEWS = True  # read each photo and its mirror image and average (main.py does the same for photos)
+BORDER_VIEWS = True  # read each view with every fallback border too and average (main.py does the same for photos)
 HAND_MODEL = None
 # -----------------------------------------------------------------------------
 NO_HAND = "nothing"  # what "no hand found" predicts
@@ -153,14 +154,19 @@ def plot_reliability(r: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
-def evaluate_landmarks(folder: Path, clf, flip: bool, both_views: bool = False) -> tuple[list, list, list, list, list]:
+def evaluate_landmarks(folder: Path, clf, flip: bool, both_views: bool = False,
+                       border_views: bool = False) -> tuple[list, list, list, list, list]:
     """Truth, prediction, confidence, found, source for a preprocess.py split folder: per photo, the
     landmarks of the photo (with --flip, of its mirror image, `.mirror.npy`, or the mirrored
     landmarks where a set has no photos); with `both_views`, the mean over the photo and its mirror
-    image.  Photos where no hand was found (manifest.csv) count as predicting `nothing`, so the
+    image; with `border_views`, also over the further readings with every border (`.border50.npy`).
+    Photos where no hand was found (manifest.csv) count as predicting `nothing`, so the
     figures match evaluate.py on the images themselves."""
     from data_loader import LandmarkDataset
-    data = LandmarkDataset(folder.parent, folder.name)
+    data = LandmarkDataset(folder.parent, folder.name, extra_readings=border_views)
+    if border_views and data.mirrored.any() and not data.extra.any():
+        print(f"warning: {folder} holds no readings with every border (preprocess.py --border-views); "
+              "scored without them", file=sys.stderr)
     views = (flip, not flip) if both_views else (flip,)
     keep = np.isin(data.mirrored, views)
     landmarks, left = data.landmarks, data.left
@@ -188,9 +194,11 @@ def evaluate_landmarks(folder: Path, clf, flip: bool, both_views: bool = False) 
 
 
 def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str | None,
-                    skipped: Counter | None = None, both_views: bool = False) -> tuple[list, list, list, list, list]:
+                    skipped: Counter | None = None, both_views: bool = False,
+                    border_views: bool = False) -> tuple[list, list, list, list, list]:
     """Truth, prediction, confidence, found, source for class folders of images, end to end
-    (with `both_views`, the mean over each photo and its mirror image).
+    (with `both_views`, the mean over each photo and its mirror image; with `border_views`, also
+    over each view read with every fallback border).
     Files that are not usable images are skipped with one warning line each (hidden files such
     as .DS_Store silently) and counted by reason in `skipped`."""
     from tqdm import tqdm
@@ -213,14 +221,15 @@ def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str |
     truth, predicted, confidence, found_hand, sources = [], [], [], [], []
     no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
     views = (flip, not flip) if both_views else (flip,)
-    for index, seen in tqdm(keypoints.detect_files([str(e.path) for e in entries], workers, hand_model, views),
+    for index, seen in tqdm(keypoints.detect_files([str(e.path) for e in entries], workers, hand_model, views,
+                                                   every_border=border_views),
                             total=len(entries), unit="img", desc="evaluate", dynamic_ncols=True):
         entry = entries[index]
         if seen is None:
             skipped["unreadable"] += 1
             tqdm.write(f"warning: skipped {entry.path}: unreadable", file=sys.stderr)
             continue
-        best = [hands[0] for hands in seen if hands]  # the best-scoring hand of each view
+        best = [r.hands[0] for r in seen if r.hands]  # the best-scoring hand of each reading
         probs = combine_views(clf.predict_proba(np.stack([h.landmarks for h in best]), [h.handedness for h in best]),
                               [0] * len(best))[1][0] if best else None
         ok = probs is not None and bool(np.isfinite(probs).all())
@@ -263,6 +272,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--flip", action="store_true", help="mirror every image first (the other hand)")
     p.add_argument("--both-views", action=argparse.BooleanOptionalAction, default=BOTH_VIEWS,
                    help="average each photo's prediction with its mirror image's (as main.py does for photos)")
+    p.add_argument("--border-views", action=argparse.BooleanOptionalAction, default=BORDER_VIEWS,
+                   help="average over each view read with every fallback border too (as main.py does for photos)")
     p.add_argument("--json", metavar="OUT", help="write the metrics as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="write the confusion matrix as a PNG")
     p.add_argument("--plot-reliability", metavar="OUT.png", help="write the reliability diagram as a PNG")
@@ -287,10 +298,11 @@ def main(argv: list[str] | None = None) -> int:
         clf = load_weights(args.weights)
         split = root / args.split if (root / args.split).is_dir() else root
         if is_landmark_folder(split):
-            outcome = evaluate_landmarks(split, clf, args.flip, args.both_views)
+            outcome = evaluate_landmarks(split, clf, args.flip, args.both_views, args.border_views)
         else:
             keypoints.resolve_hand_model(args.hand_model)
-            outcome = evaluate_images(root, clf, args.flip, args.workers, args.hand_model, skipped, args.both_views)
+            outcome = evaluate_images(root, clf, args.flip, args.workers, args.hand_model, skipped, args.both_views,
+                                      args.border_views)
     except (CheckpointError, keypoints.HandModelError, FileNotFoundError, ValueError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
         return 2
@@ -302,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     result = score(*outcome, classes=clf.classes, threshold=args.threshold)
     result.update({"data_dir": str(root), "weights": str(args.weights), "flip": args.flip,
-                   "both_views": args.both_views,
+                   "both_views": args.both_views, "border_views": args.border_views,
                    "skipped": dict(sorted(skipped.items()))})
     print(summary_text(result))
     try:

@@ -20,7 +20,7 @@ import tempfile
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -206,7 +206,9 @@ class HandDetector:
     """MediaPipe HandLandmarker in IMAGE mode (independent photos) or VIDEO mode (streams).
 
     In IMAGE mode a photo where no hand is found is tried again with a replicated-edge border
-    (`FALLBACK_BORDERS`), which recovers hands that fill the frame.
+    (`FALLBACK_BORDERS`), which recovers hands that fill the frame.  `readings(every_border=True)`
+    reads a photo with every border instead: each border gives the landmark network another crop
+    of the same hand, and combining those readings is more accurate than any one of them.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, mode: str = "image",
@@ -255,27 +257,51 @@ class HandDetector:
             hands.append(Hand(xyz, labels[0].category_name, float(labels[0].score)))
         return hands
 
-    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[Hand]:
-        """Hands in an RGB uint8 frame, best score first.  Landmarks are in units of the longer side
-        of `rgb`, origin at its top-left corner."""
+    def _read(self, rgb: np.ndarray, border: float, timestamp_ms: int | None) -> list[Hand]:
+        """Hands in `rgb` read with a replicated-edge border of `border` x its longer side (0: none),
+        mapped back into `rgb`'s coordinates (units of its longer side)."""
+        if not border:
+            return self._run(rgb, timestamp_ms)
         import cv2
+        side = max(rgb.shape[:2])
+        pad = int(round(border * side))
+        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+        scale = (side + 2 * pad) / side
+        offset = np.array([pad, pad, 0], np.float32) / side
+        return [Hand(hand.landmarks * scale - offset, hand.handedness, hand.score)
+                for hand in self._run(padded, None)]
+
+    def readings(self, rgb: np.ndarray, every_border: bool = False,
+                 timestamp_ms: int | None = None) -> list[tuple[float, list[Hand]]]:
+        """(border, hands) for each way `rgb` was read: as it is, then with each fallback border
+        until one finds a hand, or with `every_border` with all of them.  Hands are best score
+        first, in units of the longer side of `rgb`, origin at its top-left corner."""
         rgb = np.ascontiguousarray(_limit_size(rgb))
-        hands = self._run(rgb, timestamp_ms)
-        h, w = rgb.shape[:2]
-        for border in self.fallback_borders:
-            if hands:
+        out = []
+        for border in (0.0, *self.fallback_borders):
+            if out and out[-1][1] and not every_border:
                 break
-            pad = int(round(border * max(h, w)))
-            padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-            scale = (max(h, w) + 2 * pad) / max(h, w)
-            offset = np.array([pad, pad, 0], np.float32) / max(h, w)
-            hands = [Hand(hand.landmarks * scale - offset, hand.handedness, hand.score)
-                     for hand in self._run(padded, None)]
-        return sorted(hands, key=lambda hand: -hand.score)
+            hands = self._read(rgb, border, timestamp_ms if not border else None)
+            out.append((border, sorted(hands, key=lambda hand: -hand.score)))
+        return out
+
+    def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[Hand]:
+        """Hands in an RGB uint8 frame, best score first (the first reading that finds any).
+        Landmarks are in units of the longer side of `rgb`, origin at its top-left corner."""
+        return self.readings(rgb, False, timestamp_ms)[-1][1]
 
 
 # ----------------------------------------------------------------------------- many photos
 _worker_detector: HandDetector | None = None
+
+
+class Reading(NamedTuple):
+    """The hands found in one reading of a photo: of the photo or of its mirror image
+    (`mirrored`, landmarks then in the mirror image's coordinates), with a border of `border` x
+    its longer side (0: none)."""
+    mirrored: bool
+    border: float
+    hands: list[Hand]
 
 
 def _init_worker(hand_model: str | None, max_hands: int) -> None:
@@ -285,22 +311,24 @@ def _init_worker(hand_model: str | None, max_hands: int) -> None:
     _worker_detector = HandDetector(hand_model, mode="image", max_hands=max_hands)
 
 
-def _detect_file(job: tuple[int, str, tuple[bool, ...]]) -> tuple[int, list[list[Hand]] | None]:
-    index, path, views = job
+def _detect_file(job: tuple[int, str, tuple[bool, ...], bool]) -> tuple[int, list[Reading] | None]:
+    index, path, views, every_border = job
     rgb = read_image(path)
     if rgb is None:
         return index, None
-    return index, [_worker_detector.detect(rgb[:, ::-1] if mirrored else rgb) for mirrored in views]
+    return index, [Reading(mirrored, border, hands) for mirrored in views
+                   for border, hands in _worker_detector.readings(rgb[:, ::-1] if mirrored else rgb, every_border)]
 
 
 def detect_files(paths: Sequence[str], workers: int = 1, hand_model: str | None = None,
-                 views: tuple[bool, ...] = (False,), max_hands: int = 1
-                 ) -> Iterator[tuple[int, list[list[Hand]] | None]]:
+                 views: tuple[bool, ...] = (False,), max_hands: int = 1, every_border: bool = False
+                 ) -> Iterator[tuple[int, list[Reading] | None]]:
     """Detect hands in independent photos (IMAGE mode) with `workers` processes, in completion
-    order: (index into paths, hands per view), one view per entry of `views` (False: the photo,
-    True: the mirrored photo); None for a file that cannot be decoded.  Resolve the hand model
-    first (`resolve_hand_model`) to fail fast with a clear message."""
-    jobs = [(i, str(p), views) for i, p in enumerate(paths)]
+    order: (index into paths, its readings), None for a file that cannot be decoded.  Each entry
+    of `views` (False: the photo, True: the mirrored photo) is read as `HandDetector.readings`
+    does (up to the first border that finds a hand, or with `every_border` with all of them).
+    Resolve the hand model first (`resolve_hand_model`) to fail fast with a clear message."""
+    jobs = [(i, str(p), views, every_border) for i, p in enumerate(paths)]
     if not jobs:
         return
     if workers <= 1 or len(jobs) == 1:

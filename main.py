@@ -5,7 +5,8 @@
     python main.py --source photo.jpg --no-display --output annotated.png
     python main.py --record A                        # save your own samples of A into my_samples/
 
-Frame -> keypoints.HandDetector (landmarks; for photos also of the mirror image) ->
+Frame -> keypoints.HandDetector (landmarks; for photos also of the mirror image, and of both
+read with every fallback border) ->
 classifier.Classifier.predict_proba -> speller (smoothing, threshold, hold-to-commit) -> overlay.
 Keys in the window: q/Esc quit, c clear the text, m mirror view, space pause, r recording on/off
 (with --record).
@@ -47,6 +48,7 @@ RECORD_DIR = "my_samples"
 RECORD_INTERVAL_MS = 100  # at most one recorded sample per this many milliseconds
 IMAGE_FPS = 1.0  # frame rate of an --output video made from image files
 BOTH_VIEWS = None  # read each frame and its mirror image too: None = for photos only (it doubles the landmarker time)
+BORDER_VIEWS = None  # read each photo with every fallback border too: None = for photos (IMAGE mode only)
 # -----------------------------------------------------------------------------
 
 STILL_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}  # --output as one annotated image
@@ -76,19 +78,28 @@ class FrameResult:
     timings: dict[str, float] = field(default_factory=dict)  # ms per stage
 
 
-def pair_views(hands: list[keypoints.Hand], twins: list[keypoints.Hand]
-               ) -> list[tuple[keypoints.Hand, keypoints.Hand | None]]:
-    """Match each hand of a frame with the same hand found in the mirror image (`twins`, already
-    mapped back into the frame): nearest first, when their landmarks lie within half a hand size.
-    A hand found only in the mirror image is kept, mapped back, without a twin."""
-    pairs: list[tuple[keypoints.Hand, keypoints.Hand | None]] = []
-    free = list(twins)
-    for hand in hands:
-        size = np.linalg.norm(hand.landmarks[:, :2] - hand.landmarks[:1, :2], axis=1).mean()
-        gaps = [np.linalg.norm(hand.landmarks[:, :2] - t.landmarks[:, :2], axis=1).mean() for t in free]
-        best = int(np.argmin(gaps)) if gaps else -1
-        pairs.append((hand, free.pop(best) if best >= 0 and gaps[best] < 0.5 * size else None))
-    return pairs + [(twin, None) for twin in free]
+def group_views(views: list[list[keypoints.Hand]]) -> list[list[keypoints.Hand]]:
+    """Match the hands of several readings of one frame (the frame, its mirror image mapped back
+    into the frame, the frame read with a border): each hand joins the nearest group whose first
+    hand lies within half a hand size and that holds no hand of the same reading yet, or starts a
+    group.  Groups come in order of first appearance; a group's first hand is the one shown."""
+    groups: list[list[keypoints.Hand]] = []
+    for hands in views:
+        taken: set[int] = set()
+        for hand in hands:
+            best, best_gap = -1, np.inf
+            for i, group in enumerate(groups):
+                ref = group[0].landmarks
+                size = np.linalg.norm(ref[:, :2] - ref[:1, :2], axis=1).mean()
+                gap = np.linalg.norm(hand.landmarks[:, :2] - ref[:, :2], axis=1).mean()
+                if i not in taken and gap < 0.5 * size and gap < best_gap:
+                    best, best_gap = i, gap
+            if best < 0:
+                best = len(groups)
+                groups.append([])
+            groups[best].append(hand)
+            taken.add(best)
+    return groups
 
 
 def hand_keys(hands: list[keypoints.Hand]) -> list[str]:
@@ -105,15 +116,16 @@ def hand_keys(hands: list[keypoints.Hand]) -> list[str]:
 class Recogniser:
     """The per-frame path: landmarks, letter probabilities, smoothing and spelling.  Independent
     frames (photos) are not smoothed together, and each photo's letter commits at once.  With a
-    `mirror_detector`, each frame's mirror image is read too and each hand's probabilities are
-    combined over both views (`classifier.combine_views`): a hand and its mirror image then read
-    the same."""
+    `mirror_detector`, each frame's mirror image is read too, and with `every_border` (IMAGE mode)
+    each view is read with every fallback border; each hand's probabilities are combined over all
+    its readings (`classifier.combine_views`): a hand and its mirror image then read the same."""
 
     def __init__(self, detector: keypoints.HandDetector, classifier: Classifier, threshold: float = THRESHOLD,
                  hold_s: float = HOLD, smooth_ms: float = SMOOTH_MS, independent_frames: bool = False,
-                 mirror_detector: keypoints.HandDetector | None = None) -> None:
+                 mirror_detector: keypoints.HandDetector | None = None, every_border: bool = False) -> None:
         self.detector = detector
         self.mirror_detector = mirror_detector
+        self.every_border = every_border
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="mirror-view") if mirror_detector else None
         self.classifier = classifier
         self.independent_frames = independent_frames
@@ -128,26 +140,25 @@ class Recogniser:
         ts = int(timestamp_ms) if self.detector.mode == "video" else None
         mirrored = None
         if self.mirror_detector is not None:  # the landmarker releases the GIL: both views run at once
-            mirrored = self._pool.submit(self.mirror_detector.detect, frame_rgb[:, ::-1], ts)
-        hands = self.detector.detect(frame_rgb, ts)
-        pairs = [(hand, None) for hand in hands]
+            mirrored = self._pool.submit(self.mirror_detector.readings, frame_rgb[:, ::-1], self.every_border, ts)
+        views = [hands for _, hands in self.detector.readings(frame_rgb, self.every_border, ts)]
         if mirrored is not None:
             h, w = frame_rgb.shape[:2]
-            twins = [keypoints.Hand(keypoints.mirror_landmarks(t.landmarks, w / max(h, w)),
-                                    keypoints.other_hand(t.handedness), t.score)
-                     for t in mirrored.result()]
-            pairs = pair_views(hands, twins)
-            hands = [hand for hand, _ in pairs]
+            views += [[keypoints.Hand(keypoints.mirror_landmarks(t.landmarks, w / max(h, w)),
+                                      keypoints.other_hand(t.handedness), t.score) for t in hands]
+                      for _, hands in mirrored.result()]
+        groups = group_views(views) if len(views) > 1 else [[hand] for hand in views[0]]
+        hands = [group[0] for group in groups]
         t1 = time.perf_counter()
         if self.independent_frames:
             self._smoothers.clear()
             self.speller.release()
         if hands:
-            views = [v for pair in pairs for v in pair if v is not None]
-            proba = self.classifier.predict_proba(np.stack([v.landmarks for v in views]),
-                                                  [v.handedness for v in views])
-            if mirrored is not None:  # one row per hand: its views combined
-                proba = combine_views(proba, [i for i, pair in enumerate(pairs) for v in pair if v is not None])[1]
+            readings = [hand for group in groups for hand in group]
+            proba = self.classifier.predict_proba(np.stack([r.landmarks for r in readings]),
+                                                  [r.handedness for r in readings])
+            if len(readings) > len(hands):  # one row per hand: its readings combined
+                proba = combine_views(proba, [i for i, group in enumerate(groups) for _ in group])[1]
         keys = hand_keys(hands)
         for key in self._smoothers.keys() - set(keys):
             self._smoothers[key].update(timestamp_ms, None)
@@ -381,6 +392,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--height", type=int, default=HEIGHT, help="camera height")
     p.add_argument("--both-views", action=argparse.BooleanOptionalAction, default=BOTH_VIEWS,
                    help="also read each frame's mirror image and combine the two; None: for photos, not camera/video")
+    p.add_argument("--border-views", action=argparse.BooleanOptionalAction, default=BORDER_VIEWS,
+                   help="also read each photo with every fallback border and combine the readings; None: for "
+                        "photos (camera and video are tracked, without borders)")
     p.add_argument("--record", metavar="LETTER", help="save the best hand's landmarks as samples of LETTER")
     p.add_argument("--record-dir", default=RECORD_DIR, help="samples go to RECORD_DIR/train/LETTER/")
     p.add_argument("--record-interval-ms", type=float, default=RECORD_INTERVAL_MS,
@@ -503,8 +517,11 @@ def main(argv: list[str] | None = None) -> int:
         both_views = source.mode == "image" if args.both_views is None else args.both_views
         if both_views:
             mirror_detector = keypoints.HandDetector(args.hand_model, mode=source.mode, max_hands=args.max_hands)
+        if args.border_views and source.mode != "image":
+            raise UsageError("--border-views reads photos only; a camera or video is tracked without borders")
         recogniser = Recogniser(detector, classifier, args.threshold, args.hold, args.smooth_ms,
-                                independent_frames=source.mode == "image", mirror_detector=mirror_detector)
+                                independent_frames=source.mode == "image", mirror_detector=mirror_detector,
+                                every_border=source.mode == "image" and args.border_views is not False)
         recorder = Recorder(Path(args.record_dir), letter, args.record_interval_ms) if letter else None
         run = Run(recogniser, mirror=source.is_camera, recorder=recorder)
         output = AnnotatedOutput(Path(args.output), source.fps) if args.output else None

@@ -124,10 +124,10 @@ def read_samples(samples_dir: Path, classes: list[str], shots: int, seed: int, w
             found[i] = lm, handedness.get(e.path.relative_to(samples_dir).as_posix(), "") or "Unknown"
     if photos:
         keypoints.resolve_hand_model(hand_model)
-        for j, views in tqdm(keypoints.detect_files([str(entries[i].path) for i in photos], workers, hand_model),
-                             total=len(photos), desc="finding hands", unit="photo", dynamic_ncols=True):
-            if views and views[0]:
-                found[photos[j]] = views[0][0].landmarks, views[0][0].handedness
+        for j, readings in tqdm(keypoints.detect_files([str(entries[i].path) for i in photos], workers, hand_model),
+                                total=len(photos), desc="finding hands", unit="photo", dynamic_ncols=True):
+            if readings and readings[-1].hands:  # the first reading that found a hand
+                found[photos[j]] = readings[-1].hands[0].landmarks, readings[-1].hands[0].handedness
     counts = {"files": len(entries), "photos": len(photos), "hands": len(found)}
     if not found:
         raise Refusal(f"no usable hands in {samples_dir} ({len(entries)} files of the model's classes)")

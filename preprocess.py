@@ -3,7 +3,9 @@
     python preprocess.py --data DIR [DIR ...] --out OUT [--workers N] [--seed S]
 
 Writes OUT/{train,valid,test}/<class>/<source>__<file>.npy (one per image with a hand found;
-with mirroring, also `...mirror.npy` from the mirrored photo), OUT/manifest.csv and OUT/report.{txt,csv,json}.
+with mirroring, also `...mirror.npy` from the mirrored photo; for photos of the --border-views
+splits, also `...[mirror.]border50.npy` and the like: the same view read with each further fallback
+border, extra samples of the same photo), OUT/manifest.csv and OUT/report.{txt,csv,json}.
 Images without a hand are counted, never saved.  Resumable: a re-run skips finished work; an
 interrupt loses nothing already done and never leaves a half-written file.
 """
@@ -33,6 +35,7 @@ SEED = 42
 SPLIT = (0.8, 0.1, 0.1)  # train, valid, test
 BLOCK_SIZE = 50  # frame numbers per block kept on one side of the split (A1..A49, A50..A99, ...)
 MIRROR = True  # also store landmarks of the mirrored photo (the other hand) for every image
+BORDER_VIEWS = ["train", "valid", "test"]  # splits whose photos are also read with every fallback border
 HAND_MODEL = None  # None: resolve automatically (see keypoints.resolve_hand_model)
 # -----------------------------------------------------------------------------
 
@@ -61,10 +64,13 @@ def read_landmark_file(path: Path) -> np.ndarray | None:
 
 
 # ----------------------------------------------------------------------------- the work
-def _row(task: dict[str, Any], output: str, mirrored: bool, status: str, hand: keypoints.Hand | None) -> dict:
+def _row(task: dict[str, Any], output: str, mirrored: bool, status: str, hand: keypoints.Hand | None,
+         border: float | None = None, extra: bool = False) -> dict:
     return {"source": task["source"], "path": task["path"], "class": task["class"], "split": task["split"],
             "output": output if status == STATUS_OK else "", "mirrored": int(mirrored), "status": status,
-            "handedness": hand.handedness if hand else "", "score": f"{hand.score:.4f}" if hand else ""}
+            "handedness": hand.handedness if hand else "", "score": f"{hand.score:.4f}" if hand else "",
+            "border": "" if border is None else f"{border:g}", "extra": int(extra),
+            "every_border": int(task.get("every_border", False))}
 
 
 def landmark_rows(task: dict[str, Any]) -> list[dict]:
@@ -76,17 +82,21 @@ def landmark_rows(task: dict[str, Any]) -> list[dict]:
     return [_row(task, task["output"], False, STATUS_OK, keypoints.Hand(lm, "Unknown", 1.0))]
 
 
-def image_rows(task: dict[str, Any], views: list[list[keypoints.Hand]] | None) -> list[dict]:
-    """Write the best hand of each view of a photo (original, mirrored); its manifest rows."""
-    if views is None:
+def image_rows(task: dict[str, Any], readings: list[keypoints.Reading] | None) -> list[dict]:
+    """Write the best hand of each reading of a photo; its manifest rows.  Per view (the photo,
+    its mirror image) the first reading with a hand is the sample (`X.npy`, `X.mirror.npy`, or a
+    `no_hand` row); further readings with a hand are extra samples of the same photo."""
+    if readings is None:
         return [_row(task, task["output"], False, "unreadable", None)]
     rows = []
-    for mirrored, hands in enumerate(views):
-        name = task["mirror_output"] if mirrored else task["output"]
-        hand = hands[0] if hands else None
-        if hand is not None:
-            atomic_files.write_bytes(Path(task["out"]) / name, npy_bytes(hand.landmarks), make_parents=True)
-        rows.append(_row(task, name, bool(mirrored), STATUS_OK if hand else STATUS_NO_HAND, hand))
+    for mirrored in dict.fromkeys(r.mirrored for r in readings):
+        found = [r for r in readings if r.mirrored == mirrored and r.hands]
+        if not found:
+            rows.append(_row(task, "", mirrored, STATUS_NO_HAND, None))
+        for i, r in enumerate(found):
+            name = layout.reading_name(task["output"], mirrored, r.border if i else None)
+            atomic_files.write_bytes(Path(task["out"]) / name, npy_bytes(r.hands[0].landmarks), make_parents=True)
+            rows.append(_row(task, name, mirrored, STATUS_OK, r.hands[0], r.border, extra=i > 0))
     return rows
 
 
@@ -104,13 +114,16 @@ def run_tasks(tasks: list[dict], workers: int, hand_model: str | None, mirror: b
             images.append(task)
         else:
             yield [_row(task, task["output"], False, "not_an_image", None)]
-    for index, views in keypoints.detect_files([t["path"] for t in images], workers, hand_model,
-                                                   (False, True) if mirror else (False,)):
-        yield image_rows(images[index], views)
+    views = (False, True) if mirror else (False,)
+    for every_border in (False, True):
+        batch = [t for t in images if t["every_border"] == every_border]
+        for index, readings in keypoints.detect_files([t["path"] for t in batch], workers, hand_model, views,
+                                                      every_border=every_border):
+            yield image_rows(batch[index], readings)
 
 
 def plan(sources: list[layout.Source], out: Path, seed: int, ratios: tuple[float, float, float],
-         block_size: int) -> tuple[list[dict], dict[str, list[str]]]:
+         block_size: int, border_views: Iterable[str] = ()) -> tuple[list[dict], dict[str, list[str]]]:
     """One task per file of every class folder, with its split and output names fixed up front."""
     entries: list[layout.Entry] = []
     unknown: dict[str, list[str]] = {}
@@ -126,7 +139,7 @@ def plan(sources: list[layout.Source], out: Path, seed: int, ratios: tuple[float
         base = f"{split}/{e.label}/{e.source}__{e.path.name}"
         tasks.append({"key": f"{e.source}/{e.path}", "source": e.source, "class": e.label, "split": split,
                       "path": str(e.path), "out": str(out), "output": f"{base}.npy",
-                      "mirror_output": f"{base}.mirror.npy"})
+                      "every_border": split in border_views and e.path.suffix.lower() in layout.IMAGE_EXTENSIONS})
     return tasks, unknown
 
 
@@ -166,6 +179,8 @@ def summarise(rows: Iterable[dict], unknown: dict[str, list[str]]) -> dict[str, 
     for r in rows:
         for table, key in ((per_class, r["class"]), (per_source, r["source"])):
             c = table.setdefault(key, Counter())
+            if int(r.get("extra") or 0):
+                continue
             if int(r["mirrored"]):
                 c["mirrored_found"] += r["status"] == STATUS_OK
                 continue
@@ -213,11 +228,11 @@ def report_table(summary: dict[str, Any]) -> str:
 
 def write_outputs(out: Path, rows: list[dict], summary: dict[str, Any]) -> None:
     """manifest.csv and report.{txt,csv,json}, each atomically; sorted so reruns are byte-identical."""
-    rows = sorted(rows, key=lambda r: (r["source"], r["path"], int(r["mirrored"])))
+    rows = sorted(rows, key=lambda r: (r["source"], r["path"], int(r["mirrored"]), r["output"]))
     text = io.StringIO()
     writer = csv.DictWriter(text, layout.MANIFEST_FIELDS, lineterminator="\n")
     writer.writeheader()
-    writer.writerows({k: r[k] for k in layout.MANIFEST_FIELDS} for r in rows)
+    writer.writerows({k: r.get(k, "") for k in layout.MANIFEST_FIELDS} for r in rows)  # "": an older run's row
     atomic_files.write_bytes(out / "manifest.csv", text.getvalue().encode())
     table = io.StringIO()
     fields = ["level", "name"] + REPORT_COLUMNS
@@ -257,6 +272,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="frame numbers per block kept on one side of the split")
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=MIRROR,
                    help="also store landmarks of each mirrored photo (the other hand)")
+    p.add_argument("--border-views", nargs="*", default=BORDER_VIEWS, choices=layout.SPLITS, metavar="SPLIT",
+                   help="splits whose photos are read with every fallback border too (extra samples of "
+                        "the same photo, used by train.py and evaluate.py --border-views); none when empty")
     p.add_argument("--hand-model", default=HAND_MODEL, help="path to hand_landmarker.task")
     p.add_argument("--redo-missed", action="store_true",
                    help="run the detector again on images where an earlier run found no hand")
@@ -291,14 +309,15 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, keypoints.HandModelError, OSError) as err:
         print(f"preprocess.py: error: {err}", file=sys.stderr)
         return 2
-    tasks, unknown = plan(sources, out, args.seed, tuple(args.split), args.block_size)
+    tasks, unknown = plan(sources, out, args.seed, tuple(args.split), args.block_size, args.border_views)
     for source, folders in unknown.items():
         print(f"warning: {source}: not a class folder, ignored: {', '.join(folders)}", file=sys.stderr)
     remove_temp_files(out)
     done = load_done(out)
     if args.redo_missed:
         done = {key: rows for key, rows in done.items() if all(r["status"] != STATUS_NO_HAND for r in rows)}
-    results = {t["key"]: done[t["key"]] for t in tasks if t["key"] in done and done[t["key"]][0]["split"] == t["split"]}
+    results = {t["key"]: done[t["key"]] for t in tasks if t["key"] in done and done[t["key"]][0]["split"] == t["split"]
+               and int(done[t["key"]][0].get("every_border") or 0) == t["every_border"]}
     todo = [t for t in tasks if t["key"] not in results]
     print(f"{len(tasks)} files in {len(sources)} source(s); {len(results)} already done, {len(todo)} to do",
           file=sys.stderr)

@@ -34,6 +34,7 @@ SEED = 42
 WEIGHTS = "keypoint_model_L_cnn_50.pth"
 AUGMENT = True
 BALANCE_SOURCES = 0.5  # draw samples with weight (1 / samples of their source) ** this; 0 = uniform
+EXTRA_READINGS = False  # also fit on the further border readings of each photo (preprocess.py --border-views)
 # -----------------------------------------------------------------------------
 
 
@@ -136,6 +137,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="online augmentation of training landmarks")
     p.add_argument("--balance-sources", type=float, default=BALANCE_SOURCES, metavar="POWER",
                    help="sample each training example with weight (1/its source's size)**POWER; 0 = uniform")
+    p.add_argument("--extra-readings", action=argparse.BooleanOptionalAction, default=EXTRA_READINGS,
+                   help="also use each photo's further border readings (X.border50.npy ...) in every split")
     p.add_argument("--channels", type=int, nargs="+", default=model_lib.DEFAULT_CONFIG["channels"],
                    help="Conv1d widths, one per block")
     p.add_argument("--hidden", type=int, default=model_lib.DEFAULT_CONFIG["hidden"], help="width of the dense layer")
@@ -165,13 +168,13 @@ def main(argv: list[str] | None = None) -> int:
     set_seed(args.seed)
     out_dir.mkdir(parents=True, exist_ok=True)
     train = LandmarkDataset(args.data, "train", augment=Augment() if args.augment else None,
-                            exclude_sources=args.exclude_source, seed=args.seed)
+                            exclude_sources=args.exclude_source, seed=args.seed, extra_readings=args.extra_readings)
     if len(train) == 0 or len(train.classes) < 2:
         print(f"train.py: error: the train split holds {len(train)} samples in {len(train.classes)} class(es); "
               f"need at least two classes", file=sys.stderr)
         return 2
-    valid = LandmarkDataset(args.data, "valid", classes=train.classes, exclude_sources=args.exclude_source)
-    test = LandmarkDataset(args.data, "test", classes=train.classes, exclude_sources=args.exclude_source)
+    valid, test = (LandmarkDataset(args.data, split, classes=train.classes, exclude_sources=args.exclude_source,
+                                   extra_readings=args.extra_readings) for split in ("valid", "test"))
     if len(valid) == 0:
         print("train.py: error: the valid split is empty", file=sys.stderr)
         return 2
@@ -191,10 +194,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         state = torch.load(state_path, map_location="cpu", weights_only=False)
         if (state["classes"] != train.classes or state["epochs"] != args.epochs
-                or state.get("balance_sources") != args.balance_sources):
-            print("train.py: error: the saved run used other classes, --epochs or --balance-sources; "
-                  "start again without --resume",
-                  file=sys.stderr)
+                or state.get("balance_sources") != args.balance_sources
+                or state.get("extra_readings", False) != args.extra_readings):
+            print("train.py: error: the saved run used other classes, --epochs, --balance-sources or "
+                  "--extra-readings; start again without --resume", file=sys.stderr)
             return 2
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -235,7 +238,7 @@ def main(argv: list[str] | None = None) -> int:
                        f"valid {record['valid_acc']:.4f}  best {best['valid_acc']:.4f} (epoch {best['epoch']})",
                        file=sys.stderr)
             atomic_torch_save({"epoch": epoch, "epochs": args.epochs, "balance_sources": args.balance_sources,
-                               "classes": train.classes,
+                               "extra_readings": args.extra_readings, "classes": train.classes,
                                "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "history": history, "best": best,
                                "rng": train.rng, "torch_rng": torch.get_rng_state()}, state_path)
@@ -248,15 +251,17 @@ def main(argv: list[str] | None = None) -> int:
     temperature = fit_temperature(valid_logits, valid.labels)
     test_logits = predict(net, test)
     metrics = {"classes": train.classes, "train_samples": len(train), "valid_samples": len(valid),
-               "test_samples": len(test), "balance_sources": args.balance_sources, "best_epoch": best["epoch"], "epochs": args.epochs,
+               "test_samples": len(test), "balance_sources": args.balance_sources,
+               "extra_readings": args.extra_readings, "best_epoch": best["epoch"], "epochs": args.epochs,
                "valid_accuracy": accuracy_by_source(valid_logits, valid),
                "test_accuracy": accuracy_by_source(test_logits, test),
                "temperature": temperature, "train_seconds": round(seconds, 1),
                "parameters": model_lib.count_parameters(net), "seed": args.seed,
                "data": [str(d) for d in args.data], "excluded_sources": args.exclude_source,
                "sources": sorted(set(train.sources)), "history": history}
-    meta = {k: metrics[k] for k in ("best_epoch", "epochs", "balance_sources", "valid_accuracy", "test_accuracy", "temperature",
-                                    "seed", "data", "excluded_sources", "sources", "train_samples")}
+    meta = {k: metrics[k] for k in ("best_epoch", "epochs", "balance_sources", "extra_readings", "valid_accuracy",
+                                    "test_accuracy", "temperature", "seed", "data", "excluded_sources", "sources",
+                                    "train_samples")}
     model_lib.save_checkpoint(weights, net, train.classes, config, meta)
     write_class_mapping(out_dir / "class_mapping.txt", train.classes)
     plot_curve(history, out_dir / "training_curve.png")

@@ -23,7 +23,8 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
     for key in ("preprocess.w1.images_per_s", "bare.w2.images_per_s", "preprocess_vs_bare", "preprocess_vs_bare_retry",
                 "preprocess_scaling", "landmarker.p50_ms", "frame.p95_ms", "frame.model.p50_ms", "frame_vs_landmarker",
                 "onnx.frame_vs_landmarker", "classifier.torch.batch1_ms", "classifier.onnx.batch1024_per_s",
-                "classifier.torch.batch1_fraction", "startup.pth_s", "startup.onnx_s", "memory_mb.preprocess.w2",
+                "classifier.torch.batch1_fraction", "photo.all_views_vs_landmarker", "photo.one_view.p50_ms",
+                "startup.pth_s", "startup.onnx_s", "memory_mb.preprocess.w2",
                 "memory_mb.main.onnx"):
         assert isinstance(median.get(key), float), key
     assert {t["figure"] for t in result["targets"]} == {v[0] for v in benchmark.TARGETS.values()}

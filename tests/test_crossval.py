@@ -21,8 +21,10 @@ def test_leave_one_source_out(tmp_path):
                 for i in range(n):
                     hand = synthetic_hand(rng, label * 7 + 3)
                     np.save(folder / f"{source}__{name}{i}.jpg.npy", hand)
-                    if source == "one":  # "one" has mirror images of its photos, "two" is landmarks only
+                    if source == "one":  # "one" has mirror images of its photos and border readings,
+                        # "two" is landmarks only
                         np.save(folder / f"{source}__{name}{i}.jpg.mirror.npy", keypoints.mirror_landmarks(hand))
+                        np.save(folder / f"{source}__{name}{i}.jpg.border50.npy", hand + 0.001)
     out = tmp_path / "loso.json"
     assert crossval.main(["--data", str(data), "--epochs", "8", "--json", str(out)]) == 0
     folds = json.loads(out.read_text())["folds"]
@@ -31,8 +33,10 @@ def test_leave_one_source_out(tmp_path):
         assert fold["original"]["hands_found"] == 3 * 42
         assert fold["original"]["accuracy_on_found"] > 0.6  # the other source's hands transfer
         assert 0 <= fold["original"]["letters_on_found"] <= 1
-    assert folds["one"]["samples"] == 2 * 3 * 42 and folds["two"]["samples"] == 3 * 42
-    # both views of a photo are scored once per photo; a landmark-only source has no second view
-    assert folds["one"]["both_views"]["hands_found"] == folds["one"]["mirrored"]["hands_found"] == 3 * 42
-    assert "both_views" not in folds["two"] and "mirrored" not in folds["two"]
+    assert folds["one"]["samples"] == 3 * 3 * 42 and folds["two"]["samples"] == 3 * 42
+    # all readings of a photo are scored once per photo; a landmark-only source has no second view
+    assert (folds["one"]["all_views"]["hands_found"] == folds["one"]["both_views"]["hands_found"]
+            == folds["one"]["mirrored"]["hands_found"] == 3 * 42)
+    assert not {"both_views", "mirrored", "all_views"} & set(folds["two"])
+    assert json.loads(out.read_text())["extra_readings"] is False
     assert crossval.main(["--data", str(data), "--holdout", "three"]) == 2

@@ -218,12 +218,15 @@ def test_recogniser_left_and_right_hand(classifier, letter_photos):
 
 @needs_data
 @needs_weights
-def test_both_views_read_a_photo_and_its_mirror_image_the_same(classifier):
-    """With both views, a photo and its mirror image give the same letter and confidence, including
-    photos of the collection where single views disagree most (keptsecret's mirrored P, G, U)."""
+@pytest.mark.parametrize("every_border", [False, True], ids=["both-views", "all-views"])
+def test_both_views_read_a_photo_and_its_mirror_image_the_same(classifier, every_border):
+    """With both views (and with every border too), a photo and its mirror image give the same
+    letter and confidence, including photos of the collection where single views disagree most
+    (keptsecret's mirrored P, G, U)."""
     paths = [sorted((KEPTSECRET / letter).glob("*.jpg"))[i] for letter in ("P", "G", "U", "W") for i in (0, 7)]
     with keypoints.HandDetector(mode="image") as one, keypoints.HandDetector(mode="image") as two:
-        recogniser = main.Recogniser(one, classifier, independent_frames=True, mirror_detector=two)
+        recogniser = main.Recogniser(one, classifier, independent_frames=True, mirror_detector=two,
+                                     every_border=every_border)
         for path in paths:  # (the mirror image is read on a second thread)
             rgb = keypoints.read_image(path)
             a, b = recogniser.process(rgb, 0), recogniser.process(np.ascontiguousarray(rgb[:, ::-1]), 0)
@@ -238,40 +241,45 @@ def test_both_views_read_a_photo_and_its_mirror_image_the_same(classifier):
         recogniser.close()
 
 
-def test_pair_views_matches_the_same_hand_and_keeps_mirror_only_hands():
+def test_group_views_matches_the_same_hand_across_readings_and_keeps_hands_seen_once():
     from conftest import synthetic_hand
     rng = np.random.default_rng(0)
     near = keypoints.Hand(synthetic_hand(rng, 1) * 0.3 + 0.1, "Right", 0.9)
     far = keypoints.Hand(synthetic_hand(rng, 2) * 0.3 + 0.6, "Left", 0.8)
     twin_of_near = keypoints.Hand(near.landmarks + 0.01, "Right", 0.7)
     twin_of_far = keypoints.Hand(far.landmarks - 0.01, "Left", 0.7)
+    bordered_near = keypoints.Hand(near.landmarks - 0.005, "Right", 0.95)
     only_mirror = keypoints.Hand(synthetic_hand(rng, 3) * 0.3 + np.array([0.1, 0.6, 0.0], np.float32), "Right", 0.6)
-    pairs = main.pair_views([near, far], [only_mirror, twin_of_far, twin_of_near])
-    assert pairs == [(near, twin_of_near), (far, twin_of_far), (only_mirror, None)]
-    assert main.pair_views([near], []) == [(near, None)]
+    groups = main.group_views([[near, far], [only_mirror, twin_of_far, twin_of_near], [bordered_near]])
+    assert groups == [[near, twin_of_near, bordered_near], [far, twin_of_far], [only_mirror]]
+    assert main.group_views([[near], []]) == [[near]]
+    # two hands of one reading never share a group, even when both are near its first hand
+    assert main.group_views([[near], [twin_of_near, bordered_near]]) == [[near, twin_of_near], [bordered_near]]
 
 
 @needs_data
 @needs_weights
 def test_cli_reads_photos_in_both_views_by_default(tmp_path):
     """main.py on a photo and its mirror image: the same letter and confidence by default (both
-    views); --no-both-views reads each photo once, the camera/video default."""
+    views, each read with every border) and with --no-border-views; --no-both-views reads only the
+    photo itself."""
     folder = tmp_path / "photos"
     folder.mkdir()
     photo = cv2.imread(str(sorted((KEPTSECRET / "P").glob("*.jpg"))[0]))
     cv2.imwrite(str(folder / "a.png"), photo)
     cv2.imwrite(str(folder / "b.png"), cv2.flip(photo, 1))
     hands = {}
-    for flag in ("--both-views", "--no-both-views"):
-        jsonl = tmp_path / f"{flag}.jsonl"
+    for flags in ((), ("--no-border-views",), ("--no-both-views",)):
+        jsonl = tmp_path / "out.jsonl"
         done = run_main("--source", str(folder), "--no-display", "--jsonl", str(jsonl), "--weights", str(WEIGHTS),
-                        *([] if flag == "--both-views" else [flag]))
+                        *flags)
         assert done.returncode == 0, done.stderr
-        hands[flag] = [json.loads(line)["hands"][0] for line in jsonl.read_text().splitlines()]
-    a, b = hands["--both-views"]
-    assert a["letter"] == b["letter"] == "P" and a["confidence"] == pytest.approx(b["confidence"], abs=2e-4)
-    assert a["handedness"] != b["handedness"]
-    assert hands["--no-both-views"] != hands["--both-views"]
+        hands[flags] = [json.loads(line)["hands"][0] for line in jsonl.read_text().splitlines()]
+    for flags in ((), ("--no-border-views",)):
+        a, b = hands[flags]
+        assert a["letter"] == b["letter"] == "P" and a["confidence"] == pytest.approx(b["confidence"], abs=2e-4)
+        assert a["handedness"] != b["handedness"]
+    assert hands[("--no-both-views",)] != hands[()] != hands[("--no-border-views",)]
 
 
 @needs_data
@@ -314,6 +322,10 @@ def bad_files(tmp_path_factory, random_weights) -> dict[str, Path]:
     (root / "broken.jpg").write_bytes(b"this is not a jpeg" * 100)
     (root / "empty").mkdir()
     cv2.imwrite(str(root / "plain.png"), np.full((64, 64, 3), 128, np.uint8))
+    video = cv2.VideoWriter(str(root / "plain.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 64))
+    for _ in range(5):
+        video.write(np.full((64, 64, 3), 128, np.uint8))
+    video.release()
     (root / "corrupt.pth").write_bytes(b"not a checkpoint")
     mismatched = root / "mismatched" / "weights.pth"
     model.save_checkpoint(mismatched, model.build_model(3), ["A", "B", "C"], {})
@@ -333,6 +345,8 @@ ERROR_CASES = {
     "missing hand model": (["--hand-model", "{root}/none.task", "--no-display"], "hand model not found"),
     "unknown record class": (["--record", "hello", "--no-display"], "not one of the model's classes"),
     "no display": ([], "--no-display"),
+    "border views on a video": (["--source", "{root}/plain.mp4", "--border-views", "--no-display"],
+                                "--border-views reads photos only"),
 }
 
 

@@ -83,7 +83,8 @@ def test_output_tree(processed):
     assert len({(r["source"], r["path"]) for r in rows}) == n_inputs
     summary = json.loads((out / "report.json").read_text())
     assert sum(c["files"] for c in summary["per_class"].values()) == n_inputs
-    assert sum(c["hands_found"] for c in summary["per_class"].values()) == sum(r["mirrored"] == "0" for r in ok)
+    assert sum(c["hands_found"] for c in summary["per_class"].values()) == sum(
+        r["mirrored"] == r["extra"] == "0" for r in ok)
     assert set(summary["per_source"]) == {"keptsecret", "kaggle64", "boris"}
     with open(out / "report.csv", newline="") as f:
         table = list(csv.DictReader(f))
@@ -125,13 +126,47 @@ def test_no_hand_images_counted_not_saved(processed):
 
 def test_hands_found_in_keptsecret_photos(processed):
     _, out = processed
-    originals = [r for r in manifest(out) if r["source"] == "keptsecret" and r["mirrored"] == "0"]
+    originals = [r for r in manifest(out) if r["source"] == "keptsecret" and r["mirrored"] == r["extra"] == "0"]
     assert len(originals) == 5 * len(KEPT)
     found = sum(r["status"] == "ok" for r in originals) / len(originals)
     assert found >= 0.97, f"hands found in only {100 * found:.1f}% of clear photos"
-    mirrored = [r for r in manifest(out) if r["source"] == "keptsecret" and r["mirrored"] == "1"]
+    mirrored = [r for r in manifest(out) if r["source"] == "keptsecret" and r["mirrored"] == "1" and r["extra"] == "0"]
     assert sum(r["status"] == "ok" for r in mirrored) / len(mirrored) >= 0.9
     assert {r["handedness"] for r in originals if r["status"] == "ok"} <= {"Left", "Right"}
+
+
+def test_every_border_readings_are_extra_samples_of_the_same_photo(processed):
+    """Photos read with every fallback border: per view one sample (`X.npy`, `X.mirror.npy`) and
+    the further readings (`X[.mirror].border25.npy` ...), each in the photo's own coordinates, so
+    they lie on the same hand; landmark inputs get none."""
+    _, out = processed
+    rows = [r for r in manifest(out) if r["status"] == "ok"]
+    extra = [r for r in rows if r["extra"] == "1"]
+    assert extra and all(r["every_border"] == "1" for r in rows if r["source"] != "boris")
+    assert not [r for r in rows if r["source"] == "boris" and (r["extra"] == "1" or r["every_border"] == "1")]
+    sample = {(r["path"], r["mirrored"]): r for r in rows if r["extra"] == "0"}
+    for r in extra:
+        first = sample[(r["path"], r["mirrored"])]  # the view's sample comes from an earlier reading
+        assert float(r["border"]) > float(first["border"]) and float(r["border"]) in keypoints.FALLBACK_BORDERS
+        assert r["output"] == layout.reading_name(first["output"], False, float(r["border"]))
+        assert layout.parse_reading_name(r["output"]) == (layout.parse_reading_name(first["output"])[0],
+                                                          r["mirrored"] == "1", True)
+        a, b = np.load(out / first["output"]), np.load(out / r["output"])
+        size = np.linalg.norm(a[:, :2] - a[:1, :2], axis=1).mean()
+        assert np.linalg.norm(a[:, :2] - b[:, :2], axis=1).mean() < 0.25 * size, r["output"]
+
+
+def test_border_views_off_reads_each_view_once(tmp_path):
+    data = make_slice(tmp_path / "in", per_class=1, classes=("A", "B"), boris=1, nothing=1)
+    out = tmp_path / "out"
+    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "1", "--border-views"]) == 0
+    rows = manifest(out)
+    assert {r["extra"] for r in rows} == {r["every_border"] for r in rows} == {"0"}
+    assert not [p for p in out.rglob("*.npy") if ".border" in p.name]
+    # asking for every border later re-reads the photos, as asked, instead of keeping the old rows
+    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "1"]) == 0
+    assert {r["every_border"] for r in manifest(out) if r["source"] == "keptsecret"} == {"1"}
+    assert [p for p in out.rglob("*.npy") if ".border" in p.name]
 
 
 def test_rerun_skips_finished_work(processed, capsys):
@@ -173,7 +208,8 @@ def resume_setup(tmp_path_factory):
 
 
 def run_until(args: list[str], out: Path, n_files: int, sig: int) -> subprocess.CompletedProcess:
-    """Start preprocess.py, send `sig` once `n_files` .npy files exist under OUT; its result."""
+    """Start preprocess.py, send `sig` once it has written `n_files` more .npy files under OUT; its result."""
+    n_files += sum(1 for _ in out.rglob("*.npy")) if out.is_dir() else 0
     proc = subprocess.Popen(cli(*args), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
@@ -196,7 +232,7 @@ def run_until(args: list[str], out: Path, n_files: int, sig: int) -> subprocess.
 @pytest.mark.parametrize("plan", [
     [(signal.SIGKILL, 3, 1)],
     [(signal.SIGINT, 8, 1)],
-    [(signal.SIGKILL, 5, 2), (signal.SIGKILL, 14, 1), (signal.SIGINT, 20, 2)],
+    [(signal.SIGKILL, 5, 2), (signal.SIGKILL, 9, 1), (signal.SIGINT, 6, 2)],
 ], ids=["kill-early", "sigint", "kill-kill-sigint"])
 def test_resume_after_interrupt_equals_clean_run(resume_setup, plan):
     base, data, reference = resume_setup

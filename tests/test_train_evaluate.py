@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -307,6 +308,53 @@ def test_evaluate_both_views_of_landmark_folder(tmp_path):
     assert reports[("--no-both-views", "--flip")]["hands_found"] == 19
 
 
+@needs_weights
+def test_evaluate_border_views_of_landmark_folder(tmp_path, capsys):
+    """Landmark mode with further readings (`X.border50.npy`): by default each photo's prediction
+    combines all its readings, with --no-border-views only its one sample per view; the readings
+    are not extra photos.  A folder without such readings is scored without them, with a warning."""
+    from classifier import combine_views
+    from conftest import synthetic_hand
+    rng = np.random.default_rng(9)
+    out = tmp_path / "processed"
+    rows, hands = [], {}
+    for name in ("A", "B", "C"):
+        (out / "test" / name).mkdir(parents=True)
+        for i in range(8):
+            photo = f"test/{name}/s__{name}{i}.jpg"
+            for suffix, mirrored, extra in ((".npy", 0, 0), (".mirror.npy", 1, 0), (".border50.npy", 0, 1)):
+                hands[photo + suffix] = hand = synthetic_hand(rng, int(rng.integers(0, 40)))
+                np.save(out / (photo + suffix), keypoints.mirror_landmarks(hand) if mirrored else hand)
+                rows.append(f"s,x/{name}{i}.jpg,{name},test,{photo + suffix},{mirrored},ok,"
+                            f"{'Left' if mirrored else 'Right'},0.9,{0.5 * extra:g},{extra},1")
+    (out / "manifest.csv").write_text(",".join(layout.MANIFEST_FIELDS) + "\n" + "\n".join(rows) + "\n")
+    weights = WEIGHTS  # an untrained model gives every hand the same letter
+    clf = load_classifier(weights)
+    expected = {}
+    for border_views in (True, False):
+        names = [n for n in hands if border_views or ".border" not in n]
+        lm = np.stack([keypoints.mirror_landmarks(hands[n]) if ".mirror" in n else hands[n] for n in names])
+        _, probs = combine_views(clf.predict_proba(lm, ["Left" if ".mirror" in n else "Right" for n in names]),
+                                 [layout.parse_reading_name(n)[0] for n in names])
+        truth = [n.split("/")[1] for n in dict.fromkeys(layout.parse_reading_name(n)[0] for n in names)]
+        expected[border_views] = Counter(zip(truth, (clf.classes[k] for k in probs.argmax(1))))
+    for flags, border_views in (((), True), (("--no-border-views",), False)):
+        path = tmp_path / "r.json"
+        assert evaluate.main([str(out), "--weights", str(weights), "--json", str(path), *flags]) == 0
+        report = json.loads(path.read_text())
+        assert report["images"] == report["hands_found"] == 24 and report["border_views"] is border_views
+        labels = report["classes"]
+        got = Counter({(labels[i], labels[j]): n for i, row in enumerate(report["confusion"])
+                       for j, n in enumerate(row) if n})
+        assert got == expected[border_views]
+    assert expected[True] != expected[False], "the fixture should tell the two apart"
+    capsys.readouterr()
+    for path in (out / "test").glob("*/*.border50.npy"):
+        path.unlink()
+    assert evaluate.main([str(out), "--weights", str(weights)]) == 0
+    assert "no readings with every border" in capsys.readouterr().err
+
+
 @needs_data
 @needs_weights
 def test_mirrored_photo_gives_same_letter():
@@ -320,10 +368,11 @@ def test_mirrored_photo_gives_same_letter():
     clf = load_classifier(WEIGHTS)
     keypoints.resolve_hand_model()
     agree = compared = 0
-    for index, views in keypoints.detect_files(paths, workers=2, views=(False, True)):
-        if views is None or not views[0] or not views[1]:
+    for index, readings in keypoints.detect_files(paths, workers=2, views=(False, True)):
+        first = {r.mirrored: r.hands[0] for r in readings or () if r.hands}  # the reading that found the hand
+        if len(first) < 2:
             continue
-        (original, *_), (mirrored, *_) = views
+        original, mirrored = first[False], first[True]
         p0 = clf.predict_proba(original.landmarks, original.handedness)[0]
         p1 = clf.predict_proba(mirrored.landmarks, mirrored.handedness)[0]
         compared += 1
