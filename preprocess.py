@@ -273,8 +273,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=MIRROR,
                    help="also store landmarks of each mirrored photo (the other hand)")
     p.add_argument("--border-views", nargs="*", default=BORDER_VIEWS, choices=layout.SPLITS, metavar="SPLIT",
-                   help="splits whose photos are read with every fallback border too (extra samples of "
-                        "the same photo, used by train.py and evaluate.py --border-views); none when empty")
+                   help="splits whose photos are read with every fallback border too (further readings of "
+                        "the same photo, for evaluate.py, crossval.py and train.py --extra-readings); none "
+                        "when empty")
     p.add_argument("--hand-model", default=HAND_MODEL, help="path to hand_landmarker.task")
     p.add_argument("--redo-missed", action="store_true",
                    help="run the detector again on images where an earlier run found no hand")
