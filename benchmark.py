@@ -223,11 +223,11 @@ def job_photos(paths: list[str], weights: str, count: int) -> dict:
     bare = _landmarker(False, main.MAX_HANDS)
     clf = load_classifier(weights)
     one, two = (keypoints.HandDetector(mode="image", max_hands=main.MAX_HANDS) for _ in range(2))
-    paths_ = {"photo.one_view": main.Recogniser(one, clf, independent_frames=True),
+    recognisers = {"photo.one_view": main.Recogniser(one, clf, independent_frames=True),
               "photo.both_views": main.Recogniser(one, clf, independent_frames=True, mirror_detector=two),
               "photo.all_views": main.Recogniser(one, clf, independent_frames=True, mirror_detector=two,
                                                  every_border=True)}
-    times: dict[str, list[float]] = {k: [] for k in ("photo.landmarker", *paths_)}
+    times: dict[str, list[float]] = {k: [] for k in ("photo.landmarker", *recognisers)}
     for timed in (False, True):
         for rgb in photos:
             t0 = time.perf_counter()
@@ -235,14 +235,14 @@ def job_photos(paths: list[str], weights: str, count: int) -> dict:
             t1 = time.perf_counter()
             if timed:
                 times["photo.landmarker"].append((t1 - t0) * 1000)
-            for name, recogniser in paths_.items():
+            for name, recogniser in recognisers.items():
                 t0 = time.perf_counter()
                 recogniser.process(rgb, 0)
                 if timed:
                     times[name].append((time.perf_counter() - t0) * 1000)
-    for closing in (*paths_.values(), one, two, bare):
+    for closing in (*recognisers.values(), one, two, bare):
         closing.close()
-    out = {f"{k}_vs_landmarker": sum(times[k]) / sum(times["photo.landmarker"]) for k in paths_}
+    out = {f"{k}_vs_landmarker": sum(times[k]) / sum(times["photo.landmarker"]) for k in recognisers}
     out["photos"] = len(photos)
     for key, values in times.items():
         out.update(_stats(values, key))

@@ -82,7 +82,7 @@ class LandmarkDataset(Dataset):
         self.rng = np.random.default_rng(seed)
         self.skipped = 0
         splits = [split] if isinstance(split, str) else list(split)
-        found: list[tuple[str, Path, str, str]] = []  # (class, path, handedness, source)
+        found: list[tuple[str, Path, str, str, tuple]] = []  # (class, path, handedness, source, reading)
         for root, part in ((Path(r), s) for r in roots for s in splits):
             if not (root / part).is_dir():
                 continue
@@ -92,18 +92,19 @@ class LandmarkDataset(Dataset):
                 if label is None:
                     continue
                 for path in sorted(folder.glob("*.npy")):
-                    if not extra_readings and layout.parse_reading_name(path.name)[2]:
+                    reading = layout.parse_reading_name(str(path))  # (photo id, mirrored, extra)
+                    if reading[2] and not extra_readings:
                         continue
                     source = path.name.split("__", 1)[0] if "__" in path.name else root.name
                     if (sources is not None and source not in sources) or source in exclude_sources:
                         continue
                     rel = path.relative_to(root).as_posix()
-                    found.append((label, path, handedness.get(rel, "") or "Unknown", source))
+                    found.append((label, path, handedness.get(rel, "") or "Unknown", source, reading))
         present = sorted({f[0] for f in found}, key=self.class_order)
         self.classes = list(classes) if classes is not None else present
         index = {name: i for i, name in enumerate(self.classes)}
-        marks, left, unknown, labels, kept_sources, paths = [], [], [], [], [], []
-        for label, path, hand, source in found:
+        marks, left, unknown, labels, kept_sources, paths, readings = [], [], [], [], [], [], []
+        for label, path, hand, source, reading in found:
             if label not in index:
                 continue
             try:
@@ -120,16 +121,16 @@ class LandmarkDataset(Dataset):
             labels.append(index[label])
             kept_sources.append(source)
             paths.append(path)
+            readings.append(reading)
         self.landmarks = np.array(marks, np.float32).reshape(-1, keypoints.NUM_LANDMARKS, 3)
         self.left = np.array(left, bool)
         self.unknown = np.array(unknown, bool)
         self.labels = np.array(labels, np.int64)
         self.sources = np.array(kept_sources, dtype=object)
         self.paths = paths
-        names = [layout.parse_reading_name(str(p)) for p in paths]
-        self.photos = np.array([n[0] for n in names], dtype=object)
-        self.mirrored = np.array([n[1] for n in names], bool)
-        self.extra = np.array([n[2] for n in names], bool)
+        self.photos = np.array([r[0] for r in readings], dtype=object)
+        self.mirrored = np.array([r[1] for r in readings], bool)
+        self.extra = np.array([r[2] for r in readings], bool)
 
     @staticmethod
     def class_order(name: str) -> tuple[int, str]:
