@@ -141,6 +141,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also use each photo's further border readings (X.border50.npy ...) in every split")
     p.add_argument("--channels", type=int, nargs="+", default=model_lib.DEFAULT_CONFIG["channels"],
                    help="Conv1d widths, one per block")
+    p.add_argument("--kernel-size", type=int, default=model_lib.DEFAULT_CONFIG["kernel_size"],
+                   help="Conv1d kernel along the landmark axis (odd)")
     p.add_argument("--hidden", type=int, default=model_lib.DEFAULT_CONFIG["hidden"], help="width of the dense layer")
     p.add_argument("--dropout", type=float, default=model_lib.DEFAULT_CONFIG["dropout"])
     p.add_argument("--exclude-source", nargs="*", default=[], metavar="NAME",
@@ -149,6 +151,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.epochs < 1 or args.batch_size < 1:
         p.error("--epochs and --batch-size must be at least 1")
+    if args.kernel_size < 1 or args.kernel_size % 2 == 0:
+        p.error("--kernel-size must be a positive odd number")
     if not 0 <= args.balance_sources <= 1:
         p.error("--balance-sources must be between 0 and 1")
     return args
@@ -178,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     if len(valid) == 0:
         print("train.py: error: the valid split is empty", file=sys.stderr)
         return 2
-    config = {**model_lib.DEFAULT_CONFIG, "channels": args.channels, "hidden": args.hidden, "dropout": args.dropout}
+    config = {**model_lib.DEFAULT_CONFIG, "channels": args.channels, "kernel_size": args.kernel_size,
+              "hidden": args.hidden, "dropout": args.dropout}
     net = model_lib.build_model(len(train.classes), config)
     optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
     steps = (len(train) + args.batch_size - 1) // args.batch_size
@@ -195,9 +200,10 @@ def main(argv: list[str] | None = None) -> int:
         state = torch.load(state_path, map_location="cpu", weights_only=False)
         if (state["classes"] != train.classes or state["epochs"] != args.epochs
                 or state.get("balance_sources") != args.balance_sources
-                or state.get("extra_readings", False) != args.extra_readings):
-            print("train.py: error: the saved run used other classes, --epochs, --balance-sources or "
-                  "--extra-readings; start again without --resume", file=sys.stderr)
+                or state.get("extra_readings", False) != args.extra_readings
+                or state.get("model_config", config) != config):
+            print("train.py: error: the saved run used other classes, --epochs, --balance-sources, "
+                  "--extra-readings or model shape; start again without --resume", file=sys.stderr)
             return 2
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -238,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
                        f"valid {record['valid_acc']:.4f}  best {best['valid_acc']:.4f} (epoch {best['epoch']})",
                        file=sys.stderr)
             atomic_torch_save({"epoch": epoch, "epochs": args.epochs, "balance_sources": args.balance_sources,
-                               "extra_readings": args.extra_readings, "classes": train.classes,
+                               "extra_readings": args.extra_readings, "classes": train.classes, "model_config": config,
                                "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "history": history, "best": best,
                                "rng": train.rng, "torch_rng": torch.get_rng_state()}, state_path)

@@ -175,6 +175,27 @@ def test_train_user_errors(tmp_path, capsys):
     assert "Traceback" not in result.stderr
 
 
+def test_train_model_shape_flags(tmp_path, capsys):
+    """--kernel-size / --channels / --hidden reach the checkpoint (which loads with them), a bad
+    kernel is a usage error, and a run is not resumed with another model shape."""
+    import train
+    data = make_keypoint_dataset(tmp_path / "data")
+    weights = tmp_path / "m.pth"
+    shape = ["--kernel-size", "5", "--channels", "8", "16", "--hidden", "16"]
+    assert train.main(["--data", str(data), "--weights", str(weights), *shape, *TRAIN_ARGS]) == 0
+    net, payload = model_lib.load_checkpoint(weights, tmp_path / "class_mapping.txt")
+    assert payload["model_config"]["kernel_size"] == 5 and payload["model_config"]["channels"] == [8, 16]
+    assert net.conv[0].kernel_size == (5,)
+    capsys.readouterr()
+    torch.save({"classes": ["A", "B", "C"], "epochs": 8, "balance_sources": train.BALANCE_SOURCES,
+                "model_config": {**model_lib.DEFAULT_CONFIG, "channels": [8, 16], "hidden": 16, "kernel_size": 5}},
+               weights.with_name("m.pth.resume"))
+    assert train.main(["--data", str(data), "--weights", str(weights), "--resume", *TRAIN_ARGS]) == 2
+    assert "model shape" in capsys.readouterr().err
+    result = run("train.py", "--data", str(data), "--kernel-size", "4")
+    assert result.returncode == 2 and "--kernel-size must be a positive odd number" in result.stderr
+
+
 # ----------------------------------------------------------------------------- evaluate
 def test_letters_accuracy_leaves_out_del_nothing_space():
     """`letters_on_found` scores the alphabet only: a random hand filed under `nothing` read as a
