@@ -203,7 +203,7 @@ def main(argv: list[str] | None = None) -> int:
                 or state.get("extra_readings", False) != args.extra_readings
                 or state.get("model_config", config) != config):
             print("train.py: error: the saved run used other classes, --epochs, --balance-sources, "
-                  "--extra-readings or model shape; start again without --resume", file=sys.stderr)
+                  "--extra-readings or model hyper-parameters; start again without --resume", file=sys.stderr)
             return 2
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])

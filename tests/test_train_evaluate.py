@@ -177,7 +177,7 @@ def test_train_user_errors(tmp_path, capsys):
 
 def test_train_model_shape_flags(tmp_path, capsys):
     """--kernel-size / --channels / --hidden reach the checkpoint (which loads with them), a bad
-    kernel is a usage error, and a run is not resumed with another model shape."""
+    kernel is a usage error, and a run is not resumed with other model hyper-parameters."""
     import train
     data = make_keypoint_dataset(tmp_path / "data")
     weights = tmp_path / "m.pth"
@@ -191,7 +191,7 @@ def test_train_model_shape_flags(tmp_path, capsys):
                 "model_config": {**model_lib.DEFAULT_CONFIG, "channels": [8, 16], "hidden": 16, "kernel_size": 5}},
                weights.with_name("m.pth.resume"))
     assert train.main(["--data", str(data), "--weights", str(weights), "--resume", *TRAIN_ARGS]) == 2
-    assert "model shape" in capsys.readouterr().err
+    assert "model hyper-parameters" in capsys.readouterr().err
     result = run("train.py", "--data", str(data), "--kernel-size", "4")
     assert result.returncode == 2 and "--kernel-size must be a positive odd number" in result.stderr
 
