@@ -71,6 +71,18 @@ def photos_without_hand(rows: Iterable[dict[str, str]], views: tuple[bool, ...] 
     return [(label, src) for label, src, ok in found.values() if not ok]
 
 
+def split_photos(rows: Iterable[dict[str, str]], split: str) -> list[tuple[str, str, str]]:
+    """(photo path, class, source) of every photo of one split in manifest rows, hand found or not,
+    in manifest order; landmark files and skipped files are left out.  Paths are as preprocess.py
+    was given them (relative to the folder it ran in)."""
+    photos: dict[str, tuple[str, str, str]] = {}
+    for row in rows:
+        if (row["split"] == split and row["status"] in ("ok", "no_hand")
+                and Path(row["path"]).suffix.lower() in IMAGE_EXTENSIONS):
+            photos.setdefault(row["path"], (row["path"], row["class"], row["source"]))
+    return list(photos.values())
+
+
 def canonical_class(folder_name: str) -> str | None:
     """Kaggle class name for a folder name, case-insensitive ('a' -> 'A', 'Del' -> 'del'); None if unknown."""
     name = folder_name.strip()

@@ -11,6 +11,7 @@ as the prediction `nothing`.  DATA_DIR may also be a preprocess.py output folder
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 from collections import Counter
@@ -32,6 +33,8 @@ THRESHOLD = 0.6  # confidence for the coverage figure (main.py's default --thres
 BOTH_VIEWS = True  # read each photo and its mirror image and average (main.py does the same for photos)
 BORDER_VIEWS = True  # read each view with every fallback border too and average (main.py does the same for photos)
 HAND_MODEL = None
+CLIP_FRAMES = 0  # > 0: score each photo as a still clip of this many frames through main.py's live path
+CLIP_FPS = 30.0  # frame rate of those clips
 # -----------------------------------------------------------------------------
 NO_HAND = "nothing"  # what "no hand found" predicts
 CALIBRATION_BINS = 10
@@ -193,16 +196,10 @@ def evaluate_landmarks(folder: Path, clf, flip: bool, both_views: bool = False,
     return truth, predicted, confidence, found, sources
 
 
-def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str | None,
-                    skipped: Counter | None = None, both_views: bool = False,
-                    border_views: bool = False) -> tuple[list, list, list, list, list]:
-    """Truth, prediction, confidence, found, source for class folders of images, end to end
-    (with `both_views`, the mean over each photo and its mirror image; with `border_views`, also
-    over each view read with every fallback border).
-    Files that are not usable images are skipped with one warning line each (hidden files such
-    as .DS_Store silently) and counted by reason in `skipped`."""
-    from tqdm import tqdm
-    skipped = Counter() if skipped is None else skipped
+def list_images(root: Path, skipped: Counter) -> list[layout.Entry]:
+    """The image files in the class folders at or below `root`.  Files that are not usable images
+    are skipped with one warning line each (hidden files such as .DS_Store silently) and counted
+    by reason in `skipped`."""
     entries = []
     for source in layout.find_sources([root]):
         found, unknown = layout.list_entries(source)
@@ -218,6 +215,18 @@ def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str |
             skipped[problem] += 1
             if problem != "hidden":
                 print(f"warning: skipped {e.path}: {problem.replace('_', ' ')}", file=sys.stderr)
+    return entries
+
+
+def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str | None,
+                    skipped: Counter | None = None, both_views: bool = False,
+                    border_views: bool = False) -> tuple[list, list, list, list, list]:
+    """Truth, prediction, confidence, found, source for class folders of images, end to end
+    (with `both_views`, the mean over each photo and its mirror image; with `border_views`, also
+    over each view read with every fallback border).  Unusable files: see `list_images`."""
+    from tqdm import tqdm
+    skipped = Counter() if skipped is None else skipped
+    entries = list_images(root, skipped)
     truth, predicted, confidence, found_hand, sources = [], [], [], [], []
     no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
     views = (flip, not flip) if both_views else (flip,)
@@ -238,9 +247,50 @@ def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str |
         confidence.append(float(probs.max()) if ok else 0.0)
         found_hand.append(ok)
         sources.append(entry.source)
-    if skipped:
-        print("skipped " + ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(skipped.items())),
-              file=sys.stderr)
+    return truth, predicted, confidence, found_hand, sources
+
+
+def evaluate_clips(photos: list[tuple[str, str, str]], clf, flip: bool, frames: int, both_views: bool,
+                   hand_model: str | None, skipped: Counter) -> tuple[list, list, list, list, list]:
+    """Truth, prediction, confidence, found, source with each (path, class, source) photo shown as a
+    still clip of `frames` frames at CLIP_FPS to main.py's live path: VIDEO-mode tracking, one view
+    (with `both_views`, the frame and its mirror image, as `main.py --both-views`), smoothing over
+    main.SMOOTH_MS.  A photo scores the smoothed prediction of the clip's last frame; clips are
+    spaced so that no smoothing window spans two photos.  Raises FileNotFoundError when photos
+    are missing."""
+    import main as live
+    from tqdm import tqdm
+    missing = [path for path, _, _ in photos if not Path(path).is_file()]
+    if missing:
+        raise FileNotFoundError(f"{len(missing)} photo(s) not found, e.g. {missing[0]} (a manifest's paths are "
+                                f"relative to the folder preprocess.py ran in)")
+    truth, predicted, confidence, found_hand, sources = [], [], [], [], []
+    no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
+    step_ms, t_ms = 1000.0 / CLIP_FPS, 0.0
+    with contextlib.ExitStack() as stack:
+        detector = stack.enter_context(keypoints.HandDetector(hand_model, mode="video", max_hands=live.MAX_HANDS))
+        mirror = (stack.enter_context(keypoints.HandDetector(hand_model, mode="video", max_hands=live.MAX_HANDS))
+                  if both_views else None)
+        recogniser = live.Recogniser(detector, clf, threshold=0.0, mirror_detector=mirror)
+        stack.callback(recogniser.close)
+        for path, label, source in tqdm(photos, unit="clip", desc="evaluate", dynamic_ncols=True):
+            rgb = keypoints.read_image(path)
+            if rgb is None:
+                skipped["unreadable"] += 1
+                tqdm.write(f"warning: skipped {path}: unreadable", file=sys.stderr)
+                continue
+            frame = np.ascontiguousarray(rgb[:, ::-1]) if flip else rgb
+            for _ in range(frames):
+                result = recogniser.process(frame, t_ms)
+                t_ms += step_ms
+            t_ms += live.SMOOTH_MS
+            best = result.hands[result.spelling].prediction if result.spelling is not None else None
+            ok = best is not None and best.letter is not None
+            truth.append(label)
+            predicted.append(best.letter if ok else no_hand)
+            confidence.append(float(best.confidence) if ok else 0.0)
+            found_hand.append(ok)
+            sources.append(source)
     return truth, predicted, confidence, found_hand, sources
 
 
@@ -281,9 +331,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="confidence for the coverage figure")
     p.add_argument("--workers", type=int, default=WORKERS, help="parallel landmarker processes")
     p.add_argument("--hand-model", default=HAND_MODEL, help="path to hand_landmarker.task")
+    p.add_argument("--clip-frames", type=int, default=CLIP_FRAMES, metavar="N",
+                   help="score each photo as a still clip of N frames through main.py's camera path (tracking "
+                        "and smoothing; border views are not used, --no-both-views is the camera default); "
+                        "with a preprocess.py output folder, the --split photos listed in its manifest.csv")
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error("--workers must be at least 1")
+    if args.clip_frames < 0:
+        p.error("--clip-frames must be 0 (off) or more")
     if not Path(args.data_dir).is_dir():
         p.error(f"DATA_DIR not found: {args.data_dir}")
     return args
@@ -297,7 +353,14 @@ def main(argv: list[str] | None = None) -> int:
     try:
         clf = load_weights(args.weights)
         split = root / args.split if (root / args.split).is_dir() else root
-        if is_landmark_folder(split):
+        if args.clip_frames:
+            photos = (layout.split_photos(layout.read_manifest(root / "manifest.csv"), split.name)
+                      if is_landmark_folder(split)
+                      else [(str(e.path), e.label, e.source) for e in list_images(root, skipped)])
+            keypoints.resolve_hand_model(args.hand_model)
+            outcome = evaluate_clips(photos, clf, args.flip, args.clip_frames, args.both_views, args.hand_model,
+                                     skipped)
+        elif is_landmark_folder(split):
             outcome = evaluate_landmarks(split, clf, args.flip, args.both_views, args.border_views)
         else:
             keypoints.resolve_hand_model(args.hand_model)
@@ -309,12 +372,16 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
         return 130
+    if skipped:
+        print("skipped " + ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(skipped.items())),
+              file=sys.stderr)
     if not outcome[0]:
         print(f"evaluate.py: error: no images of known classes in {root}", file=sys.stderr)
         return 2
     result = score(*outcome, classes=clf.classes, threshold=args.threshold)
     result.update({"data_dir": str(root), "weights": str(args.weights), "flip": args.flip,
-                   "both_views": args.both_views, "border_views": args.border_views,
+                   "both_views": args.both_views, "border_views": args.border_views and not args.clip_frames,
+                   "clip_frames": args.clip_frames,
                    "skipped": dict(sorted(skipped.items()))})
     print(summary_text(result))
     try:

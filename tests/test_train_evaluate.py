@@ -402,6 +402,54 @@ def test_mirrored_photo_gives_same_letter():
     assert agree / compared >= 0.9, f"mirrored photo gave the same letter in only {agree} of {compared}"
 
 
+def write_clip_manifest(out: Path, photos: list[tuple[Path, str, str]]) -> None:
+    """A preprocess.py output folder whose manifest lists `photos` as (path, class, status) rows of
+    the test split, plus a landmark set and a second (mirrored) row per photo, which are not photos."""
+    import csv
+    (out / "test" / "A").mkdir(parents=True)
+    np.save(out / "test" / "A" / "s__x.jpg.npy", np.zeros((21, 3), np.float32))  # makes it a landmark folder
+    with open(out / "manifest.csv", "w", newline="") as f:
+        w = csv.DictWriter(f, layout.MANIFEST_FIELDS)
+        w.writeheader()
+        for path, label, status in photos:
+            for mirrored in (0, 1):
+                w.writerow({"source": "s", "path": str(path), "class": label, "split": "test", "mirrored": mirrored,
+                            "status": status})
+        w.writerow({"source": "lm", "path": str(out / "frame_1.npy"), "class": "A", "split": "test", "status": "ok"})
+
+
+@needs_data
+@needs_weights
+def test_evaluate_clips_read_photos_like_the_camera(image_slice, tmp_path):
+    """--clip-frames shows each photo to main.py's live path as a still clip: image folders, and the
+    split's photos of a preprocess.py output (through its manifest); empty scenes count as misses;
+    a missing photo or a negative count is a one-line error."""
+    result = run("evaluate.py", str(image_slice), "--clip-frames", "4", "--no-both-views",
+                 "--json", str(tmp_path / "c.json"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "c.json").read_text())
+    check_json(report, 11)
+    assert report["clip_frames"] == 4 and report["border_views"] is False and report["both_views"] is False
+    assert 9 <= report["hands_found"] <= 10 and report["accuracy"] > 0.5
+    assert report["per_class"]["nothing"]["recall"] == 1.0  # the two empty scenes: no hand in any frame
+
+    photos = sorted((image_slice / "A").iterdir())[:2] + sorted((image_slice / "B").iterdir())[:1]
+    out = tmp_path / "processed"
+    write_clip_manifest(out, [(p, p.parent.name, "ok") for p in photos]
+                        + [(image_slice / "L" / "gone.jpg", "L", "unreadable")])
+    result = run("evaluate.py", str(out), "--split", "test", "--clip-frames", "3", "--json", str(tmp_path / "m.json"))
+    assert result.returncode == 0, result.stderr
+    report = json.loads((tmp_path / "m.json").read_text())
+    assert report["images"] == 3 and report["both_views"] is True  # photos only, each once
+
+    missing = tmp_path / "missing"
+    write_clip_manifest(missing, [(tmp_path / "nowhere.jpg", "A", "ok")])
+    result = run("evaluate.py", str(missing), "--clip-frames", "3")
+    assert result.returncode == 2 and "1 photo(s) not found" in result.stderr and "Traceback" not in result.stderr
+    result = run("evaluate.py", str(image_slice), "--clip-frames", "-1")
+    assert result.returncode == 2 and "--clip-frames must be 0 (off) or more" in result.stderr
+
+
 @needs_data
 @needs_weights
 def test_evaluate_shipped_weights(image_slice, tmp_path):
