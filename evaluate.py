@@ -2,11 +2,13 @@
 
     python evaluate.py DATA_DIR [--weights PATH] [--flip] [--json OUT] [--plot OUT.png]
                        [--plot-reliability OUT.png] [--no-both-views] [--no-border-views]
+                       [--clip-frames N]
 
 DATA_DIR holds class folders of images (searched up to 3 levels down, so a folder of several
 collections works; unknown folders are reported and skipped).  An image with no hand found counts
 as the prediction `nothing`.  DATA_DIR may also be a preprocess.py output folder (landmarks; the
---split folder is scored) for a landmarker-free check.
+--split folder is scored) for a landmarker-free check.  With --clip-frames, each photo is played
+as a still clip through main.py's camera path instead.
 """
 from __future__ import annotations
 
