@@ -29,6 +29,7 @@ MAX_SEARCH_DEPTH = 3
 # a sample, `every_border` 1 when the photo was read with every fallback border.
 MANIFEST_FIELDS = ["source", "path", "class", "split", "output", "mirrored", "status", "handedness", "score",
                    "border", "extra", "every_border"]
+STATUS_OK, STATUS_NO_HAND = "ok", "no_hand"  # a manifest row of a photo read (hand found or not)
 
 
 def read_manifest(manifest: Path) -> list[dict[str, str]]:
@@ -64,10 +65,10 @@ def photos_without_hand(rows: Iterable[dict[str, str]], views: tuple[bool, ...] 
     found: dict[str, list] = {}
     for row in rows:
         if ((split is not None and row["split"] != split) or (source is not None and row["source"] != source)
-                or bool(int(row["mirrored"] or 0)) not in views or row["status"] not in ("ok", "no_hand")):
+                or bool(int(row["mirrored"] or 0)) not in views or row["status"] not in (STATUS_OK, STATUS_NO_HAND)):
             continue
         entry = found.setdefault(row["path"], [row["class"], row["source"], False])
-        entry[2] |= row["status"] == "ok"
+        entry[2] |= row["status"] == STATUS_OK
     return [(label, src) for label, src, ok in found.values() if not ok]
 
 
@@ -77,7 +78,7 @@ def split_photos(rows: Iterable[dict[str, str]], split: str) -> list[tuple[str, 
     was given them (relative to the folder it ran in)."""
     photos: dict[str, tuple[str, str, str]] = {}
     for row in rows:
-        if (row["split"] == split and row["status"] in ("ok", "no_hand")
+        if (row["split"] == split and row["status"] in (STATUS_OK, STATUS_NO_HAND)
                 and Path(row["path"]).suffix.lower() in IMAGE_EXTENSIONS):
             photos.setdefault(row["path"], (row["path"], row["class"], row["source"]))
     return list(photos.values())

@@ -159,6 +159,12 @@ def plot_reliability(r: dict[str, Any], path: Path) -> None:
     plt.close(fig)
 
 
+def no_hand_label(clf) -> str:
+    """What a photo with no hand found predicts: `nothing`, or a label of its own when the model
+    has no such class."""
+    return NO_HAND if NO_HAND in clf.classes else "(no hand)"
+
+
 def evaluate_landmarks(folder: Path, clf, flip: bool, both_views: bool = False,
                        border_views: bool = False) -> tuple[list, list, list, list, list]:
     """Truth, prediction, confidence, found, source for a preprocess.py split folder: per photo, the
@@ -187,7 +193,7 @@ def evaluate_landmarks(folder: Path, clf, flip: bool, both_views: bool = False,
     truth = [data.classes[i] for i in data.labels[rows]]
     predicted = [clf.classes[i] for i in probs.argmax(1)]
     confidence, found, sources = list(probs.max(1)), [True] * len(truth), list(data.sources[rows])
-    no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
+    no_hand = no_hand_label(clf)
     rows = layout.read_manifest(folder.parent / "manifest.csv")
     for label, source in layout.photos_without_hand(rows, views, split=folder.name):
         truth.append(label)
@@ -230,7 +236,7 @@ def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str |
     skipped = Counter() if skipped is None else skipped
     entries = list_images(root, skipped)
     truth, predicted, confidence, found_hand, sources = [], [], [], [], []
-    no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
+    no_hand = no_hand_label(clf)
     views = (flip, not flip) if both_views else (flip,)
     for index, seen in tqdm(keypoints.detect_files([str(e.path) for e in entries], workers, hand_model, views,
                                                    every_border=border_views),
@@ -267,7 +273,7 @@ def evaluate_clips(photos: list[tuple[str, str, str]], clf, flip: bool, frames: 
         raise FileNotFoundError(f"{len(missing)} photo(s) not found, e.g. {missing[0]} (a manifest's paths are "
                                 f"relative to the folder preprocess.py ran in)")
     truth, predicted, confidence, found_hand, sources = [], [], [], [], []
-    no_hand = NO_HAND if NO_HAND in clf.classes else "(no hand)"
+    no_hand = no_hand_label(clf)
     step_ms, t_ms = 1000.0 / CLIP_FPS, 0.0
     with contextlib.ExitStack() as stack:
         detector = stack.enter_context(keypoints.HandDetector(hand_model, mode="video", max_hands=live.MAX_HANDS))
@@ -355,17 +361,17 @@ def main(argv: list[str] | None = None) -> int:
     try:
         clf = load_weights(args.weights)
         split = root / args.split if (root / args.split).is_dir() else root
-        if args.clip_frames:
-            photos = (layout.split_photos(layout.read_manifest(root / "manifest.csv"), split.name)
-                      if is_landmark_folder(split)
-                      else [(str(e.path), e.label, e.source) for e in list_images(root, skipped)])
+        landmarks = is_landmark_folder(split)
+        if args.clip_frames or not landmarks:
             keypoints.resolve_hand_model(args.hand_model)
+        if args.clip_frames:
+            photos = (layout.split_photos(layout.read_manifest(root / "manifest.csv"), split.name) if landmarks
+                      else [(str(e.path), e.label, e.source) for e in list_images(root, skipped)])
             outcome = evaluate_clips(photos, clf, args.flip, args.clip_frames, args.both_views, args.hand_model,
                                      skipped)
-        elif is_landmark_folder(split):
+        elif landmarks:
             outcome = evaluate_landmarks(split, clf, args.flip, args.both_views, args.border_views)
         else:
-            keypoints.resolve_hand_model(args.hand_model)
             outcome = evaluate_images(root, clf, args.flip, args.workers, args.hand_model, skipped, args.both_views,
                                       args.border_views)
     except (CheckpointError, keypoints.HandModelError, FileNotFoundError, ValueError) as err:

@@ -33,7 +33,7 @@ import keypoints
 import overlay
 import speller
 from classifier import CheckpointError, Classifier, combine_views, load_classifier
-from dataset_layout import IMAGE_EXTENSIONS, MANIFEST_FIELDS, canonical_class
+from dataset_layout import IMAGE_EXTENSIONS, MANIFEST_FIELDS, STATUS_OK, canonical_class
 
 # ----------------------------------------------------------------------------- settings
 SOURCE = "0"  # camera index, video file, image file or folder of images
@@ -365,7 +365,7 @@ class Recorder:
                 writer.writeheader()
             writer.writerow({"source": "recorded", "path": "", "class": self.letter, "split": "train",
                              "output": path.relative_to(self.folder.parent.parent).as_posix(), "mirrored": 0,
-                             "status": "ok", "handedness": hand.handedness, "score": f"{hand.score:.4f}"})
+                             "status": STATUS_OK, "handedness": hand.handedness, "score": f"{hand.score:.4f}"})
 
     def label(self) -> str:
         """The per-letter count shown in the window."""

@@ -40,7 +40,7 @@ HAND_MODEL = None  # None: resolve automatically (see keypoints.resolve_hand_mod
 # -----------------------------------------------------------------------------
 
 JOURNAL = ".journal.jsonl"
-STATUS_OK, STATUS_NO_HAND = "ok", "no_hand"
+STATUS_OK, STATUS_NO_HAND = layout.STATUS_OK, layout.STATUS_NO_HAND
 
 
 # ----------------------------------------------------------------------------- file output
