@@ -24,22 +24,25 @@ class Classifier:
         self.classes = classes
         self.temperature = temperature
 
-    def logits(self, feats: np.ndarray) -> np.ndarray:
-        """Raw scores for a (N, channels, 21) float32 feature batch."""
+    def logits(self, inputs: keypoints.ModelInputs) -> np.ndarray:
+        """Raw scores for a batch of model inputs (`keypoints.model_inputs`)."""
         raise NotImplementedError
 
-    def predict_proba(self, landmarks: np.ndarray, handedness: str | Sequence[str]) -> np.ndarray:
-        """Class probabilities (N, classes) for landmarks (N,21,3) or (21,3) and MediaPipe
-        handedness labels (or left-hand flags, as `keypoints.features` takes).  Rows for unusable
-        landmarks (non-finite or collapsed) are NaN: such a hand never gets a letter."""
+    def predict_proba(self, landmarks: np.ndarray, handedness: str | Sequence[str] | np.ndarray) -> np.ndarray:
+        """Class probabilities (N, classes) for landmarks (N,21,3) or (21,3) and their handedness:
+        MediaPipe labels, left-hand flags or right-hand probabilities (`Hand.right_probability`;
+        see `keypoints.right_probability`).  Rows for unusable landmarks (non-finite or collapsed)
+        are NaN: such a hand never gets a letter."""
         lm = np.asarray(landmarks, np.float32).reshape(-1, keypoints.NUM_LANDMARKS, 3)
-        left = keypoints.is_left(handedness)
-        if left.size == 1:
-            left = np.repeat(left, len(lm))
+        right = keypoints.right_probability(handedness)
+        if right.size == 1:
+            right = np.repeat(right, len(lm))
+        if len(right) != len(lm):
+            raise ValueError(f"{len(lm)} hands but {len(right)} handedness values")
         out = np.full((len(lm), len(self.classes)), np.nan, np.float32)
         ok = keypoints.valid_landmarks(lm)
         if ok.any():
-            z = self.logits(keypoints.features(lm[ok], left[ok])) / self.temperature
+            z = self.logits(keypoints.model_inputs(lm[ok], right[ok])) / self.temperature
             z = np.exp(z - z.max(axis=1, keepdims=True))
             out[ok] = z / z.sum(axis=1, keepdims=True)
         return out
@@ -86,9 +89,9 @@ class TorchClassifier(Classifier):
         super().__init__(list(self.checkpoint["classes"]),
                          float(self.checkpoint.get("meta", {}).get("temperature", 1.0)))
 
-    def logits(self, feats: np.ndarray) -> np.ndarray:
+    def logits(self, inputs: keypoints.ModelInputs) -> np.ndarray:
         with self._torch.inference_mode():
-            return self.model(self._torch.from_numpy(feats)).numpy()
+            return self.model(*(self._torch.from_numpy(np.ascontiguousarray(part)) for part in inputs)).numpy()
 
 
 def read_class_mapping(path: str | os.PathLike) -> list[str]:

@@ -81,7 +81,7 @@ def run_fold(roots: list[str], source: str, epochs: int, augment: bool, balance:
         if (not (mask.any() or missed) or (len(views) > 1 and not held.mirrored.any())
                 or (every_border and not held.extra.any())):
             continue  # landmark-only sources have no mirror images; older preprocess runs no border readings
-        rows, probs = combine_views(clf.predict_proba(held.landmarks[mask], held.left[mask]), held.photos[mask])
+        rows, probs = combine_views(clf.predict_proba(held.landmarks[mask], held.right[mask]), held.photos[mask])
         truth = [held.classes[i] for i in held.labels[np.flatnonzero(mask)[rows]]]
         result[name] = score_view(truth, [clf.classes[i] for i in probs.argmax(1)], missed)
     return result

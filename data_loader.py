@@ -1,9 +1,10 @@
 """The torch Dataset over split folders written by preprocess.py (raw 21x3 landmarks per .npy).
 
-Features are computed on the fly with `keypoints.features`, after optional online augmentation
-of the raw landmarks (never baked into files).  Handedness comes from the manifest.csv beside the
-split folders; samples without one (landmark-only sets, recordings) are 'Unknown' and are shown
-to the model in both chiralities during training.
+The model inputs are computed on the fly with `keypoints.model_inputs`, after optional online
+augmentation of the raw landmarks (never baked into files).  Handedness and its score come from
+the manifest.csv beside the split folders; samples without one (landmark-only sets, recordings)
+count as right hands, as `keypoints.features` takes them, and are shown to the model in both
+chiralities during training.
 """
 from __future__ import annotations
 
@@ -35,9 +36,9 @@ class Augment:
     jitter: float = 0.015  # landmark noise, as a fraction of the hand size
     handedness_noise: float = 0.05  # chance of a wrong handedness label (MediaPipe's own error rate)
 
-    def __call__(self, lm: np.ndarray, left: np.ndarray, unknown: np.ndarray,
+    def __call__(self, lm: np.ndarray, right: np.ndarray, unknown: np.ndarray,
                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-        """Augmented copies of a batch (N,21,3) and its left-hand flags."""
+        """Augmented copies of a batch (N,21,3) and its right-hand probabilities."""
         n = len(lm)
         centred = lm - lm[:, :1]
         size = np.linalg.norm(centred[:, :, :2], axis=2).mean(axis=1)[:, None, None]
@@ -54,18 +55,27 @@ class Augment:
         out += rng.normal(0, self.jitter, out.shape) * size
         flip = rng.random(n) < self.handedness_noise
         flip |= unknown & (rng.random(n) < 0.5)
-        return out.astype(np.float32), left ^ flip
+        return out.astype(np.float32), np.where(flip, 1.0 - right, right).astype(np.float32)
 
 
-def read_handedness(manifest: Path) -> dict[str, str]:
-    """output path (relative to the manifest's folder) -> handedness label, from a manifest.csv."""
-    return {row["output"]: row.get("handedness", "") for row in layout.read_manifest(manifest) if row.get("output")}
+def read_handedness(manifest: Path) -> dict[str, tuple[str, float | None]]:
+    """output path (relative to the manifest's folder) -> (handedness label, its score or None),
+    from a manifest.csv."""
+    return {row["output"]: (row.get("handedness", ""), float(row["score"]) if row.get("score") else None)
+            for row in layout.read_manifest(manifest) if row.get("output")}
+
+
+def model_tensors(landmarks: np.ndarray, right: np.ndarray) -> tuple[torch.Tensor, ...]:
+    """The model's inputs (`keypoints.model_inputs`) as tensors, in `LetterModel.forward`'s order."""
+    return tuple(torch.from_numpy(part) for part in keypoints.model_inputs(landmarks, right))
 
 
 class LandmarkDataset(Dataset):
     """All samples of one split (e.g. 'train') of one or more preprocess.py output folders.
 
-    Holds every sample in memory: `landmarks` (N,21,3), `left` (N,), `labels` (N,), `sources`
+    Holds every sample in memory: `landmarks` (N,21,3), `right` (N,: the probability that it is a
+    right hand, from MediaPipe's handedness and score; 1 when not known), `unknown` (N,: no
+    handedness known), `labels` (N,), `sources`
     (N,), `mirrored` (N,: landmarks of a mirrored photo), `extra` (N,: a further reading of a
     photo read with every border; only loaded with `extra_readings=True`), `photos` (N,: one id per
     photo, shared by all its readings), `paths`.  `classes` fixes the label order (default: the classes found, Kaggle order).
@@ -82,7 +92,7 @@ class LandmarkDataset(Dataset):
         self.rng = np.random.default_rng(seed)
         self.skipped = 0
         splits = [split] if isinstance(split, str) else list(split)
-        found: list[tuple[str, Path, str, str, tuple]] = []  # (class, path, handedness, source, reading)
+        found: list[tuple[str, Path, tuple, str, tuple]] = []  # (class, path, (handedness, score), source, reading)
         for root, part in ((Path(r), s) for r in roots for s in splits):
             if not (root / part).is_dir():
                 continue
@@ -99,11 +109,11 @@ class LandmarkDataset(Dataset):
                     if (sources is not None and source not in sources) or source in exclude_sources:
                         continue
                     rel = path.relative_to(root).as_posix()
-                    found.append((label, path, handedness.get(rel, "") or "Unknown", source, reading))
+                    found.append((label, path, handedness.get(rel, ("", None)), source, reading))
         present = sorted({f[0] for f in found}, key=self.class_order)
         self.classes = list(classes) if classes is not None else present
         index = {name: i for i, name in enumerate(self.classes)}
-        marks, left, unknown, labels, kept_sources, paths, readings = [], [], [], [], [], [], []
+        marks, right, unknown, labels, kept_sources, paths, readings = [], [], [], [], [], [], []
         for label, path, hand, source, reading in found:
             if label not in index:
                 continue
@@ -116,14 +126,14 @@ class LandmarkDataset(Dataset):
                 print(f"warning: skipped {path}: {err}", file=sys.stderr)
                 continue
             marks.append(lm)
-            left.append(hand.lower() == "left")
-            unknown.append(hand.lower() not in ("left", "right"))
+            right.append(keypoints.right_probability(hand[0], hand[1])[0])
+            unknown.append(hand[0].lower() not in ("left", "right"))
             labels.append(index[label])
             kept_sources.append(source)
             paths.append(path)
             readings.append(reading)
         self.landmarks = np.array(marks, np.float32).reshape(-1, keypoints.NUM_LANDMARKS, 3)
-        self.left = np.array(left, bool)
+        self.right = np.array(right, np.float32)
         self.unknown = np.array(unknown, bool)
         self.labels = np.array(labels, np.int64)
         self.sources = np.array(kept_sources, dtype=object)
@@ -131,6 +141,11 @@ class LandmarkDataset(Dataset):
         self.photos = np.array([r[0] for r in readings], dtype=object)
         self.mirrored = np.array([r[1] for r in readings], bool)
         self.extra = np.array([r[2] for r in readings], bool)
+
+    @property
+    def left(self) -> np.ndarray:
+        """Left-hand flags (N,)."""
+        return self.right < 0.5
 
     @staticmethod
     def class_order(name: str) -> tuple[int, str]:
@@ -141,14 +156,13 @@ class LandmarkDataset(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def batch(self, indices: np.ndarray) -> tuple[torch.Tensor, torch.Tensor]:
-        """Features (B, channels, 21) and labels for a batch, augmented when the dataset augments."""
-        lm, left = self.landmarks[indices], self.left[indices]
+    def batch(self, indices: np.ndarray) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        """Model inputs (`model_tensors`) and labels for a batch, augmented when the dataset augments."""
+        lm, right = self.landmarks[indices], self.right[indices]
         if self.augment is not None:
-            lm, left = self.augment(lm, left, self.unknown[indices], self.rng)
-        feats = keypoints.features(lm, left)
-        return torch.from_numpy(feats), torch.from_numpy(self.labels[indices])
+            lm, right = self.augment(lm, right, self.unknown[indices], self.rng)
+        return model_tensors(lm, right), torch.from_numpy(self.labels[indices])
 
-    def __getitem__(self, i: int) -> tuple[torch.Tensor, torch.Tensor]:
-        feats, label = self.batch(np.array([i]))
-        return feats[0], label[0]
+    def __getitem__(self, i: int) -> tuple[tuple[torch.Tensor, ...], torch.Tensor]:
+        inputs, label = self.batch(np.array([i]))
+        return tuple(part[0] for part in inputs), label[0]

@@ -180,13 +180,13 @@ def evaluate_landmarks(folder: Path, clf, flip: bool, both_views: bool = False,
               "scored without them", file=sys.stderr)
     views = (flip, not flip) if both_views else (flip,)
     keep = np.isin(data.mirrored, views)
-    landmarks, left = data.landmarks, data.left
+    landmarks, right = data.landmarks, data.right
     if flip and not both_views:  # sources without mirrored photos (landmark-only sets): mirror the landmarks
         alone = ~np.isin(data.sources, list(set(data.sources[data.mirrored])))
         landmarks = np.where(alone[:, None, None], keypoints.mirror_landmarks(landmarks), landmarks)
-        left = np.where(alone, ~left, left)
+        right = np.where(alone, 1.0 - right, right).astype(np.float32)
         keep |= alone
-    probs = clf.predict_proba(landmarks[keep], left[keep]) if keep.any() \
+    probs = clf.predict_proba(landmarks[keep], right[keep]) if keep.any() \
         else np.zeros((0, len(clf.classes)), np.float32)
     rows, probs = combine_views(probs, data.photos[keep])
     rows = np.flatnonzero(keep)[rows]
@@ -247,7 +247,8 @@ def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str |
             tqdm.write(f"warning: skipped {entry.path}: unreadable", file=sys.stderr)
             continue
         best = [r.hands[0] for r in seen if r.hands]  # the best-scoring hand of each reading
-        probs = combine_views(clf.predict_proba(np.stack([h.landmarks for h in best]), [h.handedness for h in best]),
+        probs = combine_views(clf.predict_proba(np.stack([h.landmarks for h in best]),
+                                                np.array([h.right_probability for h in best], np.float32)),
                               [0] * len(best))[1][0] if best else None
         ok = probs is not None and bool(np.isfinite(probs).all())
         truth.append(entry.label)

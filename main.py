@@ -156,7 +156,7 @@ class Recogniser:
         if hands:
             readings = [hand for group in groups for hand in group]
             proba = self.classifier.predict_proba(np.stack([r.landmarks for r in readings]),
-                                                  [r.handedness for r in readings])
+                                                  np.array([r.right_probability for r in readings], np.float32))
             if len(readings) > len(hands):  # one row per hand: its readings combined
                 proba = combine_views(proba, [i for i, group in enumerate(groups) for _ in group])[1]
         keys = hand_keys(hands)

@@ -1,5 +1,6 @@
-"""The 1D CNN over the 21 hand landmarks, and its checkpoint (the one source of truth for class
-names, feature version and hyper-parameters)."""
+"""The letter model: the 1D CNN over the 21 hand landmarks, fused with Google's pretrained gesture
+embedding; and its checkpoint (the one source of truth for class names, feature version and
+hyper-parameters)."""
 from __future__ import annotations
 
 import io
@@ -7,14 +8,18 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 import atomic_files
+import gesture_embedder
 import keypoints
 from classifier import CheckpointError, check_weights
 
+INPUTS = ("cnn", "embedding", "fused")  # what the letter head sees (see LetterModel)
 DEFAULT_CONFIG: dict[str, Any] = {
+    "inputs": "fused",
     "in_channels": keypoints.FEATURE_CHANNELS,
     "length": keypoints.NUM_LANDMARKS,
     "channels": [32, 48, 64],
@@ -22,39 +27,114 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "hidden": 64,
     "dropout": 0.2,
 }
+LEGACY_INPUTS = "cnn"  # checkpoints saved before the embedder existed hold no "inputs"
 
 
-class KeypointCNN(nn.Module):
-    """Conv1d blocks along the landmark axis (wrist, thumb, index, ... pinky), then a small MLP.
+class ScaledDense(nn.Linear):
+    """Batch norm folded to a per-channel `scale` and `shift`, SiLU, then a dense layer: the
+    gesture embedder's repeated unit."""
 
-    Input: (batch, FEATURE_CHANNELS, 21) features from `keypoints.features`; output: logits.
-    """
-
-    def __init__(self, num_classes: int, in_channels: int = DEFAULT_CONFIG["in_channels"],
-                 length: int = DEFAULT_CONFIG["length"], channels: list[int] = DEFAULT_CONFIG["channels"],
-                 kernel_size: int = DEFAULT_CONFIG["kernel_size"], hidden: int = DEFAULT_CONFIG["hidden"],
-                 dropout: float = DEFAULT_CONFIG["dropout"]) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        previous = in_channels
-        for width in channels:
-            layers += [nn.Conv1d(previous, width, kernel_size, padding=kernel_size // 2),
-                       nn.BatchNorm1d(width), nn.ReLU()]
-            previous = width
-        self.conv = nn.Sequential(*layers)
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Dropout(dropout), nn.Linear(previous * (length // 2), hidden), nn.ReLU(),
-            nn.Dropout(dropout), nn.Linear(hidden, num_classes))
-        self.pool = nn.MaxPool1d(2)
+    def __init__(self, width: int) -> None:
+        super().__init__(width, width)
+        self.scale = nn.Parameter(torch.ones(width))
+        self.shift = nn.Parameter(torch.zeros(width))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits for a batch of features."""
-        return self.head(self.pool(self.conv(x)))
+        return super().forward(nn.functional.silu(x * self.scale + self.shift))
 
 
-def build_model(num_classes: int, config: dict[str, Any] | None = None) -> KeypointCNN:
-    """A model from a (partial) hyper-parameter dict; missing keys take DEFAULT_CONFIG."""
-    return KeypointCNN(num_classes, **{**DEFAULT_CONFIG, **(config or {})})
+class GestureEmbedder(nn.Module):
+    """Google's pretrained gesture embedder (see gesture_embedder.py), ported to PyTorch so the
+    whole recogniser trains here and exports to one ONNX file.  Input: `keypoints.embedder_input`
+    hands (N,21,3) and right-hand probabilities (N,1); output: (N,128) embeddings."""
+
+    def __init__(self, weights: dict[str, np.ndarray] | None = None) -> None:
+        super().__init__()
+        width, features = gesture_embedder.EMBEDDING, keypoints.NUM_LANDMARKS * 3 + 1
+        self.register_buffer("mirror", torch.tensor([-1.0, 1.0, 1.0]))
+        self.register_buffer("palm", torch.tensor(gesture_embedder.PALM), persistent=False)
+        self.input = nn.Linear(features, width)
+        self.first = nn.Linear(features, width)
+        self.first_dense = nn.Linear(width, width)
+        self.blocks = nn.ModuleList(ScaledDense(width) for _ in range(gesture_embedder.BLOCKS - 1))
+        self.out = ScaledDense(width)
+        if weights is not None:
+            self.load_state_dict({k: torch.from_numpy(v) for k, v in weights.items()})
+
+    def branch(self, hand: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        """The residual MLP over one hand, re-centred on the palm and scaled by its x/y range."""
+        centred = hand - hand[:, self.palm].mean(dim=1, keepdim=True)
+        spread = (centred[:, :, :2].amax(dim=1) - centred[:, :, :2].amin(dim=1)).amax(dim=1) + 1e-5
+        x = torch.cat([(centred / spread[:, None, None]).flatten(1), right], dim=1)
+        stream = self.input(x) + self.first_dense(nn.functional.silu(self.first(x)))
+        for block in self.blocks:
+            stream = stream + block(stream)
+        return stream
+
+    def forward(self, hand: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        """Embeddings: the hand and its mirror image with the other handedness, added."""
+        return self.out(self.branch(hand, right) + self.branch(hand * self.mirror, 1.0 - right))
+
+
+class LetterModel(nn.Module):
+    """The letter classifier over one hand.  `inputs` picks what its head sees: "cnn", the 1D CNN
+    (Conv1d blocks along the landmark axis: wrist, thumb, index, ... pinky) over
+    `keypoints.features`; "embedding", the pretrained gesture embedding; "fused", both,
+    concatenated.  `forward(features, hand, right)` takes all three model inputs
+    (`keypoints.model_inputs`) and uses those its `inputs` need; output: logits.
+    """
+
+    def __init__(self, num_classes: int, inputs: str = DEFAULT_CONFIG["inputs"],
+                 in_channels: int = DEFAULT_CONFIG["in_channels"], length: int = DEFAULT_CONFIG["length"],
+                 channels: list[int] = DEFAULT_CONFIG["channels"], kernel_size: int = DEFAULT_CONFIG["kernel_size"],
+                 hidden: int = DEFAULT_CONFIG["hidden"], dropout: float = DEFAULT_CONFIG["dropout"],
+                 embedder: dict[str, np.ndarray] | None = None) -> None:
+        super().__init__()
+        if inputs not in INPUTS:
+            raise ValueError(f"inputs must be one of {', '.join(INPUTS)}, not {inputs!r}")
+        self.inputs = inputs
+        width = 0
+        if inputs != "embedding":
+            layers: list[nn.Module] = []
+            previous = in_channels
+            for size in channels:
+                layers += [nn.Conv1d(previous, size, kernel_size, padding=kernel_size // 2),
+                           nn.BatchNorm1d(size), nn.ReLU()]
+                previous = size
+            self.conv = nn.Sequential(*layers)
+            self.pool = nn.MaxPool1d(2)
+            width += previous * (length // 2)
+        if inputs != "cnn":
+            self.embedder = GestureEmbedder(embedder)
+            self.embedding_norm = nn.BatchNorm1d(gesture_embedder.EMBEDDING)
+            width += gesture_embedder.EMBEDDING
+        self.head = nn.Sequential(
+            nn.Flatten(), nn.Dropout(dropout), nn.Linear(width, hidden), nn.ReLU(),
+            nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+
+    def forward(self, features: torch.Tensor, hand: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch of model inputs."""
+        parts = []
+        if self.inputs != "embedding":
+            parts.append(self.pool(self.conv(features)).flatten(1))
+        if self.inputs != "cnn":
+            parts.append(self.embedding_norm(self.embedder(hand, right)))
+        return self.head(torch.cat(parts, dim=1))
+
+
+def build_model(num_classes: int, config: dict[str, Any] | None = None,
+                embedder: dict[str, np.ndarray] | None = None) -> LetterModel:
+    """A model from a (partial) hyper-parameter dict; missing keys take DEFAULT_CONFIG.
+    `embedder`: the pretrained weights (`gesture_embedder.read_weights`) for a new model; a
+    checkpoint's own weights replace them on load."""
+    return LetterModel(num_classes, **{**DEFAULT_CONFIG, **(config or {})}, embedder=embedder)
+
+
+def freeze_embedder(net: LetterModel, frozen: bool = True) -> None:
+    """Keep the pretrained embedder's weights fixed in training (or let them be fine-tuned)."""
+    if hasattr(net, "embedder"):
+        for parameter in net.embedder.parameters():
+            parameter.requires_grad_(not frozen)
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -62,7 +142,7 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters() if p.requires_grad)
 
 
-def save_checkpoint(path: str | os.PathLike, model: KeypointCNN, classes: list[str],
+def save_checkpoint(path: str | os.PathLike, model: LetterModel, classes: list[str],
                     config: dict[str, Any], meta: dict[str, Any] | None = None) -> None:
     """Write model weights with everything needed to use them, atomically (temp file + rename)."""
     payload = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
@@ -74,7 +154,7 @@ def save_checkpoint(path: str | os.PathLike, model: KeypointCNN, classes: list[s
 
 
 def load_checkpoint(path: str | os.PathLike, class_mapping: str | os.PathLike | None = None
-                    ) -> tuple[KeypointCNN, dict[str, Any]]:
+                    ) -> tuple[LetterModel, dict[str, Any]]:
     """Load a checkpoint into an eval-mode model; check it against the code and, when given and
     present, a `class_mapping.txt`.  Raises CheckpointError saying what does not match."""
     path = Path(path)
@@ -92,7 +172,7 @@ def load_checkpoint(path: str | os.PathLike, class_mapping: str | os.PathLike | 
     classes = list(payload["classes"])
     check_weights(path, payload["feature_version"], classes, class_mapping, "re-train with `python train.py`")
     try:
-        model = build_model(len(classes), payload["model_config"])
+        model = build_model(len(classes), {"inputs": LEGACY_INPUTS, **payload["model_config"]})
         model.load_state_dict(payload["state_dict"])
     except (RuntimeError, TypeError) as err:
         raise CheckpointError(f"{path} weights do not fit its model_config: {str(err).splitlines()[0]}") from None

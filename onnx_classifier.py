@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+import keypoints
 from classifier import CheckpointError, Classifier, check_weights
 
 # ----------------------------------------------------------------------------- settings
@@ -46,8 +47,15 @@ class OnnxClassifier(Classifier):
         if output.shape[-1] != len(classes):
             raise CheckpointError(f"{path} outputs {output.shape[-1]} scores but its metadata lists "
                                   f"{len(classes)} classes; export it again")
-        self._input, self._output = self.session.get_inputs()[0].name, output.name
+        self._inputs = [i.name for i in self.session.get_inputs()]
+        unknown = sorted(set(self._inputs) - set(keypoints.MODEL_INPUT_NAMES))
+        if unknown:
+            raise CheckpointError(f"{path} takes inputs this code does not make ({', '.join(unknown)}); "
+                                  f"export it again with `python export.py`")
+        self._output = output.name
         super().__init__(classes, float(meta["temperature"]))
 
-    def logits(self, feats: np.ndarray) -> np.ndarray:
-        return self.session.run([self._output], {self._input: np.ascontiguousarray(feats, np.float32)})[0]
+    def logits(self, inputs: keypoints.ModelInputs) -> np.ndarray:
+        named = inputs._asdict()
+        return self.session.run([self._output], {name: np.ascontiguousarray(named[name], np.float32)
+                                                 for name in self._inputs})[0]

@@ -37,7 +37,7 @@ import keypoints
 import model as model_lib
 import train
 from classifier import CheckpointError, default_class_mapping, write_class_mapping
-from data_loader import Augment, LandmarkDataset, read_handedness
+from data_loader import Augment, LandmarkDataset, model_tensors, read_handedness
 from preprocess import read_landmark_file
 
 # ----------------------------------------------------------------------------- settings
@@ -66,13 +66,14 @@ class Refusal(RuntimeError):
 class Samples:
     """Raw hands with labels: the fields `LandmarkDataset.batch` reads."""
     landmarks: np.ndarray  # (N, 21, 3)
-    left: np.ndarray  # (N,) bool
+    right: np.ndarray  # (N,) float32: the probability that it is a right hand
     unknown: np.ndarray  # (N,) bool: handedness not known (shown in both chiralities)
     labels: np.ndarray  # (N,) int64
     augment: Augment | None = None
     rng: np.random.Generator | None = None
 
-    batch = LandmarkDataset.batch  # augmented features for a batch, exactly as in training
+    batch = LandmarkDataset.batch  # augmented model inputs for a batch, exactly as in training
+    left = LandmarkDataset.left
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -116,18 +117,19 @@ def read_samples(samples_dir: Path, classes: list[str], shots: int, seed: int, w
     from tqdm import tqdm
     roots, handedness = class_roots(samples_dir)
     entries = list_files(roots, classes, shots, seed)
-    found: dict[int, tuple[np.ndarray, str]] = {}  # entry index -> (landmarks, handedness)
+    found: dict[int, tuple[np.ndarray, tuple[str, float | None]]] = {}  # entry index -> (landmarks, (handedness, score))
     is_photo = [e.path.suffix.lower() in layout.IMAGE_EXTENSIONS for e in entries]
     photos = [i for i, photo in enumerate(is_photo) if photo]
     for i, e in enumerate(entries):
         if not is_photo[i] and (lm := read_landmark_file(e.path)) is not None:
-            found[i] = lm, handedness.get(e.path.relative_to(samples_dir).as_posix(), "") or "Unknown"
+            found[i] = lm, handedness.get(e.path.relative_to(samples_dir).as_posix(), ("", None))
     if photos:
         keypoints.resolve_hand_model(hand_model)
         for j, readings in tqdm(keypoints.detect_files([str(entries[i].path) for i in photos], workers, hand_model),
                                 total=len(photos), desc="finding hands", unit="photo", dynamic_ncols=True):
             if readings and readings[-1].hands:  # the first reading that found a hand
-                found[photos[j]] = readings[-1].hands[0].landmarks, readings[-1].hands[0].handedness
+                hand = readings[-1].hands[0]
+                found[photos[j]] = hand.landmarks, (hand.handedness, hand.score)
     counts = {"files": len(entries), "photos": len(photos), "hands": len(found)}
     if not found:
         raise Refusal(f"no usable hands in {samples_dir} ({len(entries)} files of the model's classes)")
@@ -135,9 +137,10 @@ def read_samples(samples_dir: Path, classes: list[str], shots: int, seed: int, w
     names = sorted({entries[i].label for i in order})
     if len(names) < 2:
         raise Refusal(f"samples of only one class ({names[0]}) in {samples_dir}; need at least two")
-    hand = np.array([found[i][1].lower() for i in order], dtype=object)
+    hand = np.array([found[i][1][0].lower() for i in order], dtype=object)
+    right = np.array([keypoints.right_probability(*found[i][1])[0] for i in order], np.float32)
     return Samples(np.array([found[i][0] for i in order], np.float32).reshape(-1, keypoints.NUM_LANDMARKS, 3),
-                   hand == "left", ~np.isin(hand, ["left", "right"]),
+                   right, ~np.isin(hand, ["left", "right"]),
                    np.array([classes.index(entries[i].label) for i in order], np.int64)), counts
 
 
@@ -162,8 +165,10 @@ def fine_tune(base: nn.Module, user: Samples, tuning: Tuning, replay: LandmarkDa
     rng = np.random.default_rng(tuning.seed)
     user = dataclasses.replace(user, augment=Augment(), rng=rng)
     net = copy.deepcopy(base)
-    anchor = [p.detach().clone() for p in net.parameters()]
-    optimizer = torch.optim.AdamW(net.parameters(), lr=tuning.lr, weight_decay=0.0)
+    model_lib.freeze_embedder(net)  # a few dozen hands must not move the pretrained embedding
+    trained = [p for p in net.parameters() if p.requires_grad]
+    anchor = [p.detach().clone() for p in trained]
+    optimizer = torch.optim.AdamW(trained, lr=tuning.lr, weight_decay=0.0)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=train.LABEL_SMOOTHING)
     use_replay = replay is not None and replay_pool is not None and len(replay_pool) > 0
     net.train()
@@ -179,9 +184,9 @@ def fine_tune(base: nn.Module, user: Samples, tuning: Tuning, replay: LandmarkDa
                 x, y = user.batch(order[i:i + tuning.batch_size])
                 if use_replay:
                     rx, ry = replay.batch(rng.choice(replay_pool, tuning.replay * len(y)))
-                    x, y = torch.cat([x, rx]), torch.cat([y, ry])
-                pull = sum(((p - a) ** 2).sum() for p, a in zip(net.parameters(), anchor))
-                loss = loss_fn(net(x), y) + tuning.l2sp * pull
+                    x, y = tuple(torch.cat(pair) for pair in zip(x, rx)), torch.cat([y, ry])
+                pull = sum(((p - a) ** 2).sum() for p, a in zip(trained, anchor))
+                loss = loss_fn(net(*x), y) + tuning.l2sp * pull
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()
@@ -229,8 +234,8 @@ def accuracy(net: nn.Module, data: Samples | LandmarkDataset, mask: np.ndarray) 
     if not mask.any():
         return float("nan")
     with torch.no_grad():
-        feats = torch.from_numpy(keypoints.features(data.landmarks[mask], data.left[mask]))
-        return float((net(feats).argmax(1).numpy() == data.labels[mask]).mean())
+        inputs = model_tensors(data.landmarks[mask], data.right[mask])
+        return float((net(*inputs).argmax(1).numpy() == data.labels[mask]).mean())
 
 
 def loso_base(base_data: str, source: str, epochs: int, work: Path) -> Path:
@@ -262,7 +267,7 @@ def measure_source(base_data: str, source: str, args: argparse.Namespace, replay
         enrol = originals[pick([str(x) for x in held.labels[originals]], k, args.seed)]
         rest = np.zeros(len(held), bool)
         rest[originals], rest[enrol] = True, False
-        user = Samples(held.landmarks[enrol], held.left[enrol], held.unknown[enrol], held.labels[enrol])
+        user = Samples(held.landmarks[enrol], held.right[enrol], held.unknown[enrol], held.labels[enrol])
         started = time.time()
         net = fine_tune(base, user, tuning_of(args), replay, pool, progress=False)
         result[f"K={k}"] = {"enrolled": len(enrol), "scored": int(rest.sum()),

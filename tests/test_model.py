@@ -22,21 +22,23 @@ def saved(tmp_path, classes=CLASSES, seed=0):
     return net.eval(), weights
 
 
-def sample_features(n=8):
+def sample_inputs(n=8):
     rng = np.random.default_rng(1)
     lm = np.stack([synthetic_hand(rng, i) for i in range(n)])
-    return keypoints.features(lm, ["Left", "Right"] * (n // 2)), lm
+    inputs = keypoints.model_inputs(lm, ["Left", "Right"] * (n // 2))
+    return tuple(torch.from_numpy(part) for part in inputs), lm
 
 
-def test_shapes_and_size():
-    net = model_lib.build_model(29).eval()
-    feats, _ = sample_features()
+@pytest.mark.parametrize("inputs", model_lib.INPUTS)
+def test_shapes_and_size(inputs):
+    net = model_lib.build_model(29, {"inputs": inputs}).eval()
+    x, _ = sample_inputs()
     with torch.no_grad():
-        out = net(torch.from_numpy(feats))
-    assert out.shape == (8, 29)
-    assert model_lib.count_parameters(net) < 100_000
-    with torch.no_grad():
-        assert net(torch.from_numpy(feats[:1])).shape == (1, 29)
+        out = net(*x)
+        assert out.shape == (8, 29)
+        assert net(*(part[:1] for part in x)).shape == (1, 29)
+    model_lib.freeze_embedder(net)
+    assert model_lib.count_parameters(net) < 100_000  # what is trained besides the pretrained embedder
 
 
 def test_checkpoint_round_trip(tmp_path):
@@ -45,9 +47,9 @@ def test_checkpoint_round_trip(tmp_path):
     assert payload["classes"] == CLASSES and payload["feature_version"] == keypoints.FEATURE_VERSION
     assert payload["meta"] == {"note": "test"}
     assert not loaded.training
-    feats, lm = sample_features()
+    x, lm = sample_inputs()
     with torch.no_grad():
-        torch.testing.assert_close(loaded(torch.from_numpy(feats)), net(torch.from_numpy(feats)), rtol=0, atol=0)
+        torch.testing.assert_close(loaded(*x), net(*x), rtol=0, atol=0)
     assert read_class_mapping(tmp_path / "class_mapping.txt") == CLASSES
     clf = load_classifier(weights)  # finds class_mapping.txt beside the weights
     probs = clf.predict_proba(lm, ["Left", "Right"] * 4)
