@@ -1,9 +1,10 @@
 """Leave-one-source-out: how well the model does on a collection it never saw.
 
-    python crossval.py --data OUT [--holdout SOURCE ...] [--epochs N] [--json OUT.json]
+    python crossval.py --data OUT [--holdout SOURCE ...] [--seeds 42 7] [--inputs fused] [--jobs 2] [--json OUT.json]
 
-For each held-out source: train.py on every other source (its train/valid splits), then score
-all of the held-out source's samples (every split).  The samples are the landmarks preprocess.py
+For each held-out source and seed: train.py on every other source (its train/valid splits), then
+score all of the held-out source's samples (every split); each figure is the mean over the seeds,
+with every seed's value beside it (`by_seed`), and the mean over folds closes each table.  The samples are the landmarks preprocess.py
 found with the same IMAGE-mode detector evaluate.py uses, so the scores equal evaluate.py's end to
 end: images where no hand was found (from manifest.csv) count as the prediction `nothing`.  Four
 ways to read a photo are scored: the photo (`evaluate.py --no-both-views --no-border-views`), its
@@ -24,6 +25,7 @@ import numpy as np
 
 import atomic_files
 import dataset_layout as layout
+import model as model_lib
 import train
 from classifier import combine_views, load_classifier
 from data_loader import LandmarkDataset
@@ -32,6 +34,10 @@ from data_loader import LandmarkDataset
 DATA_DIRS = ["data_processed"]
 HOLDOUT: list[str] = []  # empty: every source in turn
 EPOCHS = train.EPOCHS
+SEEDS = [42, 7]  # each fold is trained once per seed: the spread shows what is noise
+JOBS = 1  # folds trained at once (each on one thread); 2 on a 2-core machine halves the time
+# Sources that hold more than one signer, left out of the single-signer mean.
+MULTI_SIGNER_SOURCES = ("roboflow_asl_letters", "keptsecret-train")
 # -----------------------------------------------------------------------------
 
 
@@ -52,23 +58,38 @@ def score_view(truth: list[str], predicted: list[str], missed: Counter) -> dict[
         n = truth.count(c) + missed.get(c, 0)
         hits = sum(t == p == c for t, p in zip(truth, predicted)) + (missed.get(c, 0) if c == "nothing" else 0)
         recall[c] = round(hits / n, 4)
-    pairs = Counter((t, p) for t, p in zip(truth, predicted) if t != p)
+    pairs = Counter(f"{t}->{p}" for t, p in zip(truth, predicted) if t != p)
     return {"images": len(truth) + n_missed, "hands_found": len(truth),
             "accuracy_on_found": float(right.mean()) if len(right) else 0.0,
             "letters_on_found": float(right[letter].mean()) if letter.any() else 0.0,
             "accuracy": float(end_to_end_right / max(1, len(truth) + n_missed)),
-            "recall": recall, "top_confusions": [f"{a}->{b} {n}" for (a, b), n in pairs.most_common(8)]}
+            "recall": recall, "confusions": dict(pairs)}
 
 
-def run_fold(roots: list[str], source: str, epochs: int, augment: bool, balance: float, extra_readings: bool,
-             manifest: list[dict[str, str]], work: Path) -> dict[str, Any]:
-    """Train without `source`, then score it in each of `VIEWS` (all views: what evaluate.py and
-    main.py do for photos by default)."""
-    weights = work / source / "model.pth"
-    code = train.main(["--data", *roots, "--epochs", str(epochs), "--weights", str(weights),
-                       "--exclude-source", source, "--augment" if augment else "--no-augment",
-                       "--balance-sources", str(balance),
-                       "--extra-readings" if extra_readings else "--no-extra-readings"])
+SCORES = ("accuracy_on_found", "letters_on_found", "accuracy")
+
+
+def merge_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One view's scores over the seeds: the mean of each accuracy and of each class's recall,
+    every seed's accuracy in `by_seed`, and the most common confusions (mean count per seed)."""
+    merged = {k: runs[0][k] for k in ("images", "hands_found")}
+    merged.update({k: float(np.mean([r[k] for r in runs])) for k in SCORES})
+    merged["by_seed"] = {k: [r[k] for r in runs] for k in SCORES}
+    merged["recall"] = {c: round(float(np.mean([r["recall"].get(c, 0.0) for r in runs])), 4) for c in runs[0]["recall"]}
+    pairs = sum((Counter(r["confusions"]) for r in runs), Counter())
+    merged["top_confusions"] = [f"{pair} {n / len(runs):g}" for pair, n in pairs.most_common(8)]
+    return merged
+
+
+def run_fold(roots: list[str], source: str, seed: int, options: list[str], manifest: list[dict[str, str]],
+             work: Path) -> dict[str, Any]:
+    """Train without `source` (train.py with `options`), then score it in each of `VIEWS` (all
+    views: what evaluate.py and main.py do for photos by default)."""
+    import torch
+    torch.set_num_threads(1)
+    weights = work / f"{source}-{seed}" / "model.pth"
+    code = train.main(["--data", *roots, "--weights", str(weights), "--exclude-source", source,
+                       "--seed", str(seed), *options])
     if code:
         raise RuntimeError(f"training without {source} failed (exit {code})")
     clf = load_classifier(weights)
@@ -95,6 +116,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--holdout", nargs="*", default=HOLDOUT, metavar="SOURCE",
                    help="sources to hold out in turn (default: all)")
     p.add_argument("--epochs", type=int, default=EPOCHS)
+    p.add_argument("--seeds", type=int, nargs="+", default=SEEDS, help="train each fold once per seed")
+    p.add_argument("--jobs", type=int, default=JOBS, help="folds trained at once (one thread each)")
+    p.add_argument("--inputs", choices=model_lib.INPUTS, default=train.INPUTS, help="train.py's --inputs")
+    p.add_argument("--finetune-embedder", action=argparse.BooleanOptionalAction, default=train.FINETUNE_EMBEDDER,
+                   help="train.py's fine-tuning of the gesture embedder")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=train.AUGMENT,
                    help="train.py's online augmentation")
     p.add_argument("--balance-sources", type=float, default=train.BALANCE_SOURCES, metavar="POWER",
@@ -102,7 +128,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--extra-readings", action=argparse.BooleanOptionalAction, default=train.EXTRA_READINGS,
                    help="train.py's use of the further border readings")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.epochs < 1 or args.jobs < 1:
+        p.error("--epochs and --jobs must be at least 1")
+    return args
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -117,26 +146,71 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"crossval.py: error: unknown source(s) {', '.join(unknown)}; known: {', '.join(every)}", file=sys.stderr)
         return 2
-    results: dict[str, Any] = {}
+    options = ["--epochs", str(args.epochs), "--augment" if args.augment else "--no-augment",
+               "--balance-sources", str(args.balance_sources), "--inputs", args.inputs,
+               "--extra-readings" if args.extra_readings else "--no-extra-readings",
+               "--finetune-embedder" if args.finetune_embedder else "--no-finetune-embedder"]
     manifest = layout.read_manifest(Path(args.data[0], "manifest.csv"))  # photos with no hand found
+    jobs = [(source, seed) for source in holdout for seed in args.seeds]
     with tempfile.TemporaryDirectory(prefix="crossval-") as work:
-        for source in holdout:
-            results[source] = run_fold(args.data, source, args.epochs, args.augment, args.balance_sources,
-                                       args.extra_readings, manifest, Path(work))
-    fmt = lambda d, k: f"{100 * d[k]:.2f}" if k in d else "-"
-    found = lambda d: f"{100 * d['hands_found'] / max(1, d['images']):.1f}" if d else "-"
-    for name in VIEWS:
-        print(f"\n{name.replace('_', ' ')}:\n{'held-out source':<28} {'found%':>7} {'on found':>9} "
-              f"{'letters on found':>17} {'end to end':>11}")
-        for source, r in results.items():
-            d = r.get(name, {})
-            print(f"{source:<28} {found(d):>7} {fmt(d, 'accuracy_on_found'):>9} {fmt(d, 'letters_on_found'):>17} "
-                  f"{fmt(d, 'accuracy'):>11}")
+        if args.jobs > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor
+            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = [pool.submit(run_fold, args.data, s, seed, options, manifest, Path(work)) for s, seed in jobs]
+                runs = [f.result() for f in futures]
+        else:
+            runs = [run_fold(args.data, s, seed, options, manifest, Path(work)) for s, seed in jobs]
+    results: dict[str, Any] = {}
+    for source in holdout:
+        mine = [run for (s, _), run in zip(jobs, runs) if s == source]
+        results[source] = {"samples": mine[0]["samples"],
+                           **{view: merge_seeds([r[view] for r in mine]) for view in VIEWS if view in mine[0]}}
+    summary = summarise(results)
+    print_tables(results, summary)
     if args.json:
-        atomic_files.write_json(args.json, {"epochs": args.epochs, "augment": args.augment,
+        atomic_files.write_json(args.json, {"epochs": args.epochs, "seeds": args.seeds, "inputs": args.inputs,
+                                         "finetune_embedder": args.finetune_embedder, "augment": args.augment,
                                          "balance_sources": args.balance_sources,
-                                         "extra_readings": args.extra_readings, "folds": results})
+                                         "extra_readings": args.extra_readings, "summary": summary, "folds": results})
     return 0
+
+
+def summarise(results: dict[str, Any]) -> dict[str, Any]:
+    """Per view, the mean over folds of each score (all folds, and the single-signer folds)."""
+    summary: dict[str, Any] = {}
+    for view in VIEWS:
+        scored = {s: r[view] for s, r in results.items() if view in r}
+        single = [d for s, d in scored.items() if s not in MULTI_SIGNER_SOURCES]
+        if scored:
+            summary[view] = {"folds": len(scored), **{f"mean_{k}": float(np.mean([d[k] for d in scored.values()]))
+                                                      for k in SCORES},
+                             "single_signer_folds": len(single),
+                             **{f"single_signer_mean_{k}": float(np.mean([d[k] for d in single])) if single else None
+                                for k in SCORES}}
+    return summary
+
+
+def print_tables(results: dict[str, Any], summary: dict[str, Any]) -> None:
+    """One table per view: each fold's mean over seeds with the seeds' range, then the means."""
+    def cell(d: dict[str, Any], k: str) -> str:
+        values = d["by_seed"][k]
+        spread = f" ({100 * min(values):.1f}-{100 * max(values):.1f})" if len(values) > 1 else ""
+        return f"{100 * d[k]:.2f}{spread}"
+    for view in VIEWS:
+        if view not in summary:
+            continue
+        print(f"\n{view.replace('_', ' ')} (mean over seeds, range in brackets):\n{'held-out source':<24} {'found%':>7} "
+              f"{'on found':>22} {'letters on found':>22} {'end to end':>22}")
+        for source, r in results.items():
+            if view in r:
+                d = r[view]
+                print(f"{source:<24} {100 * d['hands_found'] / max(1, d['images']):>7.1f} {cell(d, SCORES[0]):>22} "
+                      f"{cell(d, SCORES[1]):>22} {cell(d, SCORES[2]):>22}")
+        s = summary[view]
+        for label, prefix in (("mean over folds", "mean_"), ("single-signer mean", "single_signer_mean_")):
+            if s[prefix + SCORES[0]] is not None:
+                print(f"{label:<24} {'':>7} " + " ".join(f"{100 * s[prefix + k]:>22.2f}" for k in SCORES))
 
 
 if __name__ == "__main__":

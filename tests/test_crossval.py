@@ -26,7 +26,7 @@ def test_leave_one_source_out(tmp_path):
                         np.save(folder / f"{source}__{name}{i}.jpg.mirror.npy", keypoints.mirror_landmarks(hand))
                         np.save(folder / f"{source}__{name}{i}.jpg.border50.npy", hand + 0.001)
     out = tmp_path / "loso.json"
-    assert crossval.main(["--data", str(data), "--epochs", "8", "--json", str(out)]) == 0
+    assert crossval.main(["--data", str(data), "--epochs", "8", "--seeds", "1", "2", "--jobs", "2", "--json", str(out)]) == 0
     folds = json.loads(out.read_text())["folds"]
     assert set(folds) == {"one", "two"}
     for fold in folds.values():
@@ -38,5 +38,12 @@ def test_leave_one_source_out(tmp_path):
     assert (folds["one"]["all_views"]["hands_found"] == folds["one"]["both_views"]["hands_found"]
             == folds["one"]["mirrored"]["hands_found"] == 3 * 42)
     assert not {"both_views", "mirrored", "all_views"} & set(folds["two"])
-    assert json.loads(out.read_text())["extra_readings"] is False
+    result = json.loads(out.read_text())
+    assert result["extra_readings"] is False and result["seeds"] == [1, 2] and result["inputs"] == "fused"
+    for fold in folds.values():  # each figure is the mean over the seeds, every seed's value beside it
+        seeds = fold["original"]["by_seed"]["accuracy_on_found"]
+        assert len(seeds) == 2 and fold["original"]["accuracy_on_found"] == sum(seeds) / 2
+    mean = sum(f["original"]["accuracy_on_found"] for f in folds.values()) / 2
+    assert result["summary"]["original"]["folds"] == 2
+    assert result["summary"]["original"]["mean_accuracy_on_found"] == mean
     assert crossval.main(["--data", str(data), "--holdout", "three"]) == 2
