@@ -275,7 +275,8 @@ def job_classifier(weights: str, onnx_path: str, calls: int) -> dict:
     else:  # no landmark set: any plausible hand does for timing
         lm = np.random.default_rng(0).uniform(0.3, 0.7, (BATCH, 21, 3)).astype(np.float32)
     lm = np.resize(lm, (BATCH, 21, 3))
-    feats = keypoints.features(lm, "Right")
+    inputs = keypoints.model_inputs(lm, "Right")
+    first = keypoints.ModelInputs(*(part[:1] for part in inputs))
     out = {}
     makers = {"torch": lambda: TorchClassifier(weights),
               "torch_1_thread": lambda: (torch.set_num_threads(1), TorchClassifier(weights))[1],
@@ -283,9 +284,9 @@ def job_classifier(weights: str, onnx_path: str, calls: int) -> dict:
               "onnx_all_threads": lambda: OnnxClassifier(onnx_path, threads=0)}
     for name in CLASSIFIERS:  # torch first: torch_1_thread changes the process-wide thread count
         clf = makers[name]()
-        out[f"classifier.{name}.batch1_ms"] = _latency_ms(lambda: clf.logits(feats[:1]), calls)
+        out[f"classifier.{name}.batch1_ms"] = _latency_ms(lambda: clf.logits(first), calls)
         out[f"classifier.{name}.proba_batch1_ms"] = _latency_ms(lambda: clf.predict_proba(lm[:1], "Right"), calls)
-        out[f"classifier.{name}.batch{BATCH}_per_s"] = BATCH / _latency_ms(lambda: clf.logits(feats),
+        out[f"classifier.{name}.batch{BATCH}_per_s"] = BATCH / _latency_ms(lambda: clf.logits(inputs),
                                                                              BATCH_CALLS) * 1000
     return out
 

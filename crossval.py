@@ -15,6 +15,7 @@ mirror image (`.mirror.npy`, the other hand: `... --flip`), both averaged per ph
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from collections import Counter
@@ -152,15 +153,28 @@ def main(argv: list[str] | None = None) -> int:
                "--finetune-embedder" if args.finetune_embedder else "--no-finetune-embedder"]
     manifest = layout.read_manifest(Path(args.data[0], "manifest.csv"))  # photos with no hand found
     jobs = [(source, seed) for source in holdout for seed in args.seeds]
-    with tempfile.TemporaryDirectory(prefix="crossval-") as work:
-        if args.jobs > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
-            with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                futures = [pool.submit(run_fold, args.data, s, seed, options, manifest, Path(work)) for s, seed in jobs]
-                runs = [f.result() for f in futures]
-        else:
-            runs = [run_fold(args.data, s, seed, options, manifest, Path(work)) for s, seed in jobs]
+    done = Finished(Path(args.json + ".runs") if args.json else None, [*args.data, *options])
+    todo = [job for job in jobs if done.get(job) is None]
+    if len(todo) < len(jobs):
+        print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} folds already trained ({done.path})", file=sys.stderr)
+    try:
+        with tempfile.TemporaryDirectory(prefix="crossval-") as work:
+            if args.jobs > 1:
+                import multiprocessing
+                from concurrent.futures import ProcessPoolExecutor, as_completed
+                with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+                    futures = {pool.submit(run_fold, args.data, s, seed, options, manifest, Path(work)): (s, seed)
+                               for s, seed in todo}
+                    for future in as_completed(futures):
+                        done.add(futures[future], future.result())
+            else:
+                for s, seed in todo:
+                    done.add((s, seed), run_fold(args.data, s, seed, options, manifest, Path(work)))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; run the same command to continue ({done.path or 'nothing kept without --json'})",
+              file=sys.stderr)
+        return 130
+    runs = [done.get(job) for job in jobs]
     results: dict[str, Any] = {}
     for source in holdout:
         mine = [run for (s, _), run in zip(jobs, runs) if s == source]
@@ -173,7 +187,39 @@ def main(argv: list[str] | None = None) -> int:
                                          "finetune_embedder": args.finetune_embedder, "augment": args.augment,
                                          "balance_sources": args.balance_sources,
                                          "extra_readings": args.extra_readings, "summary": summary, "folds": results})
+        done.clear()
     return 0
+
+
+class Finished:
+    """The folds already trained and scored, kept in `path` (beside --json) so an interrupted run
+    goes on where it stopped; a run with other data or training options starts again."""
+
+    def __init__(self, path: Path | None, options: list[str]) -> None:
+        self.path, self.options = path, options
+        self.runs: dict[str, Any] = {}
+        if path is not None and path.is_file():
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                saved = {}
+            if saved.get("options") == options:
+                self.runs = saved.get("runs", {})
+
+    def get(self, job: tuple[str, int]) -> dict[str, Any] | None:
+        """The result of (source, seed), if trained."""
+        return self.runs.get(f"{job[0]}/{job[1]}")
+
+    def add(self, job: tuple[str, int], result: dict[str, Any]) -> None:
+        """Keep one fold's result (written at once, atomically)."""
+        self.runs[f"{job[0]}/{job[1]}"] = result
+        if self.path is not None:
+            atomic_files.write_json(self.path, {"options": self.options, "runs": self.runs})
+
+    def clear(self) -> None:
+        """Forget the kept results once the whole run is written."""
+        if self.path is not None:
+            self.path.unlink(missing_ok=True)
 
 
 def summarise(results: dict[str, Any]) -> dict[str, Any]:

@@ -106,7 +106,8 @@ class LandmarkDataset(Dataset):
                     if reading[2] and not extra_readings:
                         continue
                     source = path.name.split("__", 1)[0] if "__" in path.name else root.name
-                    if (sources is not None and source not in sources) or source in exclude_sources:
+                    if ((sources is not None and source not in sources) or source in exclude_sources
+                            or layout.own_sign(source, label)):
                         continue
                     rel = path.relative_to(root).as_posix()
                     found.append((label, path, handedness.get(rel, ("", None)), source, reading))

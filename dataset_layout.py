@@ -30,6 +30,14 @@ MAX_SEARCH_DEPTH = 3
 MANIFEST_FIELDS = ["source", "path", "class", "split", "output", "mirrored", "status", "handedness", "score",
                    "border", "extra", "every_border"]
 STATUS_OK, STATUS_NO_HAND = "ok", "no_hand"  # a manifest row of a photo read (hand found or not)
+# Class folders of a collection that hold another sign than the Kaggle class of that name: left
+# out of training and scoring.  lolzorus_fr's `space` is his own flat-hand sign (its PROVENANCE.txt).
+OWN_SIGNS = {"lolzorus_fr": ("space",)}
+
+
+def own_sign(source: str, label: str) -> bool:
+    """The class folder `label` of `source` holds a sign of the collection's own (see OWN_SIGNS)."""
+    return label in OWN_SIGNS.get(source, ())
 
 
 def read_manifest(manifest: Path) -> list[dict[str, str]]:
@@ -65,7 +73,8 @@ def photos_without_hand(rows: Iterable[dict[str, str]], views: tuple[bool, ...] 
     found: dict[str, list] = {}
     for row in rows:
         if ((split is not None and row["split"] != split) or (source is not None and row["source"] != source)
-                or bool(int(row["mirrored"] or 0)) not in views or row["status"] not in (STATUS_OK, STATUS_NO_HAND)):
+                or bool(int(row["mirrored"] or 0)) not in views or row["status"] not in (STATUS_OK, STATUS_NO_HAND)
+                or own_sign(row["source"], row["class"])):
             continue
         entry = found.setdefault(row["path"], [row["class"], row["source"], False])
         entry[2] |= row["status"] == STATUS_OK

@@ -47,3 +47,29 @@ def test_leave_one_source_out(tmp_path):
     assert result["summary"]["original"]["folds"] == 2
     assert result["summary"]["original"]["mean_accuracy_on_found"] == mean
     assert crossval.main(["--data", str(data), "--holdout", "three"]) == 2
+
+
+def test_an_interrupted_run_goes_on_where_it_stopped(keypoint_dataset, tmp_path, monkeypatch):
+    data = tmp_path / "two"
+    for path in keypoint_dataset.rglob("*.npy"):  # two sources: "one" and "two"
+        for source in ("one", "two"):
+            target = data / path.relative_to(keypoint_dataset).parent / path.name.replace("synthetic", source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+    out = tmp_path / "loso.json"
+    args = ["--data", str(data), "--epochs", "2", "--seeds", "3", "--json", str(out)]
+    real, calls = crossval.run_fold, []
+
+    def stop_after_one(*a, **k):
+        calls.append(a[1])
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+    monkeypatch.setattr(crossval, "run_fold", stop_after_one)
+    assert crossval.main(args) == 130 and not out.exists()
+    assert list(json.loads(out.with_name("loso.json.runs").read_text())["runs"]) == ["one/3"]
+    calls.clear()
+    assert crossval.main(args) == 0
+    assert calls == ["two"]  # only the fold that was not finished is trained again
+    assert set(json.loads(out.read_text())["folds"]) == {"one", "two"}
+    assert not out.with_name("loso.json.runs").exists()
