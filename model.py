@@ -17,7 +17,7 @@ import gesture_embedder
 import keypoints
 from classifier import CheckpointError, check_weights
 
-INPUTS = ("cnn", "embedding", "fused")  # what the letter head sees (see LetterModel)
+INPUTS = ("cnn", "embedding", "fused", "ensemble")  # what the letter heads see (see LetterModel)
 DEFAULT_CONFIG: dict[str, Any] = {
     "inputs": "fused",
     "in_channels": keypoints.FEATURE_CHANNELS,
@@ -77,11 +77,12 @@ class GestureEmbedder(nn.Module):
 
 
 class LetterModel(nn.Module):
-    """The letter classifier over one hand.  `inputs` picks what its head sees: "cnn", the 1D CNN
+    """The letter classifier over one hand.  `inputs` picks what it sees: "cnn", the 1D CNN
     (Conv1d blocks along the landmark axis: wrist, thumb, index, ... pinky) over
-    `keypoints.features`; "embedding", the pretrained gesture embedding; "fused", both,
-    concatenated.  `forward(features, hand, right)` takes all three model inputs
-    (`keypoints.model_inputs`) and uses those its `inputs` need; output: logits.
+    `keypoints.features`; "embedding", the pretrained gesture embedding; "fused", both
+    concatenated into one head; "ensemble", a head on each, their logits averaged (each head is
+    also trained on its own, see `branch_logits`).  `forward(features, hand, right)` takes all
+    three model inputs (`keypoints.model_inputs`) and uses those its `inputs` need; output: logits.
     """
 
     def __init__(self, num_classes: int, inputs: str = DEFAULT_CONFIG["inputs"],
@@ -93,7 +94,7 @@ class LetterModel(nn.Module):
         if inputs not in INPUTS:
             raise ValueError(f"inputs must be one of {', '.join(INPUTS)}, not {inputs!r}")
         self.inputs = inputs
-        width = 0
+        widths = []
         if inputs != "embedding":
             layers: list[nn.Module] = []
             previous = in_channels
@@ -103,23 +104,33 @@ class LetterModel(nn.Module):
                 previous = size
             self.conv = nn.Sequential(*layers)
             self.pool = nn.MaxPool1d(2)
-            width += previous * (length // 2)
+            widths.append(previous * (length // 2))
         if inputs != "cnn":
             self.embedder = GestureEmbedder(embedder)
             self.embedding_norm = nn.BatchNorm1d(gesture_embedder.EMBEDDING)
-            width += gesture_embedder.EMBEDDING
-        self.head = nn.Sequential(
-            nn.Flatten(), nn.Dropout(dropout), nn.Linear(width, hidden), nn.ReLU(),
-            nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+            widths.append(gesture_embedder.EMBEDDING)
+        head = lambda width: nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(width, hidden), nn.ReLU(),
+                                           nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+        if inputs == "ensemble":
+            self.heads = nn.ModuleList(head(width) for width in widths)
+        else:
+            self.head = head(sum(widths))
 
-    def forward(self, features: torch.Tensor, hand: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
-        """Logits for a batch of model inputs."""
+    def branch_logits(self, features: torch.Tensor, hand: torch.Tensor, right: torch.Tensor) -> list[torch.Tensor]:
+        """Each head's logits (one head but for "ensemble"); `forward` is their mean."""
         parts = []
         if self.inputs != "embedding":
             parts.append(self.pool(self.conv(features)).flatten(1))
         if self.inputs != "cnn":
             parts.append(self.embedding_norm(self.embedder(hand, right)))
-        return self.head(torch.cat(parts, dim=1))
+        if self.inputs == "ensemble":
+            return [head(part) for head, part in zip(self.heads, parts)]
+        return [self.head(torch.cat(parts, dim=1))]
+
+    def forward(self, features: torch.Tensor, hand: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
+        """Logits for a batch of model inputs."""
+        parts = self.branch_logits(features, hand, right)
+        return parts[0] if len(parts) == 1 else torch.stack(parts).mean(dim=0)
 
 
 def build_model(num_classes: int, config: dict[str, Any] | None = None,
@@ -147,7 +158,7 @@ def save_checkpoint(path: str | os.PathLike, model: LetterModel, classes: list[s
     """Write model weights with everything needed to use them, atomically (temp file + rename)."""
     payload = {"state_dict": {k: v.detach().cpu() for k, v in model.state_dict().items()},
                "classes": list(classes), "feature_version": keypoints.FEATURE_VERSION,
-               "model_config": {**DEFAULT_CONFIG, **config}, "meta": meta or {}}
+               "model_config": {**DEFAULT_CONFIG, **config, "inputs": model.inputs}, "meta": meta or {}}
     buffer = io.BytesIO()
     torch.save(payload, buffer)
     atomic_files.write_bytes(path, buffer.getvalue(), make_parents=True)

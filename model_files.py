@@ -31,6 +31,7 @@ class ModelFile:
     packages known to ship the exact file; `url_members`: the zip members to descend into inside
     the download (none: the download is the file)."""
     name: str
+    label: str  # what users call it in messages ("hand model")
     sha256: str
     size: int
     url: str
@@ -141,10 +142,10 @@ def resolve(spec: ModelFile, explicit: str | os.PathLike | None = None, download
     if named is not None:
         path = Path(named).expanduser()
         if not path.is_file():
-            raise spec.error(f"{spec.name} not found: {path}")
+            raise spec.error(f"{spec.label} not found: {path}")
         if not verified(spec, path):
-            raise spec.error(f"{path} is not the expected {spec.name} (sha256 must be {spec.sha256}); "
-                             f"download it again")
+            raise spec.error(f"{spec.label} {path} is not the expected {spec.name} (sha256 must be "
+                             f"{spec.sha256}); download it again")
         return path
     cached = cache_dir() / spec.name
     if verified(spec, cached):
@@ -159,5 +160,5 @@ def resolve(spec: ModelFile, explicit: str | os.PathLike | None = None, download
             reason = str(err)
     else:
         reason = "download disabled"
-    raise spec.error(f"no verified {spec.name} found ({reason}); {spec.install_hint}, or download "
+    raise spec.error(f"no verified {spec.label} {spec.name} found ({reason}); {spec.install_hint}, or download "
                      f"{spec.url} and pass its path or set {spec.env}")

@@ -37,7 +37,7 @@ AUGMENT = True
 BALANCE_SOURCES = 0.5  # draw samples with weight (1 / samples of their source) ** this; 0 = uniform
 EXTRA_READINGS = False  # also fit on the further border readings of each photo (preprocess.py --border-views)
 INPUTS = model_lib.DEFAULT_CONFIG["inputs"]  # cnn | embedding | fused (see model.LetterModel)
-FINETUNE_EMBEDDER = False  # also train the pretrained gesture embedder's weights
+FINETUNE_EMBEDDER = True  # also train the pretrained gesture embedder's weights (chosen by crossval.py, see the model card)
 EMBEDDER_LR_SCALE = 0.1  # their learning rate, as a fraction of --lr, when fine-tuned
 GESTURE_EMBEDDER = None  # None: resolve automatically (see gesture_embedder.resolve)
 # -----------------------------------------------------------------------------
@@ -251,8 +251,11 @@ def main(argv: list[str] | None = None) -> int:
             for i in tqdm(range(0, len(order), args.batch_size), desc=f"epoch {epoch}/{args.epochs}",
                           leave=False, dynamic_ncols=True):
                 x, y = train.batch(order[i:i + args.batch_size])
-                logits = net(*x)
+                parts = net.branch_logits(*x)
+                logits = parts[0] if len(parts) == 1 else torch.stack(parts).mean(dim=0)
                 loss = loss_fn(logits, y)
+                if len(parts) > 1:  # each head of an ensemble also learns on its own
+                    loss = loss + sum(loss_fn(part, y) for part in parts) / len(parts)
                 optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 optimizer.step()

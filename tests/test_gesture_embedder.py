@@ -45,7 +45,7 @@ def fake_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> model_files.Mo
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.delenv("FAKE_MODEL", raising=False)
-    return model_files.ModelFile(name="weights.bin", sha256=hashlib.sha256(payload).hexdigest(), size=len(payload),
+    return model_files.ModelFile(name="weights.bin", label="test model", sha256=hashlib.sha256(payload).hexdigest(), size=len(payload),
                                  url="http://127.0.0.1:9/unreachable.task", env="FAKE_MODEL",
                                  packaged=(("fake_models_pkg", "models/bundle.task", members),),
                                  url_members=members)
