@@ -16,9 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -26,6 +24,7 @@ import numpy as np
 import onnx
 import torch
 
+import atomic_files
 import keypoints
 import model as model_lib
 from classifier import CheckpointError, default_class_mapping, read_class_mapping, write_class_mapping
@@ -98,15 +97,7 @@ def export(weights: Path, out: Path, opset: int = OPSET) -> float:
     difference = max_difference(net, data)
     if difference > TOLERANCE:
         raise CheckpointError(f"the ONNX export differs from PyTorch by {difference:.2e} (> {TOLERANCE})")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-        os.replace(tmp, out)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_files.write_bytes(out, data, make_parents=True)
     if not mapping.is_file():
         write_class_mapping(mapping, classes)
     return difference

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
+import atomic_files
+
 
 class ModelFileError(RuntimeError):
     """A model file that could not be found or failed its checksum."""
@@ -85,15 +87,7 @@ def _store(spec: ModelFile, data: bytes, target: Path, origin: str) -> Path:
     """Write verified bytes to `target` atomically; raise if they are not `spec`'s file."""
     if len(data) != spec.size or hashlib.sha256(data).hexdigest() != spec.sha256:
         raise spec.error(f"{spec.name} from {origin} failed its sha256 check")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".model-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    atomic_files.write_bytes(target, data, make_parents=True)
     return target
 
 
