@@ -31,7 +31,7 @@ HAND_MODEL_SIZE = 7_819_105
 HAND_MODEL_URL = ("https://storage.googleapis.com/mediapipe-models/hand_landmarker/"
                   "hand_landmarker/float16/1/hand_landmarker.task")
 HAND_MODEL_ENV = "ASL_HAND_MODEL"
-# PyPI packages known to ship the exact model file: (import name, path inside the package).
+# PyPI packages known to ship the exact model file: (import name, path inside the package, zip members: none).
 PACKAGED_HAND_MODELS = (("hand_tracking", HAND_MODEL_NAME, ()),)
 
 NUM_LANDMARKS = 21
