@@ -72,8 +72,11 @@ class GestureEmbedder(nn.Module):
         return stream
 
     def forward(self, hand: torch.Tensor, right: torch.Tensor) -> torch.Tensor:
-        """Embeddings: the hand and its mirror image with the other handedness, added."""
-        return self.out(self.branch(hand, right) + self.branch(hand * self.mirror, 1.0 - right))
+        """Embeddings: the hand and its mirror image with the other handedness, added (both run
+        through the branch as one batch: half the operator calls at batch 1)."""
+        n = hand.shape[0]
+        both = self.branch(torch.cat([hand, hand * self.mirror]), torch.cat([right, 1.0 - right]))
+        return self.out(both[:n] + both[n:])
 
 
 class LetterModel(nn.Module):
