@@ -158,19 +158,23 @@ def job_frames(video: str, weights: str) -> dict:
     import cv2
     import mediapipe as mp
     import keypoints
-    import main
     import overlay
+    import recogniser as live
     from classifier import load_classifier
+    from lexicon import Lexicon
+    from text_entry import TextEntry
+    from word_decoder import WordDecoder
     capture = cv2.VideoCapture(video)
     frames = []
     while (frame := capture.read()[1]) is not None:
         frames.append(frame)
-    bare = _landmarker(True, main.MAX_HANDS)
-    detector = keypoints.HandDetector(mode="video", max_hands=main.MAX_HANDS)
+    bare = _landmarker(True, live.MAX_HANDS)
+    detector = keypoints.HandDetector(mode="video", max_hands=live.MAX_HANDS)
     clf = load_classifier(weights)
-    recogniser = main.Recogniser(detector, clf)
-    two = [keypoints.HandDetector(mode="video", max_hands=main.MAX_HANDS) for _ in range(2)]
-    both_views = main.Recogniser(two[0], clf, mirror_detector=two[1])  # --both-views: frame + mirror image
+    text = TextEntry(WordDecoder(Lexicon.english(), clf.classes))  # main.py's default --lexicon en
+    recogniser = live.Recogniser(detector, clf, text=text)
+    two = [keypoints.HandDetector(mode="video", max_hands=live.MAX_HANDS) for _ in range(2)]
+    both_views = live.Recogniser(two[0], clf, mirror_detector=two[1])  # --both-views: frame + mirror image
     canvas = np.empty_like(frames[0])
     times: dict[str, list[float]] = {k: [] for k in ("landmarker", "frame", "frame.landmarker", "frame.model",
                                                       "frame.draw", "both_views")}
@@ -186,8 +190,8 @@ def job_frames(video: str, weights: str) -> dict:
         rgb = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
         result = recogniser.process(rgb, ts)
         t3 = time.perf_counter()
-        main.annotate(canvas, result, overlay.Status(30.0, result.timings))
-        main.jsonl_record(i, ts, result)
+        overlay.annotate(canvas, result, overlay.Status(30.0, result.timings))
+        live.frame_record(i, ts, result)
         t4 = time.perf_counter()
         both_views.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts)
         t5 = time.perf_counter()
@@ -214,19 +218,19 @@ def job_photos(paths: list[str], weights: str, count: int) -> dict:
     bare IMAGE-mode landmarker call on the same photo, interleaved; a first pass warms up."""
     import mediapipe as mp
     import keypoints
-    import main
+    import recogniser as live
     from classifier import load_classifier
     photos = [rgb for rgb in map(keypoints.read_image, paths) if rgb is not None and min(rgb.shape[:2]) >= 200]
     photos = photos[:count]
     if not photos:
         return {"photos": 0}
-    bare = _landmarker(False, main.MAX_HANDS)
+    bare = _landmarker(False, live.MAX_HANDS)
     clf = load_classifier(weights)
-    one, two = (keypoints.HandDetector(mode="image", max_hands=main.MAX_HANDS) for _ in range(2))
-    recognisers = {"photo.one_view": main.Recogniser(one, clf, independent_frames=True),
-              "photo.both_views": main.Recogniser(one, clf, independent_frames=True, mirror_detector=two),
-              "photo.all_views": main.Recogniser(one, clf, independent_frames=True, mirror_detector=two,
-                                                 every_border=True)}
+    one, two = (keypoints.HandDetector(mode="image", max_hands=live.MAX_HANDS) for _ in range(2))
+    recognisers = {"photo.one_view": live.Recogniser(one, clf, independent_frames=True),
+                   "photo.both_views": live.Recogniser(one, clf, independent_frames=True, mirror_detector=two),
+                   "photo.all_views": live.Recogniser(one, clf, independent_frames=True, mirror_detector=two,
+                                                      every_border=True)}
     times: dict[str, list[float]] = {k: [] for k in ("photo.landmarker", *recognisers)}
     for timed in (False, True):
         for rgb in photos:

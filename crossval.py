@@ -1,9 +1,11 @@
 """Leave-one-source-out: how well the model does on a collection it never saw.
 
     python crossval.py --data OUT [--holdout SOURCE ...] [--seeds 42 7] [--inputs fused] [--jobs 2] [--json OUT.json]
+                       [--keep-models DIR]
 
 For each held-out source and seed: train.py on every other source (its train/valid splits), then
-score all of the held-out source's samples (every split); each figure is the mean over the seeds,
+score all of the held-out source's samples (every split); `--keep-models` keeps each fold's model as
+DIR/SOURCE-SEED/model.pth (what spellbench.py plays new people's words through); each figure is the mean over the seeds,
 with every seed's value beside it (`by_seed`), and the mean over folds closes each table.  The samples are the landmarks preprocess.py
 found with the same IMAGE-mode detector evaluate.py uses, so the scores equal evaluate.py's end to
 end: images where no hand was found (from manifest.csv) count as the prediction `nothing`.  Four
@@ -84,8 +86,8 @@ def merge_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:
 
 def run_fold(roots: list[str], source: str, seed: int, options: list[str], manifest: list[dict[str, str]],
              work: Path) -> dict[str, Any]:
-    """Train without `source` (train.py with `options`), then score it in each of `VIEWS` (all
-    views: what evaluate.py and main.py do for photos by default)."""
+    """Train without `source` (train.py with `options`) into `work`/SOURCE-SEED/model.pth, then score it in
+    each of `VIEWS` (all views: what evaluate.py and main.py do for photos by default)."""
     import torch
     torch.set_num_threads(1)
     weights = work / f"{source}-{seed}" / "model.pth"
@@ -129,6 +131,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--extra-readings", action=argparse.BooleanOptionalAction, default=train.EXTRA_READINGS,
                    help="train.py's use of the further border readings")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
+    p.add_argument("--keep-models", metavar="DIR", help="keep each fold's model as DIR/SOURCE-SEED/model.pth")
     args = p.parse_args(argv)
     if args.epochs < 1 or args.jobs < 1:
         p.error("--epochs and --jobs must be at least 1")
@@ -158,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(todo) < len(jobs):
         print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} folds already trained ({done.path})", file=sys.stderr)
     try:
-        with tempfile.TemporaryDirectory(prefix="crossval-") as work:
+        with tempfile.TemporaryDirectory(prefix="crossval-") as scratch:
+            work = args.keep_models or scratch
+            Path(work).mkdir(parents=True, exist_ok=True)
             if args.jobs > 1:
                 import multiprocessing
                 from concurrent.futures import ProcessPoolExecutor, as_completed

@@ -264,10 +264,10 @@ def evaluate_clips(photos: list[tuple[str, str, str]], clf, flip: bool, frames: 
     """Truth, prediction, confidence, found, source with each (path, class, source) photo shown as a
     still clip of `frames` frames at CLIP_FPS to main.py's live path: VIDEO-mode tracking, one view
     (with `both_views`, the frame and its mirror image, as `main.py --both-views`), smoothing over
-    main.SMOOTH_MS.  A photo scores the smoothed prediction of the clip's last frame; clips are
+    recogniser.SMOOTH_MS.  A photo scores the smoothed prediction of the clip's last frame; clips are
     spaced so that no smoothing window spans two photos.  Raises FileNotFoundError when photos
     are missing."""
-    import main as live
+    import recogniser as live
     from tqdm import tqdm
     missing = [path for path, _, _ in photos if not Path(path).is_file()]
     if missing:

@@ -185,7 +185,7 @@ class HandDetector:
             hands.append(Hand(xyz, labels[0].category_name, float(labels[0].score)))
         return hands
 
-    def _read(self, rgb: np.ndarray, border: float, timestamp_ms: int | None) -> list[Hand]:
+    def read(self, rgb: np.ndarray, border: float = 0.0, timestamp_ms: int | None = None) -> list[Hand]:
         """Hands in `rgb` read with a replicated-edge border of `border` x its longer side (0: none),
         mapped back into `rgb`'s coordinates (units of its longer side)."""
         if not border:
@@ -197,7 +197,7 @@ class HandDetector:
         scale = (side + 2 * pad) / side
         offset = np.array([pad, pad, 0], np.float32) / side
         return [Hand(hand.landmarks * scale - offset, hand.handedness, hand.score)
-                for hand in self._run(padded, None)]
+                for hand in self._run(padded, timestamp_ms)]
 
     def readings(self, rgb: np.ndarray, every_border: bool = False,
                  timestamp_ms: int | None = None) -> list[tuple[float, list[Hand]]]:
@@ -209,7 +209,7 @@ class HandDetector:
         for border in (0.0, *self.fallback_borders):
             if out and out[-1][1] and not every_border:
                 break
-            hands = self._read(rgb, border, timestamp_ms if not border else None)
+            hands = self.read(rgb, border, timestamp_ms)
             out.append((border, sorted(hands, key=lambda hand: -hand.score)))
         return out
 

@@ -83,7 +83,8 @@ class Lexicon:
                     continue
                 problem = _bad_line(fields)
                 if problem:
-                    print(f"warning: {path}:{number}: skipped ({problem}): {line.strip()!r}", file=sys.stderr)
+                    shown = line.strip() if len(line.strip()) <= 40 else line.strip()[:37] + "..."
+                    print(f"warning: {path}:{number}: skipped ({problem}): {shown!r}", file=sys.stderr)
                     skipped += 1
                     continue
                 word = fields[0].upper()

@@ -5,24 +5,21 @@
     python main.py --source photo.jpg --no-display --output annotated.png
     python main.py --record A                        # save your own samples of A into my_samples/
 
-Frame -> keypoints.HandDetector (landmarks; for photos also of the mirror image, and of both
-read with every fallback border) ->
-classifier.Classifier.predict_proba -> speller (smoothing, threshold, hold-to-commit) -> overlay.
-Keys in the window: q/Esc quit, c clear the text, m mirror view, space pause, r recording on/off
-(with --record).
+The live path is recogniser.Recogniser (landmarks -> letter probabilities -> smoothing ->
+hold-to-commit -> words rescored by the lexicon); this script adds the sources, the window, the
+outputs and speech.  Keys in the window: q/Esc quit, c clear the text, 1/2/3 take a suggestion for
+the last word, u undo its correction, m mirror view, space pause, r recording on/off (with --record).
 """
 from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import signal
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator, TextIO
 
@@ -31,18 +28,27 @@ import numpy as np
 
 import keypoints
 import overlay
-import speller
-from classifier import CheckpointError, Classifier, combine_views, load_classifier
+import recogniser as live
+import speech
+from classifier import CheckpointError, Classifier, load_classifier
 from dataset_layout import IMAGE_EXTENSIONS, MANIFEST_FIELDS, STATUS_OK, canonical_class
+from lexicon import load_lexicon
+from recogniser import Recogniser
+from text_entry import TextEntry
+from word_decoder import WordDecoder
 
 # ----------------------------------------------------------------------------- settings
 SOURCE = "0"  # camera index, video file, image file or folder of images
 WEIGHTS = str(Path(__file__).resolve().with_name("keypoint_model_L_cnn_50.pth"))  # .pth or .onnx
 HAND_MODEL = None  # None: resolve automatically (see keypoints.resolve_hand_model)
-MAX_HANDS = 2
-THRESHOLD = 0.6  # smoothed probability below which no letter is shown
-HOLD = 1.0  # seconds a letter must be held to be added to the text
-SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the frames in it)
+MAX_HANDS = live.MAX_HANDS
+THRESHOLD = live.THRESHOLD  # smoothed probability below which no letter is shown
+HOLD = live.HOLD  # seconds a letter must be held to be added to the text
+GAP_MS = live.GAP_MS  # dips (no letter, another letter) shorter than this do not restart the hold
+SMOOTH_MS = live.SMOOTH_MS  # smoothing window (majority vote + mean probability over the frames in it)
+WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (and add its space)
+LEXICON = "en"  # none, en (English word frequencies), FILE (your own words) or en+FILE
+SPEAK = False  # say each finished word (espeak-ng)
 WIDTH, HEIGHT = 1280, 720  # requested camera resolution
 RECORD_DIR = "my_samples"
 RECORD_INTERVAL_MS = 100  # at most one recorded sample per this many milliseconds
@@ -53,147 +59,11 @@ BORDER_VIEWS = None  # read each photo with every fallback border too: None = fo
 
 STILL_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}  # --output as one annotated image
 QUIT_KEYS = {ord("q"), 27}
+SUGGESTION_KEYS = {ord(str(i)): i - 1 for i in range(1, 4)}
 
 
 class UsageError(RuntimeError):
     """A --source, --output or --record that cannot be used (reported in one line, exit code 2)."""
-
-
-# ----------------------------------------------------------------------------- recogniser
-@dataclass
-class HandResult:
-    """One hand of a frame with its smoothed prediction."""
-    hand: keypoints.Hand
-    prediction: speller.Prediction
-
-
-@dataclass
-class FrameResult:
-    """Everything the recogniser knows about one frame."""
-    hands: list[HandResult]
-    spelling: int | None  # index in hands of the hand spelled from
-    committed: str | None  # class committed on this frame
-    text: str
-    progress: float  # hold progress of the pending letter, 0..1
-    timings: dict[str, float] = field(default_factory=dict)  # ms per stage
-
-
-def group_views(views: list[list[keypoints.Hand]]) -> list[list[keypoints.Hand]]:
-    """Match the hands of several readings of one frame (the frame, its mirror image mapped back
-    into the frame, the frame read with a border): each hand joins the nearest group whose first
-    hand lies within half a hand size and that holds no hand of the same reading yet, or starts a
-    group.  Groups come in order of first appearance; a group's first hand is the one shown."""
-    groups: list[list[keypoints.Hand]] = []
-    for hands in views:
-        taken: set[int] = set()
-        for hand in hands:
-            best, best_gap = -1, np.inf
-            for i, group in enumerate(groups):
-                ref = group[0].landmarks
-                size = np.linalg.norm(ref[:, :2] - ref[:1, :2], axis=1).mean()
-                gap = np.linalg.norm(hand.landmarks[:, :2] - ref[:, :2], axis=1).mean()
-                if i not in taken and gap < 0.5 * size and gap < best_gap:
-                    best, best_gap = i, gap
-            if best < 0:
-                best = len(groups)
-                groups.append([])
-            groups[best].append(hand)
-            taken.add(best)
-    return groups
-
-
-def hand_keys(hands: list[keypoints.Hand]) -> list[str]:
-    """A smoothing key per hand: its handedness, numbered when two hands share one."""
-    keys: list[str] = []
-    for hand in hands:
-        key = hand.handedness
-        while key in keys:
-            key += "+"
-        keys.append(key)
-    return keys
-
-
-class Recogniser:
-    """The per-frame path: landmarks, letter probabilities, smoothing and spelling.  Independent
-    frames (photos) are not smoothed together, and each photo's letter commits at once.  With a
-    `mirror_detector`, each frame's mirror image is read too, and with `every_border` (IMAGE mode)
-    each view is read with every fallback border; each hand's probabilities are combined over all
-    its readings (`classifier.combine_views`): a hand and its mirror image then read the same."""
-
-    def __init__(self, detector: keypoints.HandDetector, classifier: Classifier, threshold: float = THRESHOLD,
-                 hold_s: float = HOLD, smooth_ms: float = SMOOTH_MS, independent_frames: bool = False,
-                 mirror_detector: keypoints.HandDetector | None = None, every_border: bool = False) -> None:
-        self.detector = detector
-        self.mirror_detector = mirror_detector
-        self.every_border = every_border
-        self._pool = ThreadPoolExecutor(1, thread_name_prefix="mirror-view") if mirror_detector else None
-        self.classifier = classifier
-        self.independent_frames = independent_frames
-        self.threshold = threshold
-        self.smooth_ms = 0.0 if independent_frames else smooth_ms
-        self.speller = speller.Speller(0.0 if independent_frames else hold_s * 1000.0)
-        self._smoothers: dict[str, speller.Smoother] = {}
-
-    def process(self, frame_rgb: np.ndarray, timestamp_ms: float) -> FrameResult:
-        """Recognise one RGB frame taken at `timestamp_ms` (increasing for streams)."""
-        t0 = time.perf_counter()
-        ts = int(timestamp_ms) if self.detector.mode == "video" else None
-        mirrored = None
-        if self.mirror_detector is not None:  # the landmarker releases the GIL: both views run at once
-            mirrored = self._pool.submit(self.mirror_detector.readings, frame_rgb[:, ::-1], self.every_border, ts)
-        views = [hands for _, hands in self.detector.readings(frame_rgb, self.every_border, ts)]
-        if mirrored is not None:
-            h, w = frame_rgb.shape[:2]
-            views += [[keypoints.Hand(keypoints.mirror_landmarks(t.landmarks, w / max(h, w)),
-                                      keypoints.other_hand(t.handedness), t.score) for t in hands]
-                      for _, hands in mirrored.result()]
-        groups = group_views(views) if len(views) > 1 else [[hand] for hand in views[0]]
-        hands = [group[0] for group in groups]
-        t1 = time.perf_counter()
-        if self.independent_frames:
-            self._smoothers.clear()
-            self.speller.release()
-        if hands:
-            readings = [hand for group in groups for hand in group]
-            proba = self.classifier.predict_proba(np.stack([r.landmarks for r in readings]),
-                                                  np.array([r.right_probability for r in readings], np.float32))
-            if len(readings) > len(hands):  # one row per hand: its readings combined
-                proba = combine_views(proba, [i for i, group in enumerate(groups) for _ in group])[1]
-        keys = hand_keys(hands)
-        for key in self._smoothers.keys() - set(keys):
-            self._smoothers[key].update(timestamp_ms, None)
-        results = []
-        for i, (hand, key) in enumerate(zip(hands, keys)):
-            smoother = self._smoothers.get(key)
-            if smoother is None:
-                smoother = self._smoothers[key] = speller.Smoother(self.classifier.classes, self.smooth_ms,
-                                                                   self.threshold)
-            results.append(HandResult(hand, smoother.update(timestamp_ms, proba[i])))
-        self._smoothers = {k: s for k, s in self._smoothers.items() if not s.empty}
-        chosen = speller.best(r.prediction for r in results)
-        committed = self.speller.update(timestamp_ms, chosen.letter)
-        spelling = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
-        t2 = time.perf_counter()
-        return FrameResult(results, spelling, committed, self.speller.text, self.speller.progress(timestamp_ms),
-                           {"landmarker": (t1 - t0) * 1000, "model": (t2 - t1) * 1000})
-
-    def clear(self) -> None:
-        """Empty the spelled text."""
-        self.speller.clear()
-
-    def close(self) -> None:
-        """Stop the mirror-view thread (the detectors belong to the caller)."""
-        if self._pool is not None:
-            self._pool.shutdown()
-
-
-def annotate(frame_bgr: np.ndarray, result: FrameResult, status: overlay.Status) -> None:
-    """Draw hands, letters, the text bar and the status line onto the frame (in place)."""
-    for i, r in enumerate(result.hands):
-        overlay.draw_hand(frame_bgr, r.hand.landmarks, r.hand.handedness, r.prediction.letter,
-                          r.prediction.confidence, i == result.spelling)
-    overlay.draw_text_bar(frame_bgr, result.text, result.progress)
-    overlay.draw_status(frame_bgr, status)
 
 
 # ----------------------------------------------------------------------------- sources
@@ -312,14 +182,6 @@ class AnnotatedOutput:
                 os.replace(self.tmp, self.path)
 
 
-def jsonl_record(index: int, t_ms: float, result: FrameResult) -> str:
-    """One JSONL line: the frame, its time, each hand's letter (null below threshold), the text."""
-    hands = [{"handedness": r.hand.handedness, "letter": r.prediction.letter,
-              "confidence": None if r.prediction.confidence is None else round(r.prediction.confidence, 4)}
-             for r in result.hands]
-    return json.dumps({"frame": index, "time_ms": round(t_ms, 3), "hands": hands, "text": result.text})
-
-
 class Recorder:
     """--record: saves the best hand's raw landmarks (21x3 float32) as
     <dir>/train/<LETTER>/recorded__<time>-<n>.npy, at most one per `interval_ms`."""
@@ -377,14 +239,24 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags; defaults come from the settings block."""
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="keys in the window: q/Esc quit, c clear text, m mirror view, space pause, r recording on/off")
+        epilog="keys in the window: q/Esc quit, c clear text, 1/2/3 take a suggestion, u undo a correction, "
+               "m mirror view, space pause, r recording on/off")
     p.add_argument("--source", default=SOURCE, help="camera index, video file, image file or folder of images")
     p.add_argument("--weights", default=WEIGHTS, help=".pth or .onnx, with class_mapping.txt beside it")
     p.add_argument("--hand-model", default=HAND_MODEL, help="hand_landmarker.task (None: found automatically)")
     p.add_argument("--max-hands", type=int, default=MAX_HANDS, help="hands detected per frame")
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="min smoothed confidence for a letter")
     p.add_argument("--hold", type=float, default=HOLD, help="seconds a letter is held to add it to the text")
+    p.add_argument("--gap-ms", type=float, default=GAP_MS,
+                   help="dips shorter than this (ms) do not restart a letter's hold")
     p.add_argument("--smooth-ms", type=float, default=SMOOTH_MS, help="smoothing window in milliseconds")
+    p.add_argument("--word-pause", type=float, default=WORD_PAUSE,
+                   help="seconds with no hand that end a word (and add its space)")
+    p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE",
+                   help="word list that finished words are rescored against (FILE: one word a line)")
+    p.add_argument("--speak", action=argparse.BooleanOptionalAction, default=SPEAK,
+                   help="say each finished word (needs espeak-ng)")
+    p.add_argument("--speak-wav", metavar="OUT.wav", help="write the spoken words into a WAV instead of playing them")
     p.add_argument("--no-display", action="store_true", help="run without a window (print the text at the end)")
     p.add_argument("--output", help="annotated video (.mp4), or a still image (.png/.jpg) of the last frame")
     p.add_argument("--jsonl", help="write one JSON line of predictions per frame")
@@ -399,7 +271,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--record-dir", default=RECORD_DIR, help="samples go to RECORD_DIR/train/LETTER/")
     p.add_argument("--record-interval-ms", type=float, default=RECORD_INTERVAL_MS,
                    help="at most one sample per this many milliseconds")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.hold < 0 or args.gap_ms < 0 or args.smooth_ms < 0 or args.word_pause <= 0:
+        p.error("--hold, --gap-ms and --smooth-ms must be >= 0 and --word-pause > 0")
+    return args
 
 
 def display_available() -> bool:
@@ -435,6 +310,10 @@ class Window:
                 return False  # q, Esc or the window's close button
             if key == ord("c"):
                 run.recogniser.clear()
+            elif key in SUGGESTION_KEYS:
+                run.recogniser.text.choose(SUGGESTION_KEYS[key])
+            elif key == ord("u"):
+                run.recogniser.text.undo()
             elif key == ord("m"):
                 run.mirror = not run.mirror
             elif key == ord("r") and run.recorder is not None:
@@ -473,10 +352,10 @@ def loop(source: Source, run: Run, window: Window | None, output: AnnotatedOutpu
             t0 = time.perf_counter()
             status = overlay.Status(run.fps, {**result.timings, "draw": run.draw_ms}, run.mirror,
                                     record=run.recorder.label() if run.recorder else None)
-            annotate(bgr, result, status)
+            overlay.annotate(bgr, result, status)
             run.draw_ms = (time.perf_counter() - t0) * 1000
         if jsonl is not None:
-            jsonl.write(jsonl_record(index, t_ms, result) + "\n")
+            jsonl.write(live.frame_record(index, t_ms, result) + "\n")
         if output is not None:
             output.write(bgr)
         now = time.perf_counter()
@@ -488,6 +367,16 @@ def loop(source: Source, run: Run, window: Window | None, output: AnnotatedOutpu
 
 def _raise_interrupt(*_: object) -> None:
     raise KeyboardInterrupt
+
+
+def make_text(lexicon: str, classes: list[str], speaker: speech.Speaker | None) -> TextEntry:
+    """The text entry for --lexicon (UsageError for a missing or empty word list)."""
+    try:
+        words = load_lexicon(lexicon)
+    except (FileNotFoundError, ValueError) as err:
+        raise UsageError(f"--lexicon: {err}") from None
+    return TextEntry(WordDecoder(words, classes) if words is not None else None,
+                     on_word=speaker.say if speaker is not None else None)
 
 
 def load_weights(path: str) -> Classifier:
@@ -507,10 +396,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     keypoints.silence_native_stderr()  # FFmpeg/OpenCV/MediaPipe chatter; our messages use sys.stderr
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    detector = mirror_detector = recogniser = source = output = jsonl = window = run = None
+    detector = mirror_detector = recogniser = source = output = jsonl = window = run = speaker = None
+    code = 0
     try:
         classifier = load_weights(args.weights)
         letter = record_class(args.record, classifier.classes) if args.record else None
+        if args.speak or args.speak_wav:
+            speaker = speech.Speaker(args.speak_wav)
+        text = make_text(args.lexicon, classifier.classes, speaker)
         keypoints.resolve_hand_model(args.hand_model)
         source = open_source(args.source, args.width, args.height)
         detector = keypoints.HandDetector(args.hand_model, mode=source.mode, max_hands=args.max_hands)
@@ -521,7 +414,8 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError("--border-views reads photos only; a camera or video is tracked without borders")
         recogniser = Recogniser(detector, classifier, args.threshold, args.hold, args.smooth_ms,
                                 independent_frames=source.mode == "image", mirror_detector=mirror_detector,
-                                every_border=source.mode == "image" and args.border_views is not False)
+                                every_border=source.mode == "image" and args.border_views is not False,
+                                gap_ms=args.gap_ms, word_pause_s=args.word_pause, text=text)
         recorder = Recorder(Path(args.record_dir), letter, args.record_interval_ms) if letter else None
         run = Run(recogniser, mirror=source.is_camera, recorder=recorder)
         output = AnnotatedOutput(Path(args.output), source.fps) if args.output else None
@@ -529,8 +423,13 @@ def main(argv: list[str] | None = None) -> int:
             Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)
             jsonl = open(args.jsonl, "w", encoding="utf-8", buffering=1)  # line by line: tail -f works
         window = None if args.no_display else Window()
-        loop(source, run, window, output, jsonl)
-    except (CheckpointError, keypoints.HandModelError, UsageError, OSError) as err:
+        try:
+            loop(source, run, window, output, jsonl)
+        finally:  # the stream ended (or was interrupted): so has its last word
+            recogniser.finish()
+            if jsonl is not None:
+                jsonl.write(live.end_record(recogniser.text) + "\n")
+    except (CheckpointError, keypoints.HandModelError, UsageError, speech.SpeechError, OSError) as err:
         print(f"error: {err}", file=sys.stderr)  # OSError: e.g. an unwritable --output or --jsonl
         return 2
     except KeyboardInterrupt:
@@ -542,12 +441,23 @@ def main(argv: list[str] | None = None) -> int:
                       window and cv2.destroyAllWindows):
             if close:
                 close()
+        code = close_speaker(speaker) if speaker is not None else 0
     if run is None:
-        return 0
+        return code
     if run.recorder is not None:
         print(f"recorded {run.recorder.count} samples of {run.recorder.letter} in {run.recorder.folder}",
               file=sys.stderr)
-    print(run.recogniser.speller.text)
+    print(run.recogniser.text.text)
+    return code
+
+
+def close_speaker(speaker: speech.Speaker) -> int:
+    """Finish the speech (and write --speak-wav); 2 with a one-line error if the engine failed."""
+    try:
+        speaker.close()
+    except (speech.SpeechError, OSError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
     return 0
 
 

@@ -2,11 +2,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
 
 import keypoints
+
+if TYPE_CHECKING:
+    from recogniser import FrameResult
 
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 HAND_COLOURS = {"right": (255, 160, 0), "left": (0, 200, 255)}  # BGR: blue-ish right, amber left
@@ -66,9 +70,10 @@ def draw_hand(frame: np.ndarray, landmarks: np.ndarray, handedness: str, letter:
     _label(frame, text, (x0, y0 - 6), 1.0 * s, text_colour, max(1, round(2 * s)), top=_status_height(s) + 2)
 
 
-def draw_text_bar(frame: np.ndarray, text: str, progress: float) -> None:
+def draw_text_bar(frame: np.ndarray, text: str, progress: float, suggestions: tuple[str, ...] = ()) -> None:
     """The spelled text in a bar along the bottom, with the hold progress of the pending letter
-    as a green line along its top."""
+    as a green line along its top, and above it the last word's suggestions, numbered by the key
+    that takes each ("1 HELLO  2 HELP ...  u undo")."""
     s = _scale(frame)
     h, w = frame.shape[:2]
     thickness = max(1, round(2 * s))
@@ -81,6 +86,9 @@ def draw_text_bar(frame: np.ndarray, text: str, progress: float) -> None:
     while len(shown) > 1 and cv2.getTextSize(shown, FONT, 1.1 * s, thickness)[0][0] > w - 20:
         shown = shown[1:]  # keep the end of a long text in view
     cv2.putText(frame, shown, (10, h - base - round(6 * s)), FONT, 1.1 * s, WHITE, thickness, cv2.LINE_AA)
+    if suggestions:
+        line = "  ".join(f"{i} {word}" for i, word in enumerate(suggestions, 1)) + "  u undo"
+        _label(frame, line, (0, top - 2), 0.7 * s, GREEN, max(1, round(1.5 * s)))
 
 
 def draw_status(frame: np.ndarray, status: Status) -> None:
@@ -94,3 +102,12 @@ def draw_status(frame: np.ndarray, status: Status) -> None:
         colour = RED if status.record.startswith("REC") else NO_LETTER_COLOUR
         _label(frame, status.record, (frame.shape[1] - size[0] - 10, 0), 0.7 * s, colour, max(1, round(2 * s)),
                top=_status_height(s) + 2)
+
+
+def annotate(frame: np.ndarray, result: "FrameResult", status: Status) -> None:
+    """Hands, letters, the text bar with suggestions and the status line of one recognised frame."""
+    for i, r in enumerate(result.hands):
+        draw_hand(frame, r.hand.landmarks, r.hand.handedness, r.prediction.letter, r.prediction.confidence,
+                  i == result.spelling)
+    draw_text_bar(frame, result.text, result.progress, result.suggestions)
+    draw_status(frame, status)

@@ -1,27 +1,30 @@
 """Stable letters and hold-to-commit spelling from a stream of per-frame class probabilities.
 
 Pure Python + numpy (no OpenCV, no model): fed synthetic streams in tests, live predictions in
-main.py.  Everything is time-based (timestamps in ms are passed in), so it behaves the same at
-any frame rate.
+recogniser.py.  Everything is time-based (timestamps in ms are passed in), so it behaves the same
+at any frame rate.
 
 Rules
 - Smoothing (`Smoother`, one per hand): the frames of the last `window_ms` vote with their most
   likely class, or "no hand" for frames where the hand was missing or unusable.  The winner is the
   class with the most votes (ties: the higher mean probability); no letter when "no hand" has
   more votes than it.  Its confidence is its probability averaged over the window's frames with a
-  hand.  Below `threshold` no letter is shown.
+  hand (`proba`: the whole averaged vector, which the lexicon rescores).  Below `threshold` no
+  letter is shown.
 - Two hands: spell from the hand whose smoothed letter has the highest confidence (`best`), so a
   resting second hand cannot block the signing one.
-- Spelling (`Speller`): a letter held steadily for `hold_ms` commits once: a letter is appended,
-  `space` appends a space, `del` deletes the last character.  Holding on does not repeat it.
-  `nothing`, no letter (no hand or below threshold) and a change of letter restart the hold; the
-  letter just committed can commit again only after a release (`nothing` or no letter), which is
-  how double letters ("LL") are spelled: sign, release, sign again.
+- Committing (`Speller`): a class held steadily for `hold_ms` commits once; holding on does not
+  repeat it.  A dip (no letter, `nothing` or another letter) shorter than `gap_ms` is bridged:
+  the hold goes on as if the letter had stayed.  `nothing`, no letter (no hand or below
+  threshold) or another letter for longer than `gap_ms` restart the hold; the class just
+  committed can commit again only after a release (`nothing` or no letter for longer than
+  `gap_ms`), which is how double letters ("LL") are spelled: sign, release, sign again.  What a
+  commit does to the text is text_entry.py's job.
 """
 from __future__ import annotations
 
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Sequence
 
 import numpy as np
@@ -31,10 +34,12 @@ SPACE, DELETE, NOTHING = "space", "del", "nothing"
 
 @dataclass(frozen=True)
 class Prediction:
-    """A smoothed prediction: the letter (None below threshold or without a hand) and the smoothed
-    probability of the window's winning class (None when there is no hand)."""
+    """A smoothed prediction: the letter (None below threshold or without a hand), the smoothed
+    probability of the window's winning class (None when there is no hand) and the window's mean
+    probability vector over all classes (None when there is no hand)."""
     letter: str | None
     confidence: float | None
+    proba: np.ndarray | None = field(default=None, compare=False, repr=False)
 
 
 NO_HAND = Prediction(None, None)
@@ -77,7 +82,7 @@ class Smoother:
             return NO_HAND
         confidence = float(mean[winner])
         letter = self.classes[winner] if confidence >= self.threshold else None
-        return Prediction(letter, confidence)
+        return Prediction(letter, confidence, mean)
 
 
 def best(predictions: Iterable[Prediction]) -> Prediction:
@@ -87,23 +92,20 @@ def best(predictions: Iterable[Prediction]) -> Prediction:
 
 
 class Speller:
-    """Hold-to-commit spelling; `text` is the spelled text so far."""
+    """Hold-to-commit with dips of up to `gap_ms` bridged; `update` returns the class committed."""
 
-    def __init__(self, hold_ms: float) -> None:
+    def __init__(self, hold_ms: float, gap_ms: float = 0.0) -> None:
         self.hold_ms = float(hold_ms)
-        self.text = ""
+        self.gap_ms = float(gap_ms)
         self.release()
 
     def release(self) -> None:
         """Restart the hold as if the hand had been lowered (the next letter may repeat the last)."""
         self.current: str | None = None
-        self._since = 0.0
-        self._committed: str | None = None  # the letter held now that has already been committed
-
-    def clear(self) -> None:
-        """Empty the text and restart the hold."""
-        self.text = ""
-        self.release()
+        self._since = self._seen = 0.0
+        self._committed: str | None = None  # the class held now that has already been committed
+        self._other: str | None = None  # the other class seen since the current one was last seen
+        self._other_since = 0.0
 
     def progress(self, t_ms: float) -> float:
         """How far the current letter is towards committing, 0..1 (0 without a pending letter)."""
@@ -112,19 +114,21 @@ class Speller:
         return 1.0 if self.hold_ms <= 0 else min(1.0, (t_ms - self._since) / self.hold_ms)
 
     def update(self, t_ms: float, letter: str | None) -> str | None:
-        """Feed the stable letter of the frame at `t_ms`; returns the class committed now, if any."""
-        if letter is None or letter == NOTHING:
-            self.release()
-            return None
-        if letter != self.current:
-            self.current, self._since = letter, t_ms
+        """Feed the stable letter of the frame at `t_ms` (None: no letter); returns the class
+        committed now, if any."""
+        letter = None if letter == NOTHING else letter
+        if letter is None or letter != self.current:
+            if self.current is not None and t_ms - self._seen <= self.gap_ms:  # a dip: bridged for now
+                if letter != self._other:
+                    self._other, self._other_since = letter, t_ms
+                return None
+            if letter is None:
+                self.release()
+                return None
+            self.current = letter
+            self._since = self._other_since if letter == self._other and self._other_since else t_ms
+        self._seen, self._other = t_ms, None
         if letter == self._committed or t_ms - self._since < self.hold_ms:
             return None
         self._committed = letter
-        if letter == SPACE:
-            self.text += " "
-        elif letter == DELETE:
-            self.text = self.text[:-1]
-        else:
-            self.text += letter
         return letter

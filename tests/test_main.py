@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+import wave
 from pathlib import Path
 
 import cv2
@@ -20,6 +22,8 @@ import dataset_layout
 import keypoints
 import main
 import model
+import overlay
+import recogniser
 from classifier import write_class_mapping
 
 WORD = "CALL"  # C, A and a double letter (release between the two Ls)
@@ -110,14 +114,22 @@ def word_video(letter_photos, tmp_path_factory) -> Path:
 
 
 # ----------------------------------------------------------------------------- headless video
-def _check_jsonl(path: Path, frames: int) -> list[dict]:
-    lines = [json.loads(line) for line in path.read_text().splitlines()]
+def read_jsonl(path: Path) -> tuple[list[dict], dict]:
+    """main.py --jsonl: the per-frame lines and the end line (the text once the last word ended)."""
+    *lines, end = [json.loads(line) for line in path.read_text().splitlines()]
+    assert end.get("end") is True and set(end) == {"end", "text", "letters", "suggestions"}
+    return lines, end
+
+
+def _check_jsonl(path: Path, frames: int) -> tuple[list[dict], dict]:
+    lines, end = read_jsonl(path)
     assert [line["frame"] for line in lines] == list(range(frames))
     assert [line["time_ms"] for line in lines] == pytest.approx([i * 1000 / FPS for i in range(frames)])
     for line in lines:
+        assert isinstance(line["letters"], str) and isinstance(line["suggestions"], list)
         for hand in line["hands"]:
             assert set(hand) == {"handedness", "letter", "confidence"}
-    return lines
+    return lines, end
 
 
 @needs_data
@@ -129,8 +141,8 @@ def test_video_spells_word_with_jsonl_and_output(word_video, tmp_path):
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == WORD
     frames = len(read_video(word_video))
-    lines = _check_jsonl(jsonl, frames)
-    assert lines[-1]["text"] == WORD
+    lines, end = _check_jsonl(jsonl, frames)
+    assert end["text"] == end["letters"] == WORD
     assert {hand["letter"] for line in lines for hand in line["hands"]} >= set(WORD)
     annotated = read_video(output)
     assert len(annotated) == frames and annotated[0].shape == (224, 224, 3)
@@ -147,7 +159,30 @@ def test_mirrored_video_spells_same_word(word_video, tmp_path):
                     "--weights", str(WEIGHTS))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == WORD
-    assert _check_jsonl(jsonl, len(read_video(mirrored)))[-1]["text"] == WORD
+    assert _check_jsonl(jsonl, len(read_video(mirrored)))[1]["text"] == WORD
+
+
+@needs_data
+@needs_weights
+@pytest.mark.skipif(shutil.which("espeak-ng") is None and os.environ.get("CI") != "true",
+                    reason="espeak-ng is not installed (sudo apt-get install espeak-ng)")
+def test_speak_wav_and_own_word_list(word_video, tmp_path):
+    """--speak-wav writes the finished word as speech; --lexicon FILE offers only the user's words
+    and --lexicon none none at all; the word spelled stays as spelled."""
+    words = tmp_path / "words.txt"
+    words.write_text("call\ncalm\ncell\n", encoding="utf-8")
+    wav, jsonl = tmp_path / "said.wav", tmp_path / "p.jsonl"
+    done = run_main("--source", str(word_video), "--no-display", "--hold", HOLD, "--weights", str(WEIGHTS),
+                    "--lexicon", str(words), "--speak-wav", str(wav), "--jsonl", str(jsonl))
+    assert done.returncode == 0, done.stderr
+    end = read_jsonl(jsonl)[1]
+    assert end["text"] == WORD and set(end["suggestions"]) <= {"CALL", "CALM", "CELL"} and "CALL" in end["suggestions"]
+    with wave.open(str(wav)) as said:
+        assert said.getnframes() > 0.2 * said.getframerate()  # at least a fifth of a second of speech
+    done = run_main("--source", str(word_video), "--no-display", "--hold", HOLD, "--weights", str(WEIGHTS),
+                    "--lexicon", "none", "--jsonl", str(jsonl))
+    assert done.returncode == 0 and read_jsonl(jsonl)[1] == {"end": True, "text": WORD, "letters": WORD,
+                                                             "suggestions": []}
 
 
 @needs_data
@@ -169,8 +204,9 @@ def test_ctrl_c_finalises_outputs(letter_photos, tmp_path):
     assert process.returncode == 0, stderr
     assert "Traceback" not in stderr
     assert stdout.splitlines()[-1] == WORD[0]
-    written = len(jsonl.read_text().splitlines())
-    assert 15 <= written < 600
+    lines, end = read_jsonl(jsonl)  # the end line is written after an interrupt too
+    written = len(lines)
+    assert 15 <= written < 600 and end["text"] == WORD[0]
     assert abs(len(read_video(output)) - written) <= 1
     assert not list(tmp_path.glob(".*part*"))
 
@@ -189,8 +225,8 @@ def test_image_folder_spells_one_letter_per_photo_and_still_output(letter_photos
                     "--weights", str(WEIGHTS))
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines()[-1] == WORD
-    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
-    assert [line["hands"][0]["letter"] for line in lines] == list(WORD)
+    lines, end = read_jsonl(jsonl)
+    assert [line["hands"][0]["letter"] for line in lines] == list(WORD) and end["letters"] == WORD
     image = cv2.imread(str(still))
     assert image is not None and image.shape == (224, 224, 3)
 
@@ -202,16 +238,16 @@ def test_recogniser_left_and_right_hand(classifier, letter_photos):
     photo = letter_photos[WORD[0]]
     frame = cv2.cvtColor(np.hstack([photo, cv2.flip(photo, 1)]), cv2.COLOR_BGR2RGB)
     with keypoints.HandDetector(mode="image") as detector:
-        recogniser = main.Recogniser(detector, classifier, independent_frames=True)
-        result = recogniser.process(frame, 0)
+        live = recogniser.Recogniser(detector, classifier, independent_frames=True)
+        result = live.process(frame, 0)
         assert sorted(r.hand.handedness for r in result.hands) == ["Left", "Right"]
         assert [r.prediction.letter for r in result.hands] == [WORD[0], WORD[0]]
         assert result.text == WORD[0] and result.spelling is not None
         assert set(result.timings) == {"landmarker", "model"}
         bgr = cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)
-        main.annotate(bgr, result, main.overlay.Status(30.0, {**result.timings, "draw": 0.5}))
+        overlay.annotate(bgr, result, overlay.Status(30.0, {**result.timings, "draw": 0.5}))
         assert not np.array_equal(bgr, cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        strict = main.Recogniser(detector, classifier, threshold=1.01, independent_frames=True)
+        strict = recogniser.Recogniser(detector, classifier, threshold=1.01, independent_frames=True)
         result = strict.process(frame, 0)
         assert [r.prediction.letter for r in result.hands] == [None, None] and result.text == ""
 
@@ -225,11 +261,11 @@ def test_both_views_read_a_photo_and_its_mirror_image_the_same(classifier, every
     (keptsecret's mirrored P, G, U)."""
     paths = [sorted((KEPTSECRET / letter).glob("*.jpg"))[i] for letter in ("P", "G", "U", "W") for i in (0, 7)]
     with keypoints.HandDetector(mode="image") as one, keypoints.HandDetector(mode="image") as two:
-        recogniser = main.Recogniser(one, classifier, independent_frames=True, mirror_detector=two,
+        live = recogniser.Recogniser(one, classifier, independent_frames=True, mirror_detector=two,
                                      every_border=every_border)
         for path in paths:  # (the mirror image is read on a second thread)
             rgb = keypoints.read_image(path)
-            a, b = recogniser.process(rgb, 0), recogniser.process(np.ascontiguousarray(rgb[:, ::-1]), 0)
+            a, b = live.process(rgb, 0), live.process(np.ascontiguousarray(rgb[:, ::-1]), 0)
             assert len(a.hands) == len(b.hands) == 1, path
             pa, pb = a.hands[0].prediction, b.hands[0].prediction
             assert pa.letter == pb.letter and pa.confidence == pytest.approx(pb.confidence, abs=1e-5), path
@@ -238,7 +274,7 @@ def test_both_views_read_a_photo_and_its_mirror_image_the_same(classifier, every
             w = rgb.shape[1] / max(rgb.shape[:2])
             ca, cb = a.hands[0].hand.landmarks.mean(axis=0), b.hands[0].hand.landmarks.mean(axis=0)
             assert ca[0] == pytest.approx(w - cb[0], abs=0.05) and ca[1] == pytest.approx(cb[1], abs=0.05)
-        recogniser.close()
+        live.close()
 
 
 def test_group_views_matches_the_same_hand_across_readings_and_keeps_hands_seen_once():
@@ -250,11 +286,11 @@ def test_group_views_matches_the_same_hand_across_readings_and_keeps_hands_seen_
     twin_of_far = keypoints.Hand(far.landmarks - 0.01, "Left", 0.7)
     bordered_near = keypoints.Hand(near.landmarks - 0.005, "Right", 0.95)
     only_mirror = keypoints.Hand(synthetic_hand(rng, 3) * 0.3 + np.array([0.1, 0.6, 0.0], np.float32), "Right", 0.6)
-    groups = main.group_views([[near, far], [only_mirror, twin_of_far, twin_of_near], [bordered_near]])
+    groups = recogniser.group_views([[near, far], [only_mirror, twin_of_far, twin_of_near], [bordered_near]])
     assert groups == [[near, twin_of_near, bordered_near], [far, twin_of_far], [only_mirror]]
-    assert main.group_views([[near], []]) == [[near]]
+    assert recogniser.group_views([[near], []]) == [[near]]
     # two hands of one reading never share a group, even when both are near its first hand
-    assert main.group_views([[near], [twin_of_near, bordered_near]]) == [[near, twin_of_near], [bordered_near]]
+    assert recogniser.group_views([[near], [twin_of_near, bordered_near]]) == [[near, twin_of_near], [bordered_near]]
 
 
 @needs_data
@@ -274,7 +310,7 @@ def test_cli_reads_photos_in_both_views_by_default(tmp_path):
         done = run_main("--source", str(folder), "--no-display", "--jsonl", str(jsonl), "--weights", str(WEIGHTS),
                         *flags)
         assert done.returncode == 0, done.stderr
-        hands[flags] = [json.loads(line)["hands"][0] for line in jsonl.read_text().splitlines()]
+        hands[flags] = [line["hands"][0] for line in read_jsonl(jsonl)[0]]
     for flags in ((), ("--no-border-views",)):
         a, b = hands[flags]
         assert a["letter"] == b["letter"] == "P" and a["confidence"] == pytest.approx(b["confidence"], abs=2e-4)
@@ -327,6 +363,7 @@ def bad_files(tmp_path_factory, random_weights) -> dict[str, Path]:
         video.write(np.full((64, 64, 3), 128, np.uint8))
     video.release()
     (root / "corrupt.pth").write_bytes(b"not a checkpoint")
+    (root / "no-words.txt").write_text("# only a comment\n\n", encoding="utf-8")
     mismatched = root / "mismatched" / "weights.pth"
     model.save_checkpoint(mismatched, model.build_model(3), ["A", "B", "C"], {})
     write_class_mapping(mismatched.with_name("class_mapping.txt"), ["A", "B", "D"])
@@ -347,7 +384,12 @@ ERROR_CASES = {
     "no display": ([], "--no-display"),
     "border views on a video": (["--source", "{root}/plain.mp4", "--border-views", "--no-display"],
                                 "--border-views reads photos only"),
+    "missing word list": (["--lexicon", "{root}/none.txt", "--no-display"], "not found"),
+    "word list without words": (["--lexicon", "{root}/no-words.txt", "--no-display"], "has no word"),
+    "speech into a missing folder": (["--speak-wav", "{root}/no/such/dir/out.wav", "--no-display"], "error: "),
+    "no speech engine": (["--speak", "--no-display"], "espeak-ng"),
 }
+CASE_ENV = {"no speech engine": {"PATH": str(Path(sys.executable).parent)}}  # python, but no espeak-ng
 
 
 @pytest.mark.parametrize("case", ERROR_CASES)
@@ -357,7 +399,7 @@ def test_errors_are_one_line_and_exit_2(case, bad_files, random_weights):
     for flag, value in (("--weights", random_weights), ("--source", bad_files["root"] / "plain.png")):
         if flag not in args:
             args += [flag, str(value)]  # only the one thing under test is wrong
-    done = run_main(*args)
+    done = run_main(*args, env=CASE_ENV.get(case))
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
@@ -367,17 +409,26 @@ def test_errors_are_one_line_and_exit_2(case, bad_files, random_weights):
 
 # ----------------------------------------------------------------------------- window keys
 def test_window_keys(monkeypatch, tmp_path):
-    """q/Esc quit, c clears the text, m mirrors, r toggles recording, space pauses until space."""
-    keys = iter([ord("c"), ord("m"), ord("r"), ord(" "), -1, -1, ord(" "), ord("q"), 27])
+    """q/Esc quit, c clears the text, 2 takes the second suggestion, u undoes it, m mirrors, r
+    toggles recording, space pauses until space."""
+    keys = iter([ord("c"), ord("2"), ord("u"), ord("m"), ord("r"), ord(" "), -1, -1, ord(" "), ord("q"), 27])
     monkeypatch.setattr(main.cv2, "namedWindow", lambda *a: None)
     monkeypatch.setattr(main.cv2, "imshow", lambda *a: None)
     monkeypatch.setattr(main.cv2, "getWindowProperty", lambda *a: 1.0)
     monkeypatch.setattr(main.cv2, "setWindowTitle", lambda *a: None)
     monkeypatch.setattr(main.cv2, "waitKey", lambda ms: next(keys))
-    run = main.Run(main.Recogniser(None, None), mirror=False, recorder=main.Recorder(tmp_path, "A", 100))
-    run.recogniser.speller.text = "AB"
+    run = main.Run(recogniser.Recogniser(None, None), mirror=False, recorder=main.Recorder(tmp_path, "A", 100))
+    text = run.recogniser.text
+    for letter in "AB":
+        text.commit(letter)
     window, frame = main.Window(), np.zeros((8, 8, 3), np.uint8)
-    assert window.show(frame, run, 1) and run.recogniser.speller.text == ""
+    assert window.show(frame, run, 1) and text.text == ""
+    for letter in "CAR":
+        text.commit(letter)
+    text.end_word()
+    text.last.suggestions = ("CAT", "CART")  # as if the lexicon had offered them
+    assert window.show(frame, run, 1) and text.text == "CART "
+    assert window.show(frame, run, 1) and text.text == "CAR "
     assert window.show(frame, run, 1) and run.mirror
     assert window.show(frame, run, 1) and not run.recorder.active
     assert window.show(frame, run, 1) and not window.paused  # paused for two polls, then resumed

@@ -1,4 +1,5 @@
-"""speller.py on synthetic probability streams: smoothing, threshold, hold-to-commit spelling."""
+"""speller.py (and text_entry.py without a lexicon) on synthetic probability streams: smoothing,
+threshold, hold-to-commit spelling, bridged dips."""
 from __future__ import annotations
 
 import numpy as np
@@ -6,6 +7,7 @@ import pytest
 
 import speller
 from dataset_layout import KAGGLE_CLASSES
+from text_entry import TextEntry
 
 CLASSES = KAGGLE_CLASSES
 
@@ -20,17 +22,20 @@ def proba(letter: str | None, confidence: float = 0.9) -> np.ndarray | None:
 
 
 def spell(script: list[tuple[str | None, float]], fps: float = 30, hold_s: float = 0.5,
-          threshold: float = 0.6, window_ms: float = 200, confidence: float = 0.9) -> str:
-    """Run a script of (letter or None for no hand, seconds) through Smoother + Speller at `fps`."""
+          threshold: float = 0.6, window_ms: float = 200, confidence: float = 0.9, gap_ms: float = 0.0) -> str:
+    """Run a script of (letter or None for no hand, seconds) through Smoother + Speller +
+    TextEntry at `fps`."""
     smoother = speller.Smoother(CLASSES, window_ms, threshold)
-    spelling = speller.Speller(hold_s * 1000)
+    spelling, text = speller.Speller(hold_s * 1000, gap_ms), TextEntry()
     t, end = 0.0, 0.0
     for letter, seconds in script:
         end += seconds * 1000
         while t < end:
-            spelling.update(t, smoother.update(t, proba(letter, confidence)).letter)
+            committed = spelling.update(t, smoother.update(t, proba(letter, confidence)).letter)
+            if committed:
+                text.commit(committed)
             t += 1000 / fps
-    return spelling.text
+    return text.text
 
 
 def test_hold_commits_once_while_held():
@@ -127,14 +132,14 @@ def test_best_hand_is_highest_confidence_with_a_letter():
     assert speller.best([speller.NO_HAND, speller.Prediction(None, 0.4)]) == speller.NO_HAND
 
 
-def test_progress_and_clear():
+def test_progress_and_release():
     s = speller.Speller(1000)
     s.update(0, "A")
     assert s.progress(500) == pytest.approx(0.5)
-    assert s.update(1000, "A") == "A" and s.text == "A"
+    assert s.update(1000, "A") == "A"
     assert s.progress(1500) == 0.0  # committed: nothing pending
-    s.clear()
-    assert s.text == "" and s.update(2000, "A") is None  # hold restarts after clear
+    s.release()
+    assert s.update(2000, "A") is None  # the hold restarts after a release
     assert s.update(3000, "A") == "A"
 
 
@@ -143,4 +148,26 @@ def test_zero_hold_commits_immediately_once():
     assert s.update(0, "A") == "A"
     assert s.update(10, "A") is None
     s.release()
-    assert s.update(20, "A") == "A" and s.text == "AA"
+    assert s.update(20, "A") == "A"
+
+
+def test_short_dips_are_bridged_with_a_gap():
+    """Without a gap, a 0.1 s dip below threshold restarts the 0.5 s hold every time and the
+    letter never commits; with a 0.2 s gap the hold goes on through the dips."""
+    script = [("A", 0.3), (None, 0.1)] * 6
+    assert spell(script, window_ms=0) == ""
+    assert spell(script, window_ms=0, gap_ms=200) == "A"
+    flicker = [("A", 0.3), ("B", 0.1)] * 6  # a letter misread for a few frames, again and again
+    assert spell(flicker, window_ms=0, gap_ms=200) == "A"
+
+
+def test_gap_still_releases_for_double_letters_and_switches_letters():
+    assert spell([("L", 1), (None, 0.5), ("L", 1)], gap_ms=200) == "LL"
+    assert spell([("L", 1), (None, 0.1), ("L", 1)], window_ms=0, gap_ms=200) == "L"  # too short: no release
+    assert spell([("C", 1), ("A", 1), ("B", 1)], gap_ms=200) == "CAB"
+    # a new letter's hold counts from when it first appeared, not from when the gap ran out
+    s = speller.Speller(500, 200)
+    s.update(0, "A")
+    s.update(100, "B")
+    assert s.update(350, "B") is None and s.current == "B"
+    assert s.update(600, "B") == "B"

@@ -1,0 +1,223 @@
+"""The live path shared by main.py, evaluate.py --clip-frames, spellbench.py and benchmark.py.
+
+Frame -> keypoints.HandDetector (landmarks; for photos also of the mirror image, and of both read
+with every fallback border) -> classifier.Classifier.predict_proba -> speller.Smoother per hand ->
+speller.Speller (hold-to-commit, short dips bridged) -> text_entry.TextEntry (words, lexicon).
+
+On a stream (VIDEO mode) a hand the tracker cannot find is looked for again: after REACQUIRE_MS
+without a hand, each frame is read with the next of (no border, *keypoints.FALLBACK_BORDERS)
+until one finds a hand, and that border is kept while the hand is tracked.  It costs no extra
+landmarker run (a frame without a tracked hand runs the palm detector anyway), so hands that fill
+the frame, which the photo path finds with a border, are found on streams too.
+"""
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+import keypoints
+import speller
+from classifier import Classifier, combine_views
+from text_entry import TextEntry
+
+# ----------------------------------------------------------------------------- defaults (main.py's settings)
+MAX_HANDS = 2  # hands detected per frame
+THRESHOLD = 0.6  # smoothed probability below which no letter is shown
+HOLD = 1.0  # seconds a letter must be held to be added to the text
+GAP_MS = 0.0  # dips shorter than this (no letter, or another one) do not restart the hold
+SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the frames in it)
+WORD_PAUSE = 1.5  # seconds with no hand that end a word (and add its space)
+REACQUIRE_MS = 100  # on streams: time without a hand before the frame is read with borders too
+# -----------------------------------------------------------------------------
+
+
+@dataclass
+class HandResult:
+    """One hand of a frame with its smoothed prediction."""
+    hand: keypoints.Hand
+    prediction: speller.Prediction
+
+
+@dataclass
+class FrameResult:
+    """Everything the recogniser knows about one frame."""
+    hands: list[HandResult]
+    spelling: int | None  # index in hands of the hand spelled from
+    committed: str | None  # class committed on this frame
+    text: str  # what the user sees
+    progress: float  # hold progress of the pending letter, 0..1
+    letters: str = ""  # the committed letters, before lexicon corrections
+    suggestions: tuple[str, ...] = ()  # the lexicon's best words for the last finished word
+    timings: dict[str, float] = field(default_factory=dict)  # ms per stage
+
+
+def group_views(views: list[list[keypoints.Hand]]) -> list[list[keypoints.Hand]]:
+    """Match the hands of several readings of one frame (the frame, its mirror image mapped back
+    into the frame, the frame read with a border): each hand joins the nearest group whose first
+    hand lies within half a hand size and that holds no hand of the same reading yet, or starts a
+    group.  Groups come in order of first appearance; a group's first hand is the one shown."""
+    groups: list[list[keypoints.Hand]] = []
+    for hands in views:
+        taken: set[int] = set()
+        for hand in hands:
+            best, best_gap = -1, np.inf
+            for i, group in enumerate(groups):
+                ref = group[0].landmarks
+                size = np.linalg.norm(ref[:, :2] - ref[:1, :2], axis=1).mean()
+                gap = np.linalg.norm(hand.landmarks[:, :2] - ref[:, :2], axis=1).mean()
+                if i not in taken and gap < 0.5 * size and gap < best_gap:
+                    best, best_gap = i, gap
+            if best < 0:
+                best = len(groups)
+                groups.append([])
+            groups[best].append(hand)
+            taken.add(best)
+    return groups
+
+
+def hand_keys(hands: list[keypoints.Hand]) -> list[str]:
+    """A smoothing key per hand: its handedness, numbered when two hands share one."""
+    keys: list[str] = []
+    for hand in hands:
+        key = hand.handedness
+        while key in keys:
+            key += "+"
+        keys.append(key)
+    return keys
+
+
+class Recogniser:
+    """The per-frame path: landmarks, letter probabilities, smoothing, committing and the text.
+    Independent frames (photos) are not smoothed together, and each photo's letter commits at
+    once.  With a `mirror_detector`, each frame's mirror image is read too, and with
+    `every_border` (IMAGE mode) each view is read with every fallback border; each hand's
+    probabilities are combined over all its readings (`classifier.combine_views`): a hand and its
+    mirror image then read the same.  `text` (default: no lexicon) receives the commits."""
+
+    def __init__(self, detector: keypoints.HandDetector, classifier: Classifier, threshold: float = THRESHOLD,
+                 hold_s: float = HOLD, smooth_ms: float = SMOOTH_MS, independent_frames: bool = False,
+                 mirror_detector: keypoints.HandDetector | None = None, every_border: bool = False,
+                 gap_ms: float = GAP_MS, word_pause_s: float = WORD_PAUSE, text: TextEntry | None = None,
+                 reacquire: bool = True) -> None:
+        self.detector = detector
+        self.mirror_detector = mirror_detector
+        self.every_border = every_border
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="mirror-view") if mirror_detector else None
+        self.classifier = classifier
+        self.independent_frames = independent_frames
+        self.threshold = threshold
+        self.smooth_ms = 0.0 if independent_frames else smooth_ms
+        self.speller = speller.Speller(0.0 if independent_frames else hold_s * 1000.0, gap_ms)
+        self.text = text if text is not None else TextEntry()
+        self.word_pause_ms = word_pause_s * 1000.0
+        self.reacquire = reacquire and detector is not None and detector.mode == "video"
+        self._borders = (0.0, *keypoints.FALLBACK_BORDERS)
+        self._border = 0  # index in _borders of the border streams are read with
+        self._no_hand_since: float | None = None
+        self._smoothers: dict[str, speller.Smoother] = {}
+
+    def _views(self, frame_rgb: np.ndarray, timestamp_ms: float) -> list[list[keypoints.Hand]]:
+        """The hands of each reading of the frame (the frame, then its mirror image mapped back)."""
+        ts = int(timestamp_ms) if self.detector.mode == "video" else None
+        mirrored = None
+        border = self._borders[self._border]
+        if self.mirror_detector is not None:  # the landmarker releases the GIL: both views run at once
+            if self.reacquire:
+                mirrored = self._pool.submit(lambda: [(border, self.mirror_detector.read(
+                    frame_rgb[:, ::-1], border, ts))])
+            else:
+                mirrored = self._pool.submit(self.mirror_detector.readings, frame_rgb[:, ::-1], self.every_border, ts)
+        if self.reacquire:
+            views = [self.detector.read(frame_rgb, border, ts)]
+        else:
+            views = [hands for _, hands in self.detector.readings(frame_rgb, self.every_border, ts)]
+        if mirrored is not None:
+            h, w = frame_rgb.shape[:2]
+            views += [[keypoints.Hand(keypoints.mirror_landmarks(t.landmarks, w / max(h, w)),
+                                      keypoints.other_hand(t.handedness), t.score) for t in hands]
+                      for _, hands in mirrored.result()]
+        return views
+
+    def process(self, frame_rgb: np.ndarray, timestamp_ms: float) -> FrameResult:
+        """Recognise one RGB frame taken at `timestamp_ms` (increasing for streams)."""
+        t0 = time.perf_counter()
+        views = self._views(frame_rgb, timestamp_ms)
+        groups = group_views(views) if len(views) > 1 else [[hand] for hand in views[0]]
+        hands = [group[0] for group in groups]
+        self._track_absence(bool(hands), timestamp_ms)
+        t1 = time.perf_counter()
+        if self.independent_frames:
+            self._smoothers.clear()
+            self.speller.release()
+        if hands:
+            readings = [hand for group in groups for hand in group]
+            proba = self.classifier.predict_proba(np.stack([r.landmarks for r in readings]),
+                                                  np.array([r.right_probability for r in readings], np.float32))
+            if len(readings) > len(hands):  # one row per hand: its readings combined
+                proba = combine_views(proba, [i for i, group in enumerate(groups) for _ in group])[1]
+        keys = hand_keys(hands)
+        for key in self._smoothers.keys() - set(keys):
+            self._smoothers[key].update(timestamp_ms, None)
+        results = []
+        for i, (hand, key) in enumerate(zip(hands, keys)):
+            smoother = self._smoothers.get(key)
+            if smoother is None:
+                smoother = self._smoothers[key] = speller.Smoother(self.classifier.classes, self.smooth_ms,
+                                                                   self.threshold)
+            results.append(HandResult(hand, smoother.update(timestamp_ms, proba[i])))
+        self._smoothers = {k: s for k, s in self._smoothers.items() if not s.empty}
+        chosen = speller.best(r.prediction for r in results)
+        committed = self.speller.update(timestamp_ms, chosen.letter)
+        if committed is not None:
+            self.text.commit(committed, chosen.proba)
+        spelling = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
+        t2 = time.perf_counter()
+        return FrameResult(results, spelling, committed, self.text.text, self.speller.progress(timestamp_ms),
+                           self.text.letters, self.text.suggestions,
+                           {"landmarker": (t1 - t0) * 1000, "model": (t2 - t1) * 1000})
+
+    def _track_absence(self, found: bool, timestamp_ms: float) -> None:
+        """Word pause and re-acquisition: how long the frame has been without a hand."""
+        if found:
+            self._no_hand_since = None
+            return
+        if self._no_hand_since is None:
+            self._no_hand_since = timestamp_ms
+        away = timestamp_ms - self._no_hand_since
+        if not self.independent_frames and away >= self.word_pause_ms:
+            self.text.end_word()
+        if self.reacquire and away >= REACQUIRE_MS:
+            self._border = (self._border + 1) % len(self._borders)
+
+    def finish(self) -> None:
+        """The stream has ended: end the word being spelled (no space after it)."""
+        self.text.end_word(space=False)
+
+    def clear(self) -> None:
+        """Empty the spelled text."""
+        self.text.clear()
+        self.speller.release()
+
+    def close(self) -> None:
+        """Stop the mirror-view thread (the detectors belong to the caller)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
+def frame_record(index: int, t_ms: float, result: FrameResult) -> str:
+    """One JSONL line (main.py --jsonl): the frame, its time, each hand's letter (null below
+    threshold), the text shown, the letters as committed and the last word's suggestions."""
+    hands = [{"handedness": r.hand.handedness, "letter": r.prediction.letter,
+              "confidence": None if r.prediction.confidence is None else round(r.prediction.confidence, 4)}
+             for r in result.hands]
+    return json.dumps({"frame": index, "time_ms": round(t_ms, 3), "hands": hands, "text": result.text,
+                       "letters": result.letters, "suggestions": list(result.suggestions)})
+
+
+def end_record(text: TextEntry) -> str:
+    """The JSONL line after the last frame: the text once the last word has ended."""
+    return json.dumps({"end": True, "text": text.text, "letters": text.letters, "suggestions": list(text.suggestions)})
