@@ -17,7 +17,6 @@ mirror image (`.mirror.npy`, the other hand: `... --flip`), both averaged per ph
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import tempfile
 from collections import Counter
@@ -32,6 +31,7 @@ import model as model_lib
 import train
 from classifier import combine_views, load_classifier
 from data_loader import LandmarkDataset
+from finished_runs import Finished
 
 # ----------------------------------------------------------------------------- settings
 DATA_DIRS = ["data_processed"]
@@ -194,37 +194,6 @@ def main(argv: list[str] | None = None) -> int:
                                          "extra_readings": args.extra_readings, "summary": summary, "folds": results})
         done.clear()
     return 0
-
-
-class Finished:
-    """The folds already trained and scored, kept in `path` (beside --json) so an interrupted run
-    goes on where it stopped; a run with other data or training options starts again."""
-
-    def __init__(self, path: Path | None, options: list[str]) -> None:
-        self.path, self.options = path, options
-        self.runs: dict[str, Any] = {}
-        if path is not None and path.is_file():
-            try:
-                saved = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                saved = {}
-            if saved.get("options") == options:
-                self.runs = saved.get("runs", {})
-
-    def get(self, job: tuple[str, int]) -> dict[str, Any] | None:
-        """The result of (source, seed), if trained."""
-        return self.runs.get(f"{job[0]}/{job[1]}")
-
-    def add(self, job: tuple[str, int], result: dict[str, Any]) -> None:
-        """Keep one fold's result (written at once, atomically)."""
-        self.runs[f"{job[0]}/{job[1]}"] = result
-        if self.path is not None:
-            atomic_files.write_json(self.path, {"options": self.options, "runs": self.runs})
-
-    def clear(self) -> None:
-        """Forget the kept results once the whole run is written."""
-        if self.path is not None:
-            self.path.unlink(missing_ok=True)
 
 
 def summarise(results: dict[str, Any]) -> dict[str, Any]:

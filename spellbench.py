@@ -1,0 +1,280 @@
+"""Spelling benchmark: words spelled from each signer's photos, played through the live path.
+
+    python spellbench.py [--data ../shared/data] [--fold-models DIR | --weights PATH] [--holds 1.0 0.6 0.4]
+                         [--gaps-ms 150] [--signers NAME ...] [--jobs 2] [--json OUT.json]
+
+For each signer (a collection of photos), hold time and gap: dictionary words and names/codes
+(words/*.txt) become streams (spelling_streams.py: each letter a photo held for hold + SLACK_S,
+a release only between double letters, a pause after each word), played frame by frame at FPS
+through recogniser.Recogniser exactly as main.py runs a camera (VIDEO-mode tracking, one view,
+smoothing, hold-to-commit, the word pause, the lexicon).  Then idle stretches (no hand, the
+signer's `nothing` photos) count false commits.  Scored per signer and overall, for the letters
+as committed (no lexicon) and as shown (--lexicon), from the same run: word accuracy, character
+error rate (missed, wrong and extra letters), letters per minute (right letters per minute of
+stream) and false commits per idle minute.  With --fold-models (crossval.py --keep-models DIR),
+each signer is spelled by the model trained without its collection: a new person's figure.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import atomic_files
+import recogniser as live
+from finished_runs import Finished
+from spelling_streams import Player, find_signers, frames_at, pick_words
+
+# ----------------------------------------------------------------------------- settings
+DATA_DIRS = ["../shared/data"]
+SIGNERS: list[str] = []  # empty: every collection of photos
+WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.pth"))
+FOLD_MODELS = None  # crossval.py --keep-models DIR: spell each signer with the model that never saw it
+HOLDS = [1.0, 0.6, 0.4]  # seconds a letter is held to commit (main.py --hold)
+GAPS_MS = [150.0]  # dips bridged while holding (main.py --gap-ms)
+WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (main.py --word-pause)
+LEXICON = "en"  # main.py --lexicon
+WORDS = 12  # dictionary words per signer
+NAMES = 8  # names and codes per signer
+FPS = 15.0  # frames per second of the streams
+SLACK_S = 0.4  # each letter is shown for hold + this (the smoothed letter turns ~0.15-0.2 s after the sign)
+RELEASE_S = 0.5  # no hand between double letters
+PAUSE_MARGIN_S = 0.3  # the pause after a word lasts the word pause + this
+IDLE_S = 20.0  # seconds of each idle stretch (no hand; the signer's `nothing` photos)
+IDLE_PHOTO_S = 2.0  # each `nothing` photo is shown this long
+SEED = 0
+JOBS = 1  # signers played at once (one thread each)
+# -----------------------------------------------------------------------------
+KINDS = ("dictionary", "names")
+VARIANTS = ("letters", "lexicon")  # as committed, as shown
+
+
+def edit_counts(truth: str, said: str) -> tuple[int, int, int]:
+    """(missed, wrong, extra) letters of the cheapest alignment of `said` to `truth`."""
+    rows = [[(j, 0, 0, j) for j in range(len(said) + 1)]]  # (cost, missed, wrong, extra)
+    for i, a in enumerate(truth, 1):
+        row = [(i, i, 0, 0)]
+        for j, b in enumerate(said, 1):
+            up, left, diag = rows[-1][j], row[j - 1], rows[-1][j - 1]
+            row.append(min((up[0] + 1, up[1] + 1, up[2], up[3]), (left[0] + 1, left[1], left[2], left[3] + 1),
+                           (diag[0] + (a != b), diag[1], diag[2] + (a != b), diag[3])))
+        rows.append(row)
+    return rows[-1][-1][1:]
+
+
+def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: argparse.Namespace) -> dict[str, Any]:
+    """One signer's words and idle stretches through the live path; the raw outcome."""
+    import torch
+
+    import keypoints
+    from classifier import load_classifier
+    from lexicon import load_lexicon
+    from text_entry import TextEntry
+    from word_decoder import WordDecoder
+    torch.set_num_threads(1)
+    clf = load_classifier(weights)
+    words = load_lexicon(args.lexicon)
+    text = TextEntry(WordDecoder(words, clf.classes) if words is not None else None)
+    player = Player(signer, args.seed)
+    out: dict[str, Any] = {"words": [], "idle": {}, "frames": 0}
+    with keypoints.HandDetector(args.hand_model, mode="video", max_hands=live.MAX_HANDS) as detector:
+        recogniser = live.Recogniser(detector, clf, hold_s=hold, gap_ms=gap_ms, word_pause_s=args.word_pause,
+                                     text=text)
+        t_ms = 0.0
+        for kind, count in zip(KINDS, (args.words, args.names)):
+            for word in pick_words(signer, kind, count, args.seed):
+                frames = player.word(word, hold + args.slack, args.release, args.word_pause + args.pause_margin)
+                shown, letters = len(text.text), len(text.letters)
+                for rgb, t_ms in frames_at(frames, args.fps, t_ms):
+                    recogniser.process(rgb, t_ms)
+                    out["frames"] += 1
+                t_ms += 1000.0 / args.fps
+                out["words"].append({"kind": kind, "word": word, "seconds": sum(s for _, s in frames),
+                                     "letters": text.letters[letters:].strip(), "lexicon": text.text[shown:].strip()})
+        for kind, frames in player.idle(args.idle, IDLE_PHOTO_S):
+            commits = []
+            for rgb, t_ms in frames_at(frames, args.fps, t_ms):
+                committed = recogniser.process(rgb, t_ms).committed
+                if committed is not None:
+                    commits.append(committed)
+                out["frames"] += 1
+            t_ms += 1000.0 / args.fps
+            out["idle"][kind] = {"seconds": sum(s for _, s in frames), "commits": commits}
+        recogniser.close()
+    out["unreadable"] = player.unreadable
+    return out
+
+
+def score(words: list[dict[str, Any]], kind: str, variant: str) -> dict[str, float]:
+    """Word accuracy, character error rate with its parts, and right letters per minute."""
+    chosen = [w for w in words if w["kind"] == kind]
+    counts = np.array([edit_counts(w["word"], w[variant]) for w in chosen]).reshape(-1, 3)
+    letters = sum(len(w["word"]) for w in chosen)
+    minutes = sum(w["seconds"] for w in chosen) / 60
+    missed, wrong, extra = counts.sum(axis=0) / max(1, letters)
+    return {"words": len(chosen), "word_accuracy": float(np.mean([w["word"] == w[variant] for w in chosen] or [0])),
+            "cer": float(missed + wrong + extra), "missed": float(missed), "wrong": float(wrong),
+            "extra": float(extra),
+            "letters_per_minute": float(max(0, letters - counts.sum()) / minutes) if minutes else 0.0}
+
+
+def summarise(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Scores per signer and pooled over signers (every word counts once)."""
+    def scores(words: list[dict[str, Any]], idle: list[dict[str, Any]]) -> dict[str, Any]:
+        result: dict[str, Any] = {f"{kind}.{variant}": score(words, kind, variant)
+                                  for kind in KINDS for variant in VARIANTS}
+        minutes = sum(i["seconds"] for i in idle) / 60
+        result["idle"] = {"minutes": minutes,
+                          "false_commits_per_minute": sum(len(i["commits"]) for i in idle) / minutes if minutes else 0}
+        raw, lex = (1 - result[f"dictionary.{v}"]["word_accuracy"] for v in VARIANTS)
+        result["dictionary.errors_removed"] = float(1 - lex / raw) if raw else None
+        return result
+    per_signer = {name: scores(run["words"], list(run["idle"].values())) for name, run in runs.items()}
+    pooled = scores([w for run in runs.values() for w in run["words"]],
+                    [i for run in runs.values() for i in run["idle"].values()])
+    return {"overall": pooled, "signers": per_signer}
+
+
+def print_table(title: str, summary: dict[str, Any]) -> None:
+    """One row per signer and the pooled row: word accuracy and CER, letters and lexicon."""
+    print(f"\n{title}\n{'signer':<22} {'dict words %':>14} {'dict CER %':>12} {'names %':>12} {'names CER %':>12} "
+          f"{'letters/min':>12} {'idle/min':>9}\n{'':<22} {'letters lex':>14} {'letters lex':>12} "
+          f"{'letters lex':>12} {'letters lex':>12} {'lex':>12}")
+    for name, s in [*summary["signers"].items(), ("all signers", summary["overall"])]:
+        cells = [f"{100 * s[f'{k}.letters'][m]:>6.1f} {100 * s[f'{k}.lexicon'][m]:>5.1f}"
+                 for k, m in (("dictionary", "word_accuracy"), ("dictionary", "cer"), ("names", "word_accuracy"),
+                              ("names", "cer"))]
+        print(f"{name:<22} {cells[0]:>14} {cells[1]:>12} {cells[2]:>12} {cells[3]:>12} "
+              f"{s['dictionary.lexicon']['letters_per_minute']:>12.1f} {s['idle']['false_commits_per_minute']:>9.2f}")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line flags; defaults are the settings at the top of this file."""
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", nargs="+", default=DATA_DIRS, metavar="DIR", help="folders of class folders of photos")
+    p.add_argument("--signers", nargs="*", default=SIGNERS, metavar="NAME", help="collections to play (default: all)")
+    p.add_argument("--weights", default=WEIGHTS, help="one model for every signer (.pth or .onnx)")
+    p.add_argument("--fold-models", default=FOLD_MODELS, metavar="DIR",
+                   help="crossval.py --keep-models DIR: each signer spelled by the model trained without it")
+    p.add_argument("--hand-model", default=None, help="hand_landmarker.task (None: found automatically)")
+    p.add_argument("--holds", type=float, nargs="+", default=HOLDS, metavar="S", help="hold times to compare")
+    p.add_argument("--gaps-ms", type=float, nargs="+", default=GAPS_MS, metavar="MS", help="--gap-ms values to compare")
+    p.add_argument("--word-pause", type=float, default=WORD_PAUSE)
+    p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE")
+    p.add_argument("--words", type=int, default=WORDS, help="dictionary words per signer")
+    p.add_argument("--names", type=int, default=NAMES, help="names and codes per signer")
+    p.add_argument("--fps", type=float, default=FPS)
+    p.add_argument("--slack", type=float, default=SLACK_S, help="each letter is shown for hold + this (s)")
+    p.add_argument("--release", type=float, default=RELEASE_S, help="no hand between double letters (s)")
+    p.add_argument("--pause-margin", type=float, default=PAUSE_MARGIN_S, help="pause after a word: word pause + this")
+    p.add_argument("--idle", type=float, default=IDLE_S, help="seconds of each idle stretch per signer")
+    p.add_argument("--seed", type=int, default=SEED)
+    p.add_argument("--jobs", type=int, default=JOBS, help="signers played at once")
+    p.add_argument("--json", metavar="OUT", help="write the results as JSON (finished signers kept beside it)")
+    args = p.parse_args(argv)
+    if args.jobs < 1 or args.fps <= 0 or min(args.holds) < 0 or min(args.gaps_ms) < 0 or args.word_pause <= 0:
+        p.error("--jobs and --fps must be positive, --holds and --gaps-ms >= 0, --word-pause > 0")
+    return args
+
+
+def fold_model(folder: Path, signer: str) -> str | None:
+    """The model crossval.py --keep-models trained without `signer` (its first seed), if any."""
+    found = sorted(folder.glob(f"{signer}-*/model.pth"))
+    return str(found[0]) if found else None
+
+
+def check_inputs(lexicon: str, weights: set[str]) -> str | None:
+    """Why the word list or a model cannot be used (one line), before any job starts."""
+    from classifier import CheckpointError, load_classifier
+    from lexicon import load_lexicon
+    try:
+        load_lexicon(lexicon)
+        for path in sorted(weights):
+            load_classifier(path)
+    except (FileNotFoundError, ValueError, CheckpointError, ImportError) as err:
+        return str(err)
+    return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Play every signer at every setting; print the tables; returns the exit code."""
+    args = parse_args(argv)
+    try:
+        signers = find_signers(args.data, args.signers)
+    except (FileNotFoundError, ValueError) as err:
+        print(f"spellbench.py: error: {err}", file=sys.stderr)
+        return 2
+    unknown = sorted(set(args.signers) - {s.name for s in signers})
+    if unknown or not signers:
+        print(f"spellbench.py: error: no photos of {', '.join(unknown) or 'any signer'} in {' '.join(args.data)}",
+              file=sys.stderr)
+        return 2
+    if args.fold_models and not Path(args.fold_models).is_dir():
+        print(f"spellbench.py: error: --fold-models {args.fold_models} is not a folder", file=sys.stderr)
+        return 2
+    if not args.fold_models and not Path(args.weights).is_file():
+        print(f"spellbench.py: error: weights file not found: {args.weights}", file=sys.stderr)
+        return 2
+    models = {s.name: fold_model(Path(args.fold_models), s.name) if args.fold_models else args.weights
+              for s in signers}
+    for name in [n for n, m in models.items() if m is None]:
+        print(f"warning: no fold model for {name} in {args.fold_models} (crossval.py --keep-models); skipped",
+              file=sys.stderr)
+    problem = check_inputs(args.lexicon, {m for m in models.values() if m})
+    if problem:
+        print(f"spellbench.py: error: {problem}", file=sys.stderr)
+        return 2
+    jobs = [(s, hold, gap) for hold in args.holds for gap in args.gaps_ms for s in signers if models[s.name]]
+    settings = {k: v for k, v in vars(args).items() if k not in ("jobs", "json", "holds", "gaps_ms", "signers")}
+    done = Finished(Path(args.json + ".runs") if args.json else None, [repr(sorted(settings.items()))])
+    todo = [job for job in jobs if done.get((job[0].name, job[1], job[2])) is None]
+    if len(todo) < len(jobs):
+        print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} runs already played ({done.path})", file=sys.stderr)
+    try:
+        run_jobs(todo, models, args, done)
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; run the same command to continue ({done.path or 'nothing kept without --json'})",
+              file=sys.stderr)
+        return 130
+    results = {}
+    for hold in args.holds:
+        for gap in args.gaps_ms:
+            runs = {s.name: done.get((s.name, hold, gap)) for s, h, g in jobs if (h, g) == (hold, gap)}
+            results[f"hold={hold:g}s gap={gap:g}ms"] = summary = summarise(runs)
+            print_table(f"hold {hold:g} s, gap {gap:g} ms ({'fold models' if args.fold_models else args.weights})",
+                        summary)
+    if args.json:
+        atomic_files.write_json(args.json, {"settings": {**settings, "holds": args.holds, "gaps_ms": args.gaps_ms},
+                                            "models": models, "results": results,
+                                            "runs": done.runs})
+        done.clear()
+    return 0
+
+
+def run_jobs(todo: list[tuple[Any, float, float]], models: dict[str, str], args: argparse.Namespace,
+             done: Finished) -> None:
+    """Play the jobs (in --jobs processes), keeping each result as it finishes."""
+    from tqdm import tqdm
+    bar = tqdm(total=len(todo), unit="run", desc="spellbench", dynamic_ncols=True)
+    if args.jobs > 1:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor, as_completed
+        with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
+            futures = {pool.submit(play_signer, s, models[s.name], hold, gap, args): (s.name, hold, gap)
+                       for s, hold, gap in todo}
+            for future in as_completed(futures):
+                done.add(futures[future], future.result())
+                bar.update()
+    else:
+        for s, hold, gap in todo:
+            done.add((s.name, hold, gap), play_signer(s, models[s.name], hold, gap, args))
+            bar.update()
+    bar.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

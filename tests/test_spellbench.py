@@ -1,0 +1,124 @@
+"""spellbench.py + spelling_streams.py: streams built right, errors counted right, a real run on
+one signer's photos (through the real landmarker and model) that scores and resumes."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from conftest import SHARED_DATA, WEIGHTS, needs_data
+
+import spellbench
+import spelling_streams as streams
+
+
+def test_edit_counts_split_missed_wrong_and_extra_letters():
+    assert spellbench.edit_counts("WATER", "WATER") == (0, 0, 0)
+    assert spellbench.edit_counts("WATER", "TER") == (2, 0, 0)
+    assert spellbench.edit_counts("WATER", "WATEP") == (0, 1, 0)
+    assert spellbench.edit_counts("WATER", "WAATERS") == (0, 0, 2)
+    assert spellbench.edit_counts("CAT", "") == (3, 0, 0)
+
+
+def test_scores_of_known_outcomes():
+    words = [{"kind": "dictionary", "word": "WATER", "seconds": 6.0, "letters": "WATEP", "lexicon": "WATER"},
+             {"kind": "dictionary", "word": "CAT", "seconds": 4.0, "letters": "CT", "lexicon": "CUT"},
+             {"kind": "names", "word": "ZOLTAN", "seconds": 5.0, "letters": "ZOLTAN", "lexicon": "ZOLTAN"}]
+    raw = spellbench.score(words, "dictionary", "letters")
+    assert raw["word_accuracy"] == 0.0 and raw["cer"] == pytest.approx(2 / 8)
+    assert raw["missed"] == pytest.approx(1 / 8) and raw["wrong"] == pytest.approx(1 / 8)
+    assert raw["letters_per_minute"] == pytest.approx(6 / (10 / 60))
+    lex = spellbench.score(words, "dictionary", "lexicon")
+    assert lex["word_accuracy"] == 0.5 and lex["cer"] == pytest.approx(1 / 8)
+    summary = spellbench.summarise({"s": {"words": words, "idle": {"no hand": {"seconds": 30.0, "commits": ["A"]}}}})
+    assert summary["overall"]["dictionary.errors_removed"] == pytest.approx(0.5)
+    assert summary["overall"]["idle"]["false_commits_per_minute"] == pytest.approx(2.0)
+    assert summary["overall"]["names.lexicon"]["word_accuracy"] == 1.0
+
+
+@pytest.fixture
+def tiny_signer(tmp_path: Path) -> streams.Signer:
+    """A signer with two photos of A-E and L and one of `nothing`, each photo a different colour
+    with a brighter left half."""
+    root = tmp_path / "signer"
+    for k, c in enumerate("ABCDEL"):
+        (root / c).mkdir(parents=True)
+        for i in range(2):
+            photo = np.full((48, 64, 3), 10 * k + i, np.uint8)
+            photo[:, :32] += 100
+            cv2.imwrite(str(root / c / f"{i}.png"), photo)
+    (root / "nothing").mkdir()
+    cv2.imwrite(str(root / "nothing" / "0.png"), np.full((40, 40, 3), 200, np.uint8))
+    (root / "C" / "broken.png").write_bytes(b"not an image")
+    return streams.find_signers([root])[0]
+
+
+def test_word_frames_release_only_between_double_letters(tiny_signer: streams.Signer):
+    player = streams.Player(tiny_signer, seed=0)
+    frames = player.word("BALL", 1.0, 0.5, 2.0)
+    no_hand = [i for i, (rgb, _) in enumerate(frames) if rgb is player.no_hand]
+    assert no_hand == [3, 5] and [s for _, s in frames] == [1.0, 1.0, 1.0, 0.5, 1.0, 2.0]
+    first, second = frames[2][0], frames[4][0]
+    assert not np.array_equal(first, second)  # another photo of L the second time
+    assert all(rgb.shape == (48, 64, 3) for rgb, _ in frames)
+    player.word("CCC", 1.0, 0.5, 1.0)
+    assert player.unreadable >= 1  # the broken photo of C was skipped and counted
+    (kind_a, a), (kind_b, b) = player.idle(4.0, 2.0)
+    assert (kind_a, kind_b) == ("no hand", "nothing") and b[0][0].shape == (48, 64, 3)  # letterboxed
+
+
+def test_frames_at_keeps_time_and_jitters(tiny_signer: streams.Signer):
+    player = streams.Player(tiny_signer, seed=0)
+    out = list(streams.frames_at(player.word("AB", 1.0, 0.5, 1.0), fps=10, start_ms=500))
+    assert len(out) == 30 and out[0][1] == 500 and out[-1][1] == pytest.approx(500 + 2900)
+    assert any(not np.array_equal(out[i][0], out[i + 1][0]) for i in range(3))
+
+
+def test_picked_words_are_spellable_and_repeatable(tiny_signer: streams.Signer):
+    words = streams.read_words(streams.WORD_LISTS["dictionary"])
+    assert len(words) >= 50 and all(w.isalpha() and w.isupper() for w in words)
+    assert len(streams.read_words(streams.WORD_LISTS["names"])) >= 30
+    real = streams.Signer("x", {c: [Path(c)] for c in "ABCDEFGHIKLMNOPQRSTUVWXY"}, [])  # no J, Z
+    picked = streams.pick_words(real, "dictionary", 10, seed=3)
+    assert len(picked) == 10 and all("J" not in w and "Z" not in w for w in picked)
+    assert picked == streams.pick_words(real, "dictionary", 10, seed=3) != streams.pick_words(real, "dictionary", 10, 4)
+
+
+def test_bad_inputs_are_one_line_errors(tmp_path: Path, capsys: pytest.CaptureFixture):
+    assert spellbench.main(["--data", str(tmp_path / "none")]) == 2
+    assert spellbench.main(["--data", str(SHARED_DATA), "--signers", "nobody"]) == 2 or not SHARED_DATA.is_dir()
+    assert "error" in capsys.readouterr().err
+
+
+@needs_data
+def test_one_signer_spells_words_and_resumes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """A real run (t32rahman, 2 words and 1 name at two hold times) through the landmarker and the
+    shipped model: every word has an outcome, scores are in range, and an interrupted run goes on."""
+    out = tmp_path / "spell.json"
+    args = ["--data", str(SHARED_DATA), "--signers", "t32rahman", "--weights", str(WEIGHTS), "--words", "2",
+            "--names", "1", "--holds", "0.4", "0.6", "--idle", "3", "--json", str(out)]
+    real, calls = spellbench.play_signer, []
+
+    def stop_after_one(*a, **k):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(1)
+        return real(*a, **k)
+    monkeypatch.setattr(spellbench, "play_signer", stop_after_one)
+    assert spellbench.main(args) == 130 and not out.exists()
+    monkeypatch.setattr(spellbench, "play_signer", real)
+    assert spellbench.main(args) == 0
+    result = json.loads(out.read_text())
+    assert set(result["results"]) == {"hold=0.4s gap=150ms", "hold=0.6s gap=150ms"}
+    for summary in result["results"].values():
+        overall = summary["overall"]
+        assert overall["dictionary.letters"]["words"] == 2 and overall["names.lexicon"]["words"] == 1
+        for key in ("dictionary.letters", "dictionary.lexicon", "names.letters", "names.lexicon"):
+            assert 0 <= overall[key]["word_accuracy"] <= 1 and overall[key]["cer"] >= 0
+        assert overall["idle"]["minutes"] == pytest.approx(3 / 60)
+    run = next(iter(result["runs"].values()))
+    assert all(w["letters"] or w["lexicon"] == "" for w in run["words"]) and run["frames"] > 50
+    assert not out.with_name("spell.json.runs").exists()
