@@ -13,15 +13,13 @@ the last word, u undo its correction, m mirror view, space pause, r recording on
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import signal
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterator, TextIO
+from typing import TextIO
 
 import cv2
 import numpy as np
@@ -31,9 +29,11 @@ import overlay
 import recogniser as live
 import speech
 from classifier import CheckpointError, Classifier, load_classifier
-from dataset_layout import IMAGE_EXTENSIONS, MANIFEST_FIELDS, STATUS_OK, canonical_class
+from dataset_layout import canonical_class
+from frame_sources import Source, UsageError, open_source
 from lexicon import load_lexicon
 from recogniser import Recogniser
+from run_outputs import AnnotatedOutput, Recorder
 from text_entry import TextEntry
 from word_decoder import WordDecoder
 
@@ -52,186 +52,12 @@ SPEAK = False  # say each finished word (espeak-ng)
 WIDTH, HEIGHT = 1280, 720  # requested camera resolution
 RECORD_DIR = "my_samples"
 RECORD_INTERVAL_MS = 100  # at most one recorded sample per this many milliseconds
-IMAGE_FPS = 1.0  # frame rate of an --output video made from image files
 BOTH_VIEWS = None  # read each frame and its mirror image too: None = for photos only (it doubles the landmarker time)
 BORDER_VIEWS = None  # read each photo with every fallback border too: None = for photos (IMAGE mode only)
 # -----------------------------------------------------------------------------
 
-STILL_EXTENSIONS = {".png", ".jpg", ".jpeg", ".bmp", ".webp"}  # --output as one annotated image
 QUIT_KEYS = {ord("q"), 27}
 SUGGESTION_KEYS = {ord(str(i)): i - 1 for i in range(1, 4)}
-
-
-class UsageError(RuntimeError):
-    """A --source, --output or --record that cannot be used (reported in one line, exit code 2)."""
-
-
-# ----------------------------------------------------------------------------- sources
-@dataclass
-class Source:
-    """Frames (index, time in ms, BGR image) of a camera, video or image files."""
-    frames: Iterator[tuple[int, float, np.ndarray]]
-    mode: str  # "video" (a stream, tracked) or "image" (independent photos)
-    fps: float
-    is_camera: bool = False
-    release: Callable[[], None] | None = None
-
-
-def _read_bgr(path: Path) -> np.ndarray | None:
-    rgb = keypoints.read_image(path)
-    return None if rgb is None else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-
-
-def _image_frames(paths: list[Path]) -> Iterator[tuple[int, float, np.ndarray]]:
-    index = 0
-    for path in paths:
-        bgr = _read_bgr(path)
-        if bgr is None:
-            print(f"warning: skipping {path}: cannot decode it as an image", file=sys.stderr)
-            continue
-        yield index, index * 1000.0 / IMAGE_FPS, bgr
-        index += 1
-
-
-def _capture_frames(capture: cv2.VideoCapture, first: np.ndarray, fps: float,
-                    camera: bool) -> Iterator[tuple[int, float, np.ndarray]]:
-    start, index, frame = time.monotonic(), 0, first
-    while frame is not None:
-        yield index, (time.monotonic() - start) * 1000.0 if camera else index * 1000.0 / fps, frame
-        ok, frame = capture.read()
-        frame = frame if ok else None
-        index += 1
-
-
-def _valid_fps(fps: float) -> float:
-    return fps if np.isfinite(fps) and 0 < fps < 1000 else 30.0
-
-
-def open_source(spec: str, width: int, height: int) -> Source:
-    """Open a camera index, a video file, an image file or a folder of images; UsageError if not."""
-    path = Path(spec)
-    if spec.isdigit():
-        capture = cv2.VideoCapture(int(spec))
-        capture.set(cv2.CAP_PROP_FRAME_WIDTH, width)
-        capture.set(cv2.CAP_PROP_FRAME_HEIGHT, height)
-        ok, first = capture.read() if capture.isOpened() else (False, None)
-        if not ok:
-            raise UsageError(f"cannot open camera {spec} (no camera at that index, or it is busy)")
-        fps = _valid_fps(capture.get(cv2.CAP_PROP_FPS))
-        return Source(_capture_frames(capture, first, fps, True), "video", fps, True, capture.release)
-    if path.is_dir():
-        images = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
-        if not images:
-            raise UsageError(f"no image files in folder {path}")
-        return Source(_image_frames(images), "image", IMAGE_FPS)
-    if not path.is_file():
-        raise UsageError(f"--source {spec!r} is not a camera index or an existing file or folder")
-    if path.suffix.lower() in IMAGE_EXTENSIONS:
-        if _read_bgr(path) is None:
-            raise UsageError(f"cannot decode image {path}")
-        return Source(_image_frames([path]), "image", IMAGE_FPS)
-    capture = cv2.VideoCapture(str(path))
-    ok, first = capture.read() if capture.isOpened() else (False, None)
-    if not ok:
-        raise UsageError(f"cannot open or decode video {path}")
-    fps = _valid_fps(capture.get(cv2.CAP_PROP_FPS))
-    return Source(_capture_frames(capture, first, fps, False), "video", fps, False, capture.release)
-
-
-# ----------------------------------------------------------------------------- outputs
-def _part_name(path: Path) -> Path:
-    return path.with_name(f".{path.stem}.part{path.suffix}")
-
-
-class AnnotatedOutput:
-    """--output: an mp4v video of every annotated frame, or (image extension) the last annotated
-    frame as a still.  Written under a temporary name, renamed by `close`."""
-
-    def __init__(self, path: Path, fps: float) -> None:
-        self.path, self.fps = path, fps
-        self.tmp = _part_name(path)
-        self.still = path.suffix.lower() in STILL_EXTENSIONS
-        self.writer: cv2.VideoWriter | None = None
-        self.last: np.ndarray | None = None
-        path.parent.mkdir(parents=True, exist_ok=True)
-
-    def write(self, frame: np.ndarray) -> None:
-        """Add an annotated frame (resized to the first frame's size when it differs)."""
-        if self.still:
-            self.last = frame
-            return
-        if self.writer is None:
-            h, w = frame.shape[:2]
-            writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, (w, h))
-            if not writer.isOpened():
-                raise UsageError(f"cannot write video {self.path} (try a .mp4 name)")
-            self.writer, self.size = writer, (w, h)
-        if frame.shape[1::-1] != self.size:
-            frame = cv2.resize(frame, self.size)
-        self.writer.write(frame)
-
-    def close(self) -> None:
-        """Finish the file and give it its final name."""
-        if self.writer is not None:
-            self.writer.release()
-            os.replace(self.tmp, self.path)
-        elif self.still and self.last is not None:
-            ok, data = cv2.imencode(self.path.suffix, self.last)
-            if ok:
-                self.tmp.write_bytes(data.tobytes())
-                os.replace(self.tmp, self.path)
-
-
-class Recorder:
-    """--record: saves the best hand's raw landmarks (21x3 float32) as
-    <dir>/train/<LETTER>/recorded__<time>-<n>.npy, at most one per `interval_ms`."""
-
-    def __init__(self, root: Path, letter: str, interval_ms: float) -> None:
-        self.folder = root / "train" / letter
-        self.folder.mkdir(parents=True, exist_ok=True)
-        self.letter, self.interval_ms = letter, interval_ms
-        self.count = sum(1 for p in self.folder.glob("*.npy"))
-        self.active = True
-        self._last = -float("inf")
-        self._stamp = time.strftime("%Y%m%d-%H%M%S")
-        self._serial = 0
-
-    def offer(self, hands: list[keypoints.Hand], t_ms: float) -> bool:
-        """Save hands[0] (the best score) if recording, usable and the interval has passed."""
-        if not self.active or not hands or t_ms - self._last < self.interval_ms:
-            return False
-        landmarks = np.asarray(hands[0].landmarks, np.float32)
-        if not keypoints.valid_landmarks(landmarks)[0]:
-            return False
-        while (path := self.folder / f"recorded__{self._stamp}-{self._serial:05d}.npy").exists():
-            self._serial += 1  # never overwrite an existing sample
-        fd, tmp = tempfile.mkstemp(dir=self.folder, prefix=f".{path.name}.", suffix=".part")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.save(f, landmarks)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        self._append_manifest(path, hands[0])
-        self._last, self.count = t_ms, self.count + 1
-        return True
-
-    def _append_manifest(self, path: Path, hand: keypoints.Hand) -> None:
-        """One manifest.csv row per sample, so training knows the sample's handedness."""
-        manifest = self.folder.parent.parent / "manifest.csv"
-        new = not manifest.is_file()
-        with open(manifest, "a", newline="", encoding="utf-8") as f:
-            writer = csv.DictWriter(f, MANIFEST_FIELDS, lineterminator="\n")
-            if new:
-                writer.writeheader()
-            writer.writerow({"source": "recorded", "path": "", "class": self.letter, "split": "train",
-                             "output": path.relative_to(self.folder.parent.parent).as_posix(), "mirrored": 0,
-                             "status": STATUS_OK, "handedness": hand.handedness, "score": f"{hand.score:.4f}"})
-
-    def label(self) -> str:
-        """The per-letter count shown in the window."""
-        return f"{'REC' if self.active else 'rec off'} {self.letter}: {self.count}"
 
 
 # ----------------------------------------------------------------------------- main loop

@@ -11,7 +11,8 @@ smoothing, hold-to-commit, the word pause, the lexicon).  Then idle stretches (n
 signer's `nothing` photos) count false commits.  Scored per signer and overall, for the letters
 as committed (no lexicon) and as shown (--lexicon), from the same run: word accuracy, character
 error rate (missed, wrong and extra letters), letters per minute (right letters per minute of
-stream) and false commits per idle minute.  With --fold-models (crossval.py --keep-models DIR),
+stream) and false commits per idle minute.  The JSON keeps every word's committed letters with
+their probabilities, so a lexicon setting can be compared without playing the streams again.  With --fold-models (crossval.py --keep-models DIR),
 each signer is spelled by the model trained without its collection: a new person's figure.
 """
 from __future__ import annotations
@@ -77,7 +78,10 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     torch.set_num_threads(1)
     clf = load_classifier(weights)
     words = load_lexicon(args.lexicon)
-    text = TextEntry(WordDecoder(words, clf.classes) if words is not None else None)
+    finished: list[dict[str, Any]] = []  # each finished word's letters and their probabilities
+    text = TextEntry(WordDecoder(words, clf.classes) if words is not None else None,
+                     on_word=lambda _: finished.append({"letters": text.last.letters, "probs": [
+                         None if p is None else np.round(p, 4).tolist() for p in text.last.probs]}))
     player = Player(signer, args.seed)
     out: dict[str, Any] = {"words": [], "idle": {}, "frames": 0}
     with keypoints.HandDetector(args.hand_model, mode="video", max_hands=live.MAX_HANDS) as detector:
@@ -93,7 +97,9 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
                     out["frames"] += 1
                 t_ms += 1000.0 / args.fps
                 out["words"].append({"kind": kind, "word": word, "seconds": sum(s for _, s in frames),
-                                     "letters": text.letters[letters:].strip(), "lexicon": text.text[shown:].strip()})
+                                     "letters": text.letters[letters:].strip(), "lexicon": text.text[shown:].strip(),
+                                     "finished": finished[:]})
+                finished.clear()
         for kind, frames in player.idle(args.idle, IDLE_PHOTO_S):
             commits = []
             for rgb, t_ms in frames_at(frames, args.fps, t_ms):

@@ -10,7 +10,8 @@ probabilities it was committed with:
 When a word ends it is rescored by `word_decoder.WordDecoder` (the lexicon); the text shows the
 decoder's choice, `letters` keeps what was committed, and `suggestions` holds the decoder's best
 words for the last finished word.  `choose(i)` replaces that word by suggestion i and `undo()`
-puts back the letters as committed.  Finished words go to `on_word` (e.g. speech).
+puts back the letters as committed.  Each finished word's shown text goes to `on_word` (e.g.
+speech); `last` holds the rest.
 """
 from __future__ import annotations
 
@@ -25,12 +26,13 @@ from word_decoder import WordDecoder
 
 @dataclass
 class FinishedWord:
-    """The last finished word: where it starts in the text, the letters committed, what is shown
-    and the decoder's suggestions (best first)."""
+    """The last finished word: where it starts in the text, the letters committed, what is shown,
+    the decoder's suggestions (best first) and each letter's smoothed probabilities."""
     start: int
     letters: str
     shown: str
     suggestions: tuple[str, ...]
+    probs: tuple[np.ndarray | None, ...] = ()
 
 
 class TextEntry:
@@ -97,7 +99,7 @@ class TextEntry:
                 and all(p is not None for p in self._probs):
             decoded = self.decoder.decode(letters, self._probs)
             shown, suggestions = decoded.text, tuple(c.word for c in decoded.suggestions)
-        self.last = FinishedWord(len(self._done), letters, shown, suggestions)
+        self.last = FinishedWord(len(self._done), letters, shown, suggestions, tuple(self._probs))
         self._done += shown + " " * space
         self._done_letters += letters + " " * space
         self._word, self._probs = [], []

@@ -24,6 +24,7 @@ import main
 import model
 import overlay
 import recogniser
+import run_outputs
 from classifier import write_class_mapping
 
 WORD = "CALL"  # C, A and a double letter (release between the two Ls)
@@ -342,7 +343,7 @@ def test_record_saves_landmark_samples(random_weights, tmp_path):
 
 
 def test_recorder_rate_limit(tmp_path):
-    recorder = main.Recorder(tmp_path, "B", interval_ms=100)
+    recorder = run_outputs.Recorder(tmp_path, "B", interval_ms=100)
     hand = keypoints.Hand(np.random.default_rng(0).random((21, 3), dtype=np.float32), "Right", 0.9)
     saved = [recorder.offer([hand], t) for t in range(0, 1000, 20)]  # 50 frames at 50 fps over 1 s
     assert sum(saved) == 10 and recorder.count == 10
@@ -417,7 +418,7 @@ def test_window_keys(monkeypatch, tmp_path):
     monkeypatch.setattr(main.cv2, "getWindowProperty", lambda *a: 1.0)
     monkeypatch.setattr(main.cv2, "setWindowTitle", lambda *a: None)
     monkeypatch.setattr(main.cv2, "waitKey", lambda ms: next(keys))
-    run = main.Run(recogniser.Recogniser(None, None), mirror=False, recorder=main.Recorder(tmp_path, "A", 100))
+    run = main.Run(recogniser.Recogniser(None, None), mirror=False, recorder=run_outputs.Recorder(tmp_path, "A", 100))
     text = run.recogniser.text
     for letter in "AB":
         text.commit(letter)

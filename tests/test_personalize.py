@@ -15,7 +15,7 @@ import model as model_lib
 import personalize
 import train
 from conftest import REPO, SHARED_DATA, WEIGHTS, needs_data, synthetic_hand
-from main import Recorder
+from run_outputs import Recorder
 
 LETTERS = {"A": 3, "B": 10, "C": 17}  # the `letter` codes of the keypoint_dataset fixture
 
