@@ -13,11 +13,13 @@ as committed (no lexicon) and as shown (--lexicon), from the same run: word accu
 error rate (missed, wrong and extra letters), letters per minute (right letters per minute of
 stream) and false commits per idle minute.  The JSON keeps every word's committed letters with
 their probabilities, so a lexicon setting can be compared without playing the streams again.  With --fold-models (crossval.py --keep-models DIR),
-each signer is spelled by the model trained without its collection: a new person's figure.
+each signer is spelled by the model trained without its collection: a new person's figure.  Running again with more signers, holds or gaps and the same --json plays
+only what is new.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -187,6 +189,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def read_json(path: str) -> dict[str, Any]:
+    """An earlier --json output ({} when there is none or it cannot be read)."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def fold_model(folder: Path, signer: str) -> str | None:
     """The model crossval.py --keep-models trained without `signer` (its first seed), if any."""
     found = sorted(folder.glob(f"{signer}-*/model.pth"))
@@ -236,7 +246,11 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     jobs = [(s, hold, gap) for hold in args.holds for gap in args.gaps_ms for s in signers if models[s.name]]
     settings = {k: v for k, v in vars(args).items() if k not in ("jobs", "json", "holds", "gaps_ms", "signers")}
-    done = Finished(Path(args.json + ".runs") if args.json else None, [repr(sorted(settings.items()))])
+    options = [repr(sorted(settings.items()))]
+    done = Finished(Path(args.json + ".runs") if args.json else None, options)
+    earlier = read_json(args.json) if args.json else {}
+    if earlier.get("options") == options:  # a finished run with the same settings: play only what is new
+        done.runs = {**earlier.get("runs", {}), **done.runs}
     todo = [job for job in jobs if done.get((job[0].name, job[1], job[2])) is None]
     if len(todo) < len(jobs):
         print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} runs already played ({done.path})", file=sys.stderr)
@@ -255,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
                         summary)
     if args.json:
         atomic_files.write_json(args.json, {"settings": {**settings, "holds": args.holds, "gaps_ms": args.gaps_ms},
-                                            "models": models, "results": results,
+                                            "options": options, "models": models, "results": results,
                                             "runs": done.runs})
         done.clear()
     return 0

@@ -122,3 +122,7 @@ def test_one_signer_spells_words_and_resumes(tmp_path: Path, monkeypatch: pytest
     run = next(iter(result["runs"].values()))
     assert all(w["letters"] or w["lexicon"] == "" for w in run["words"]) and run["frames"] > 50
     assert not out.with_name("spell.json.runs").exists()
+    monkeypatch.setattr(spellbench, "play_signer", lambda *a, **k: pytest.fail("played again"))
+    fewer = args.copy()
+    fewer[fewer.index("--holds") + 1:fewer.index("--holds") + 3] = ["0.6"]
+    assert spellbench.main(fewer) == 0  # a finished run's settings: nothing is played again
