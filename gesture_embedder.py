@@ -81,7 +81,10 @@ def read_weights(path: str | os.PathLike | None = None) -> dict[str, np.ndarray]
     (batch norm, SiLU, dense), and `mirror` (the x -> -x factors)."""
     path = resolve(path)
     c = _constants(path)
-    dense = lambda name: (_find(c, f"{name}/MatMul_1"), _find(c, f"{name}/BiasAdd/ReadVariableOp/resource"))
+
+    def dense(name: str) -> tuple[np.ndarray, np.ndarray]:
+        return _find(c, f"{name}/MatMul_1"), _find(c, f"{name}/BiasAdd/ReadVariableOp/resource")
+
     weights = {"mirror": _find(c, "tf.math.multiply_2/Mul/y").reshape(3),
                "first.weight": _find(c, "batch_normalization_11/batchnorm_1/mul_1"),
                "first.bias": _find(c, "batch_normalization_11/batchnorm_1/add_1"),

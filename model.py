@@ -15,7 +15,7 @@ from torch import nn
 import atomic_files
 import gesture_embedder
 import keypoints
-from classifier import CheckpointError, check_weights
+from classifier_base import CheckpointError, check_weights
 
 INPUTS = ("cnn", "embedding", "fused", "ensemble")  # what the letter heads see (see LetterModel)
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -112,8 +112,9 @@ class LetterModel(nn.Module):
             self.embedder = GestureEmbedder(embedder)
             self.embedding_norm = nn.BatchNorm1d(gesture_embedder.EMBEDDING)
             widths.append(gesture_embedder.EMBEDDING)
-        head = lambda width: nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(width, hidden), nn.ReLU(),
-                                           nn.Dropout(dropout), nn.Linear(hidden, num_classes))
+        def head(width: int) -> nn.Module:
+            return nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(width, hidden), nn.ReLU(),
+                                 nn.Dropout(dropout), nn.Linear(hidden, num_classes))
         if inputs == "ensemble":
             self.heads = nn.ModuleList(head(width) for width in widths)
         else:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 import keypoints
-from classifier import CheckpointError, Classifier, check_weights
+from classifier_base import CheckpointError, Classifier, check_weights
 
 # ----------------------------------------------------------------------------- settings
 THREADS = 1  # ONNX Runtime intra-op threads: 1 gives the lowest batch-1 latency (see benchmark.py)
