@@ -14,7 +14,8 @@ error rate (missed, wrong and extra letters), letters per minute (right letters 
 stream) and false commits per idle minute.  The JSON keeps every word's committed letters with
 their probabilities, so a lexicon setting can be compared without playing the streams again.  With --fold-models (crossval.py --keep-models DIR),
 each signer is spelled by the model trained without its collection: a new person's figure.  Running again with more signers, holds or gaps and the same --json plays
-only what is new.
+only what is new; --rescore EARLIER.json decodes an earlier run's committed letters again (another
+--lexicon or word_decoder.py setting) without playing anything.
 """
 from __future__ import annotations
 
@@ -88,7 +89,7 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     out: dict[str, Any] = {"words": [], "idle": {}, "frames": 0}
     with keypoints.HandDetector(args.hand_model, mode="video", max_hands=live.MAX_HANDS) as detector:
         recogniser = live.Recogniser(detector, clf, hold_s=hold, gap_ms=gap_ms, word_pause_s=args.word_pause,
-                                     text=text)
+                                     text=text, reacquire=args.reacquire)
         t_ms = 0.0
         for kind, count in zip(KINDS, (args.words, args.names)):
             for word in pick_words(signer, kind, count, args.seed):
@@ -113,7 +114,31 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
             out["idle"][kind] = {"seconds": sum(s for _, s in frames), "commits": commits}
         recogniser.close()
     out["unreadable"] = player.unreadable
+    out["classes"] = list(clf.classes)
     return out
+
+
+def rescore(runs: dict[str, dict[str, Any]], lexicon: str) -> None:
+    """Decode every finished word of `runs` again (in place) with `lexicon` and the word decoder's
+    settings now in force, exactly as text_entry.TextEntry does when a word ends."""
+    from dataset_layout import KAGGLE_CLASSES
+    from lexicon import load_lexicon
+    from text_entry import TextEntry
+    from word_decoder import WordDecoder
+    words, decoders = load_lexicon(lexicon), {}
+    for run in runs.values():
+        classes = tuple(run.get("classes", KAGGLE_CLASSES))
+        if classes not in decoders:
+            decoders[classes] = WordDecoder(words, classes) if words is not None else None
+        for word in run["words"]:
+            shown = []
+            for finished in word["finished"]:
+                text = TextEntry(decoders[classes])
+                for letter, p in zip(finished["letters"], finished["probs"]):
+                    text.commit(letter, None if p is None else np.array(p, np.float32))
+                text.end_word(space=False)
+                shown.append(text.text)
+            word["lexicon"] = " ".join(shown)
 
 
 def score(words: list[dict[str, Any]], kind: str, variant: str) -> dict[str, float]:
@@ -172,6 +197,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--holds", type=float, nargs="+", default=HOLDS, metavar="S", help="hold times to compare")
     p.add_argument("--gaps-ms", type=float, nargs="+", default=GAPS_MS, metavar="MS", help="--gap-ms values to compare")
     p.add_argument("--word-pause", type=float, default=WORD_PAUSE)
+    p.add_argument("--reacquire", action=argparse.BooleanOptionalAction, default=True,
+                   help="look for a lost hand with borders (what main.py does; off: plain VIDEO-mode tracking)")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE")
     p.add_argument("--words", type=int, default=WORDS, help="dictionary words per signer")
     p.add_argument("--names", type=int, default=NAMES, help="names and codes per signer")
@@ -183,6 +210,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=SEED)
     p.add_argument("--jobs", type=int, default=JOBS, help="signers played at once")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON (finished signers kept beside it)")
+    p.add_argument("--rescore", metavar="EARLIER.json",
+                   help="no streams: decode an earlier run's committed letters again with --lexicon")
     args = p.parse_args(argv)
     if args.jobs < 1 or args.fps <= 0 or min(args.holds) < 0 or min(args.gaps_ms) < 0 or args.word_pause <= 0:
         p.error("--jobs and --fps must be positive, --holds and --gaps-ms >= 0, --word-pause > 0")
@@ -219,6 +248,8 @@ def check_inputs(lexicon: str, weights: set[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     """Play every signer at every setting; print the tables; returns the exit code."""
     args = parse_args(argv)
+    if args.rescore:
+        return main_rescore(args)
     try:
         signers = find_signers(args.data, args.signers)
     except (FileNotFoundError, ValueError) as err:
@@ -272,6 +303,32 @@ def main(argv: list[str] | None = None) -> int:
                                             "options": options, "models": models, "results": results,
                                             "runs": done.runs})
         done.clear()
+    return 0
+
+
+def main_rescore(args: argparse.Namespace) -> int:
+    """--rescore: an earlier run's committed letters decoded again with --lexicon; no streams."""
+    earlier = read_json(args.rescore)
+    if "runs" not in earlier:
+        print(f"spellbench.py: error: {args.rescore} is not a spellbench.py --json output", file=sys.stderr)
+        return 2
+    problem = check_inputs(args.lexicon, set())
+    if problem:
+        print(f"spellbench.py: error: {problem}", file=sys.stderr)
+        return 2
+    import word_decoder
+    rescore(earlier["runs"], args.lexicon)
+    results = {}
+    for setting in sorted({key.split("/", 1)[1] for key in earlier["runs"]}):
+        hold, gap = setting.split("/")
+        runs = {key.split("/")[0]: run for key, run in earlier["runs"].items() if key.split("/", 1)[1] == setting}
+        results[f"hold={float(hold):g}s gap={float(gap):g}ms"] = summary = summarise(runs)
+        print_table(f"hold {float(hold):g} s, gap {float(gap):g} ms (rescored from {args.rescore})", summary)
+    if args.json:
+        settings = {k: getattr(word_decoder, k) for k in ("PRIOR_WEIGHT", "OOV_LOG_PRIOR", "MISSED_PENALTY",
+                                                          "EXTRA_PENALTY", "MARGIN", "TOP_K", "BEAM")}
+        atomic_files.write_json(args.json, {**earlier, "rescored_from": args.rescore, "lexicon": args.lexicon,
+                                            "word_decoder": settings, "results": results})
     return 0
 
 

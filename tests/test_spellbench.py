@@ -126,3 +126,10 @@ def test_one_signer_spells_words_and_resumes(tmp_path: Path, monkeypatch: pytest
     fewer = args.copy()
     fewer[fewer.index("--holds") + 1:fewer.index("--holds") + 3] = ["0.6"]
     assert spellbench.main(fewer) == 0  # a finished run's settings: nothing is played again
+    again = tmp_path / "rescored.json"
+    assert spellbench.main(["--rescore", str(out), "--json", str(again)]) == 0  # the same lexicon: the same words
+    assert json.loads(again.read_text())["runs"] == result["runs"]
+    assert spellbench.main(["--rescore", str(out), "--lexicon", "none", "--json", str(again)]) == 0
+    words = [w for run in json.loads(again.read_text())["runs"].values() for w in run["words"]]
+    assert all(w["lexicon"] == w["letters"] for w in words)
+    assert spellbench.main(["--rescore", str(tmp_path / "none.json")]) == 2
