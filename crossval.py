@@ -28,7 +28,7 @@ import numpy as np
 import atomic_files
 import dataset_layout as layout
 import model as model_lib
-import train
+import training
 from classifier import combine_views, load_classifier
 from data_loader import LandmarkDataset
 from finished_runs import Finished
@@ -36,7 +36,7 @@ from finished_runs import Finished
 # ----------------------------------------------------------------------------- settings
 DATA_DIRS = ["data_processed"]
 HOLDOUT: list[str] = []  # empty: every source in turn
-EPOCHS = train.EPOCHS
+EPOCHS = training.EPOCHS
 SEEDS = [42, 7]  # each fold is trained once per seed: the spread shows what is noise
 JOBS = 1  # folds trained at once (each on one thread); 2 on a 2-core machine halves the time
 # Sources that hold more than one signer, left out of the single-signer mean.
@@ -84,17 +84,26 @@ def merge_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:
     return merged
 
 
-def run_fold(roots: list[str], source: str, seed: int, options: list[str], manifest: list[dict[str, str]],
+def train_flags(options: dict[str, Any]) -> list[str]:
+    """`options` (training.Settings fields) as train.py's flags: what the finished folds are kept under."""
+    flags = []
+    for name, value in options.items():
+        flag = "--" + name.replace("_", "-")
+        flags += [flag if value else "--no-" + flag[2:]] if isinstance(value, bool) else [flag, str(value)]
+    return flags
+
+
+def run_fold(roots: list[str], source: str, seed: int, options: dict[str, Any], manifest: list[dict[str, str]],
              work: Path) -> dict[str, Any]:
-    """Train without `source` (train.py with `options`) into `work`/SOURCE-SEED/model.pth, then score it in
-    each of `VIEWS` (all views: what evaluate.py and main.py do for photos by default)."""
+    """Train without `source` (training.fit with `options`) into `work`/SOURCE-SEED/model.pth, then score it
+    in each of `VIEWS` (all views: what evaluate.py and main.py do for photos by default)."""
     import torch
     torch.set_num_threads(1)
     weights = work / f"{source}-{seed}" / "model.pth"
-    code = train.main(["--data", *roots, "--weights", str(weights), "--exclude-source", source,
-                       "--seed", str(seed), *options])
-    if code:
-        raise RuntimeError(f"training without {source} failed (exit {code})")
+    try:
+        training.fit(training.Settings(list(roots), str(weights), seed=seed, exclude_source=[source], **options))
+    except training.TrainingError as err:
+        raise RuntimeError(f"training without {source} failed: {err}") from None
     clf = load_classifier(weights)
     held = LandmarkDataset(roots, ["train", "valid", "test"], classes=clf.classes, sources=[source],
                            extra_readings=True)
@@ -121,14 +130,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--epochs", type=int, default=EPOCHS)
     p.add_argument("--seeds", type=int, nargs="+", default=SEEDS, help="train each fold once per seed")
     p.add_argument("--jobs", type=int, default=JOBS, help="folds trained at once (one thread each)")
-    p.add_argument("--inputs", choices=model_lib.INPUTS, default=train.INPUTS, help="train.py's --inputs")
-    p.add_argument("--finetune-embedder", action=argparse.BooleanOptionalAction, default=train.FINETUNE_EMBEDDER,
-                   help="train.py's fine-tuning of the gesture embedder")
-    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=train.AUGMENT,
+    p.add_argument("--inputs", choices=model_lib.INPUTS, default=training.INPUTS, help="train.py's --inputs")
+    p.add_argument("--finetune-embedder", action=argparse.BooleanOptionalAction,
+                   default=training.FINETUNE_EMBEDDER, help="train.py's fine-tuning of the gesture embedder")
+    p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=training.AUGMENT,
                    help="train.py's online augmentation")
-    p.add_argument("--balance-sources", type=float, default=train.BALANCE_SOURCES, metavar="POWER",
+    p.add_argument("--balance-sources", type=float, default=training.BALANCE_SOURCES, metavar="POWER",
                    help="train.py's source balancing (0 = uniform sampling)")
-    p.add_argument("--extra-readings", action=argparse.BooleanOptionalAction, default=train.EXTRA_READINGS,
+    p.add_argument("--extra-readings", action=argparse.BooleanOptionalAction, default=training.EXTRA_READINGS,
                    help="train.py's use of the further border readings")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--keep-models", metavar="DIR", help="keep each fold's model as DIR/SOURCE-SEED/model.pth")
@@ -150,13 +159,12 @@ def main(argv: list[str] | None = None) -> int:
     if unknown:
         print(f"crossval.py: error: unknown source(s) {', '.join(unknown)}; known: {', '.join(every)}", file=sys.stderr)
         return 2
-    options = ["--epochs", str(args.epochs), "--augment" if args.augment else "--no-augment",
-               "--balance-sources", str(args.balance_sources), "--inputs", args.inputs,
-               "--extra-readings" if args.extra_readings else "--no-extra-readings",
-               "--finetune-embedder" if args.finetune_embedder else "--no-finetune-embedder"]
+    options = {"epochs": args.epochs, "augment": args.augment, "balance_sources": args.balance_sources,
+               "inputs": args.inputs, "extra_readings": args.extra_readings,
+               "finetune_embedder": args.finetune_embedder}
     manifest = layout.read_manifest(Path(args.data[0], "manifest.csv"))  # photos with no hand found
     jobs = [(source, seed) for source in holdout for seed in args.seeds]
-    done = Finished(Path(args.json + ".runs") if args.json else None, [*args.data, *options])
+    done = Finished(Path(args.json + ".runs") if args.json else None, [*args.data, *train_flags(options)])
     todo = [job for job in jobs if done.get(job) is None]
     if len(todo) < len(jobs):
         print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} folds already trained ({done.path})", file=sys.stderr)

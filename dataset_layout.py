@@ -1,7 +1,8 @@
 """Where the data is: class names, class-folder discovery, and the leak-free block split.
 
 Shared by preprocess.py (image trees -> split folders), evaluate.py (image trees -> scores) and
-data_loader.py (split folders -> tensors), so all three read folders the same way.
+data_loader.py (split folders -> tensors), so all three read folders the same way; and the reading
+of a landmark .npy given as a sample (preprocess.py, personalize.py).
 """
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Iterable
 
 import numpy as np
+
+import keypoints
 
 LETTERS = [chr(c) for c in range(ord("A"), ord("Z") + 1)]  # the fingerspelled alphabet itself
 KAGGLE_CLASSES = LETTERS + ["del", "nothing", "space"]
@@ -187,6 +190,18 @@ def file_problem(path: str | os.PathLike) -> str | None:
     if not stat.S_ISREG(mode):
         return "not_a_file"
     return None if os.access(path, os.R_OK) else "unreadable"
+
+
+def read_landmark_file(path: str | os.PathLike) -> np.ndarray | None:
+    """A landmark .npy of 63 values or 21x3, as float32 21x3; None when unreadable or not a hand."""
+    try:
+        array = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, EOFError):
+        return None
+    if array.size != keypoints.NUM_LANDMARKS * 3 or not np.issubdtype(array.dtype, np.number):
+        return None
+    lm = array.astype(np.float32).reshape(keypoints.NUM_LANDMARKS, 3)
+    return lm if keypoints.valid_landmarks(lm)[0] else None
 
 
 _FRAME_NUMBER = re.compile(r"^(.*?)(\d+)$")

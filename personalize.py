@@ -11,7 +11,7 @@ the base data when --base-data is given, and always pulled toward the base weigh
 letters without samples keep the base behaviour.  The output is a normal checkpoint with the base
 model's classes and temperature.
 
---measure: for each held-out signer collection, train a base model without it (train.py), enrol K
+--measure: for each held-out signer collection, train a base model without it (training.py), enrol K
 samples per letter, and score that signer's other samples before and after, plus the change on the
 other collections' test split (forgetting).
 """
@@ -35,10 +35,9 @@ import atomic_files
 import dataset_layout as layout
 import keypoints
 import model as model_lib
-import train
+import training
 from classifier import CheckpointError, default_class_mapping, write_class_mapping
 from data_loader import Augment, LandmarkDataset, model_tensors, read_handedness
-from preprocess import read_landmark_file
 
 # ----------------------------------------------------------------------------- settings
 WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.pth"))
@@ -54,7 +53,7 @@ WORKERS = os.cpu_count() or 1  # hand detection processes for photos
 HAND_MODEL = None
 MEASURE_SOURCES = ["t32rahman", "seeeeeeel", "longhongvo23"]  # held-out signers for --measure
 MEASURE_SHOTS = [1, 3, 5, 10]
-BASE_EPOCHS = train.EPOCHS  # epochs of each leave-one-source-out base model in --measure
+BASE_EPOCHS = training.EPOCHS  # epochs of each leave-one-source-out base model in --measure
 # -----------------------------------------------------------------------------
 
 
@@ -121,7 +120,7 @@ def read_samples(samples_dir: Path, classes: list[str], shots: int, seed: int, w
     is_photo = [e.path.suffix.lower() in layout.IMAGE_EXTENSIONS for e in entries]
     photos = [i for i, photo in enumerate(is_photo) if photo]
     for i, e in enumerate(entries):
-        if not is_photo[i] and (lm := read_landmark_file(e.path)) is not None:
+        if not is_photo[i] and (lm := layout.read_landmark_file(e.path)) is not None:
             found[i] = lm, handedness.get(e.path.relative_to(samples_dir).as_posix(), ("", None))
     if photos:
         keypoints.resolve_hand_model(hand_model)
@@ -169,7 +168,7 @@ def fine_tune(base: nn.Module, user: Samples, tuning: Tuning, replay: LandmarkDa
     trained = [p for p in net.parameters() if p.requires_grad]
     anchor = [p.detach().clone() for p in trained]
     optimizer = torch.optim.AdamW(trained, lr=tuning.lr, weight_decay=0.0)
-    loss_fn = nn.CrossEntropyLoss(label_smoothing=train.LABEL_SMOOTHING)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=training.LABEL_SMOOTHING)
     use_replay = replay is not None and replay_pool is not None and len(replay_pool) > 0
     net.train()
     for module in net.modules():
@@ -242,10 +241,10 @@ def loso_base(base_data: str, source: str, epochs: int, work: Path) -> Path:
     """Base weights trained without `source` (reused when already in `work`)."""
     weights = work / source / "model.pth"
     if not weights.is_file():
-        code = train.main(["--data", base_data, "--epochs", str(epochs), "--weights", str(weights),
-                           "--exclude-source", source])
-        if code:
-            raise Refusal(f"training the base model without {source} failed (exit {code})")
+        try:
+            training.fit(training.Settings([base_data], str(weights), epochs=epochs, exclude_source=[source]))
+        except training.TrainingError as err:
+            raise Refusal(f"training the base model without {source} failed: {err}") from None
     return weights
 
 

@@ -51,18 +51,6 @@ def npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def read_landmark_file(path: Path) -> np.ndarray | None:
-    """A landmark .npy of 63 values or 21x3, as float32 21x3; None when unreadable or not a hand."""
-    try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
-        return None
-    if array.size != keypoints.NUM_LANDMARKS * 3 or not np.issubdtype(array.dtype, np.number):
-        return None
-    lm = array.astype(np.float32).reshape(keypoints.NUM_LANDMARKS, 3)
-    return lm if keypoints.valid_landmarks(lm)[0] else None
-
-
 # ----------------------------------------------------------------------------- the work
 def _row(task: dict[str, Any], output: str, mirrored: bool, status: str, hand: keypoints.Hand | None,
          border: float | None = None, extra: bool = False) -> dict:
@@ -75,7 +63,7 @@ def _row(task: dict[str, Any], output: str, mirrored: bool, status: str, hand: k
 
 def landmark_rows(task: dict[str, Any]) -> list[dict]:
     """A landmark .npy input copied as a sample (or its skip row); handedness is unknown."""
-    lm = read_landmark_file(Path(task["path"]))
+    lm = layout.read_landmark_file(Path(task["path"]))
     if lm is None:
         return [_row(task, task["output"], False, "bad_landmarks", None)]
     atomic_files.write_bytes(Path(task["out"]) / task["output"], npy_bytes(lm), make_parents=True)

@@ -132,11 +132,11 @@ def test_train_valid_split_missing_a_class(trained, tmp_path):
 
 def test_source_balancing_lifts_small_sources():
     """--balance-sources: 0 keeps uniform sampling; 1 gives every source the same share; 0.5 between."""
-    import train
+    import training
     sources = np.array(["big"] * 900 + ["small"] * 100, dtype=object)
-    assert train.source_weights(sources, 0.0) is None
+    assert training.source_weights(sources, 0.0) is None
     for power, small_share in ((1.0, 0.5), (0.5, 100 ** 0.5 / (100 ** 0.5 + 900 ** 0.5))):
-        p = train.source_weights(sources, power)
+        p = training.source_weights(sources, power)
         assert p.sum() == pytest.approx(1.0)
         assert p[sources == "small"].sum() == pytest.approx(small_share)
         assert np.ptp(p[sources == "big"]) == 0, "samples of one source are drawn equally often"
