@@ -2,105 +2,26 @@
 
     python export.py [--weights keypoint_model_L_cnn_50.pth] [--out model.onnx] [--opset 17]
 
-The graph maps the model inputs (`keypoints.model_inputs`: features (batch, 6, 21), the gesture
-embedder's hand (batch, 21, 3) and right-hand probability (batch, 1), float32; those the model
-uses) -> logits (batch, classes), with a dynamic batch axis; dropout is off and BatchNorm is
-folded into the convolutions.  The pretrained embedder is inside the graph.  ONNX opset 17 (the default)
-runs on ONNX Runtime >= 1.13.  The metadata_props carry `classes` (JSON list), `feature_version`
-and `temperature`, which OnnxClassifier checks; class_mapping.txt is written beside the output
-when absent.  The export is checked against PyTorch (max |difference| <= 1e-5) before the file
-is renamed into place, so a failed export never replaces a good one.
+Writes OUT (opset 17, the default, runs on ONNX Runtime >= 1.13) with the checkpoint's classes,
+feature version and temperature in its metadata, and class_mapping.txt beside it when absent.  The
+export is checked against PyTorch (max |difference| <= 1e-5) before the file is renamed into place,
+so a failed export never replaces a good one.  The graph and its checks: onnx_export.py.
 """
 from __future__ import annotations
 
 import argparse
-import io
-import json
 import sys
-import warnings
 from pathlib import Path
 
-import numpy as np
-import onnx
-import torch
-
-import atomic_files
-import keypoints
-import model as model_lib
-from classifier import CheckpointError, default_class_mapping, read_class_mapping, write_class_mapping
+import onnx_export
+from classifier import CheckpointError
 
 # ----------------------------------------------------------------------------- settings
 WEIGHTS = "keypoint_model_L_cnn_50.pth"
 OUT = "model.onnx"
-OPSET = 17
-TOLERANCE = 1e-5  # max |ONNX Runtime - PyTorch| logit difference accepted
+OPSET = onnx_export.OPSET
+# the accepted difference to PyTorch (TOLERANCE) is set in onnx_export.py
 # -----------------------------------------------------------------------------
-OUTPUT = "logits"
-
-
-def example_inputs(n: int, seed: int = 0) -> keypoints.ModelInputs:
-    """Model inputs of `n` random hands (random landmarks, either handedness)."""
-    rng = np.random.default_rng(seed)
-    landmarks = rng.normal(size=(n, keypoints.NUM_LANDMARKS, 3)).astype(np.float32)
-    return keypoints.model_inputs(landmarks, rng.random(n).astype(np.float32))
-
-
-def to_onnx(net: torch.nn.Module, opset: int) -> onnx.ModelProto:
-    """The eval-mode model as an ONNX graph with a dynamic batch axis (TorchScript-based exporter,
-    which needs no extra package; the dynamo exporter would need onnxscript).  Its inputs are the
-    model inputs the model uses (`keypoints.MODEL_INPUT_NAMES`), by name."""
-    names = list(keypoints.MODEL_INPUT_NAMES)
-    example = tuple(torch.from_numpy(part) for part in example_inputs(2))
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        warnings.simplefilter("ignore", UserWarning)  # unused inputs of a CNN-only model are dropped
-        torch.onnx.export(net.eval(), example, buffer, dynamo=False, opset_version=opset,
-                          input_names=names, output_names=[OUTPUT],
-                          dynamic_axes={**{name: {0: "batch"} for name in names}, OUTPUT: {0: "batch"}})
-    return onnx.load_from_string(buffer.getvalue())
-
-
-def max_difference(net: torch.nn.Module, data: bytes, samples: int = 256) -> float:
-    """Largest |logit| difference between ONNX Runtime and PyTorch on random hands."""
-    import onnxruntime as ort
-    session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
-    used = [i.name for i in session.get_inputs()]
-    worst = 0.0
-    for n in (1, samples):
-        inputs = example_inputs(n, seed=n)
-        with torch.inference_mode():
-            expected = net(*(torch.from_numpy(part) for part in inputs)).numpy()
-        got = session.run([OUTPUT], {name: getattr(inputs, name) for name in used})[0]
-        worst = max(worst, float(np.abs(got - expected).max()))
-    return worst
-
-
-def export(weights: Path, out: Path, opset: int = OPSET) -> float:
-    """Write `out` (atomically) from a checkpoint; returns the checked max difference to PyTorch.
-    Raises CheckpointError for bad weights, a class_mapping.txt beside `out` that disagrees,
-    or an export that does not match PyTorch."""
-    net, payload = model_lib.load_checkpoint(weights, default_class_mapping(weights))
-    classes = list(payload["classes"])
-    mapping = default_class_mapping(out)
-    if mapping.is_file() and read_class_mapping(mapping) != classes:
-        raise CheckpointError(f"{mapping} lists other classes than {weights}; export to another folder")
-    proto = to_onnx(net, opset)
-    meta = {"classes": json.dumps(classes), "feature_version": str(payload["feature_version"]),
-            "temperature": repr(float(payload.get("meta", {}).get("temperature", 1.0))),
-            "source_weights": weights.name}
-    onnx.helper.set_model_props(proto, meta)
-    proto.doc_string = ("ASL fingerspelling classifier: features (batch, 6, 21), hand (batch, 21, 3) and "
-                        "right (batch, 1), as keypoints.model_inputs makes them -> logits (batch, classes)")
-    onnx.checker.check_model(proto)
-    data = proto.SerializeToString()
-    difference = max_difference(net, data)
-    if difference > TOLERANCE:
-        raise CheckpointError(f"the ONNX export differs from PyTorch by {difference:.2e} (> {TOLERANCE})")
-    atomic_files.write_bytes(out, data, make_parents=True)
-    if not mapping.is_file():
-        write_class_mapping(mapping, classes)
-    return difference
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -117,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     """Export; returns the exit code (2 with a one-line message for unusable weights)."""
     args = parse_args(argv)
     try:
-        difference = export(Path(args.weights), Path(args.out), args.opset)
+        difference = onnx_export.export(Path(args.weights), Path(args.out), args.opset)
     except CheckpointError as err:
         print(f"export.py: error: {err}", file=sys.stderr)
         return 2

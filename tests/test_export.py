@@ -1,4 +1,4 @@
-"""export.py and onnx_classifier.py: ONNX Runtime gives PyTorch's answers, without torch."""
+"""export.py, onnx_export.py and onnx_classifier.py: ONNX Runtime gives PyTorch's answers, without torch."""
 from __future__ import annotations
 
 import json
@@ -17,6 +17,7 @@ import evaluate
 import export
 import keypoints
 import model as model_lib
+import onnx_export
 from classifier import CheckpointError, TorchClassifier, load_classifier, read_class_mapping, write_class_mapping
 from conftest import REPO, SHARED_DATA, needs_data
 from onnx_classifier import OnnxClassifier
@@ -80,7 +81,7 @@ def test_metadata_and_dynamic_batch(exported: tuple[Path, Path]) -> None:
     assert clf.classes == CLASSES and clf.temperature == pytest.approx(1.7)
     assert [i.name for i in clf.session.get_inputs()] == list(keypoints.MODEL_INPUT_NAMES)  # the fused default
     for n in (1, 7, 300):
-        assert clf.logits(export.example_inputs(n, seed=n)).shape == (n, len(CLASSES))
+        assert clf.logits(onnx_export.example_inputs(n, seed=n)).shape == (n, len(CLASSES))
 
 
 def test_export_writes_class_mapping_and_refuses_a_conflicting_one(exported: tuple[Path, Path],
@@ -90,7 +91,7 @@ def test_export_writes_class_mapping_and_refuses_a_conflicting_one(exported: tup
     assert read_class_mapping(tmp_path / "new" / "class_mapping.txt") == CLASSES
     write_class_mapping(tmp_path / "class_mapping.txt", CLASSES[::-1])
     with pytest.raises(CheckpointError, match="other classes"):
-        export.export(weights, tmp_path / "m.onnx")
+        onnx_export.export(weights, tmp_path / "m.onnx")
     assert not (tmp_path / "m.onnx").exists()
 
 
