@@ -24,22 +24,30 @@ run back to back, and its median reported.
 - startup: `main.py --no-display --jsonl` on a short video, from process start to its first
   JSONL line (the first processed frame), after one untimed warm-up run (warm file cache), with
   the .pth and the .onnx weights.
+
+The measurements are in bench_files.py (preprocess, bare loop), bench_live.py (frame, photos),
+bench_classifier.py, bench_processes.py (child processes, start-up, train) and bench_inputs.py
+(the image slice, test videos and weights); this script holds the settings, runs the jobs and
+reports.
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import os
 import resource
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+
+import bench_classifier
+import bench_files
+import bench_inputs
+import bench_live
+from bench_processes import run, time_startup, time_training
 
 REPO = Path(__file__).resolve().parent
 
@@ -69,275 +77,11 @@ TARGETS = {  # name: (figure, "min" or "max", limit)
     "main.py start-up to first frame (s)": ("startup.pth_s", "max", 2.0),
 }
 # -----------------------------------------------------------------------------
-FPS = 30.0
-SIZE = (640, 480)
 
 
 # ----------------------------------------------------------------------------- jobs (child processes)
-def _landmarker(video: bool, max_hands: int) -> Any:
-    """A MediaPipe HandLandmarker with keypoints.HandDetector's options, made directly."""
-    import keypoints
-    path = keypoints.resolve_hand_model()
-    keypoints.silence_native_stderr()
-    from mediapipe.tasks.python import BaseOptions, vision
-    mode = vision.RunningMode.VIDEO if video else vision.RunningMode.IMAGE
-    return vision.HandLandmarker.create_from_options(vision.HandLandmarkerOptions(
-        base_options=BaseOptions(model_asset_path=str(path)), running_mode=mode, num_hands=max_hands,
-        min_hand_detection_confidence=0.5, min_hand_presence_confidence=0.5, min_tracking_confidence=0.5))
-
-
-_bare = None
-
-
-def _bare_init() -> None:
-    global _bare
-    _bare = _landmarker(False, 1)
-
-
-def _bare_detect(job: tuple[str, bool]) -> tuple[int, int]:
-    """Decode and detect, nothing else; with `retry`, the same bordered retries as
-    keypoints.HandDetector when no hand is found.  (hands found, detect calls)."""
-    import cv2
-    import mediapipe as mp
-    import keypoints
-    path, retry = job
-    rgb = cv2.cvtColor(cv2.imdecode(np.fromfile(path, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB)
-    found = len(_bare.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)).hand_landmarks)
-    calls = 1
-    for border in keypoints.FALLBACK_BORDERS if retry else ():
-        if found:
-            break
-        pad = round(border * max(rgb.shape[:2]))
-        padded = cv2.copyMakeBorder(rgb, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        found = len(_bare.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=padded)).hand_landmarks)
-        calls += 1
-    return found, calls
-
-
-def job_bare(paths: list[str], workers: int, retry: bool) -> dict:
-    """The bare landmarker loop over image files (optionally with preprocess's bordered retries)."""
-    jobs = [(p, retry) for p in paths]
-    t0 = time.perf_counter()
-    with contextlib.ExitStack() as stack:
-        if workers == 1:
-            _bare_init()
-            results = map(_bare_detect, jobs)
-        else:
-            import multiprocessing
-            pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(workers, _bare_init))
-            results = pool.imap_unordered(_bare_detect, jobs, chunksize=4)
-        first = next(results)
-        first_s = time.perf_counter() - t0
-        results = [first, *results]
-    seconds = time.perf_counter() - t0
-    return {"seconds": seconds, "images_per_s": len(paths) / seconds, "first_result_s": first_s,
-            "no_hand_fraction": sum(n == 0 for n, _ in results) / len(paths),
-            "detects_per_image": sum(c for _, c in results) / len(paths)}
-
-
-def job_preprocess(images: str, workers: int, count: int) -> dict:
-    """preprocess.main on a folder tree of `count` images, into a fresh output folder."""
-    import preprocess
-    with tempfile.TemporaryDirectory(prefix="bench-pre-") as out:
-        t0 = time.perf_counter()
-        code = preprocess.main(["--data", images, "--out", out, "--workers", str(workers), "--no-mirror",
-                                "--border-views"])  # each photo read as the bare loop reads it
-        seconds = time.perf_counter() - t0
-    if code != 0:
-        raise RuntimeError(f"preprocess.py exited with {code}")
-    return {"seconds": seconds, "images_per_s": count / seconds}
-
-
-def _stats(values: list[float], prefix: str) -> dict:
-    p50, p95 = np.percentile(values, [50, 95])
-    return {f"{prefix}.p50_ms": float(p50), f"{prefix}.p95_ms": float(p95)}
-
-
-def job_frames(video: str, weights: str) -> dict:
-    """Per-frame times of a bare VIDEO-mode landmarker and of main.py's frame path, interleaved."""
-    import cv2
-    import mediapipe as mp
-    import keypoints
-    import overlay
-    import recogniser as live
-    from classifier import load_classifier
-    from lexicon import Lexicon
-    from text_entry import TextEntry
-    from word_decoder import WordDecoder
-    capture = cv2.VideoCapture(video)
-    frames = []
-    while (frame := capture.read()[1]) is not None:
-        frames.append(frame)
-    bare = _landmarker(True, live.MAX_HANDS)
-    detector = keypoints.HandDetector(mode="video", max_hands=live.MAX_HANDS)
-    clf = load_classifier(weights)
-    text = TextEntry(WordDecoder(Lexicon.english(), clf.classes))  # main.py's default --lexicon en
-    recogniser = live.Recogniser(detector, clf, text=text)
-    two = [keypoints.HandDetector(mode="video", max_hands=live.MAX_HANDS) for _ in range(2)]
-    both_views = live.Recogniser(two[0], clf, mirror_detector=two[1])  # --both-views: frame + mirror image
-    canvas = np.empty_like(frames[0])
-    times: dict[str, list[float]] = {k: [] for k in ("landmarker", "frame", "frame.landmarker", "frame.model",
-                                                      "frame.draw", "both_views")}
-    hands = 0
-    for i, bgr in enumerate(frames):
-        ts = int(i * 1000 / FPS)
-        t0 = time.perf_counter()
-        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-        bare.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb), ts)
-        t1 = time.perf_counter()
-        np.copyto(canvas, bgr)
-        t2 = time.perf_counter()
-        rgb = cv2.cvtColor(canvas, cv2.COLOR_BGR2RGB)
-        result = recogniser.process(rgb, ts)
-        t3 = time.perf_counter()
-        overlay.annotate(canvas, result, overlay.Status(30.0, result.timings))
-        live.frame_record(i, ts, result)
-        t4 = time.perf_counter()
-        both_views.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts)
-        t5 = time.perf_counter()
-        if i >= WARMUP_FRAMES:
-            for key, value in (("landmarker", t1 - t0), ("frame", t4 - t2), ("frame.landmarker",
-                               result.timings["landmarker"] / 1000), ("frame.model", result.timings["model"] / 1000),
-                               ("frame.draw", t4 - t3), ("both_views", t5 - t4)):
-                times[key].append(value * 1000)
-            hands += len(result.hands)
-    both_views.close()
-    for closing in (detector, bare, *two):
-        closing.close()
-    out = {"frame_vs_landmarker": sum(times["frame"]) / sum(times["landmarker"]),
-           "both_views_vs_landmarker": sum(times["both_views"]) / sum(times["landmarker"]),
-           "frames": len(times["frame"]), "hands_per_frame": hands / len(times["frame"])}
-    for key, values in times.items():
-        out.update(_stats(values, key))
-    return out
-
-
-def job_photos(paths: list[str], weights: str, count: int) -> dict:
-    """main.py's photo path (IMAGE mode, Recogniser.process on one photo at a time) in one view,
-    both views and all views (both, each with every border: the default for photos), against one
-    bare IMAGE-mode landmarker call on the same photo, interleaved; a first pass warms up."""
-    import mediapipe as mp
-    import keypoints
-    import recogniser as live
-    from classifier import load_classifier
-    photos = [rgb for rgb in map(keypoints.read_image, paths) if rgb is not None and min(rgb.shape[:2]) >= 200]
-    photos = photos[:count]
-    if not photos:
-        return {"photos": 0}
-    bare = _landmarker(False, live.MAX_HANDS)
-    clf = load_classifier(weights)
-    one, two = (keypoints.HandDetector(mode="image", max_hands=live.MAX_HANDS) for _ in range(2))
-    recognisers = {"photo.one_view": live.Recogniser(one, clf, independent_frames=True),
-                   "photo.both_views": live.Recogniser(one, clf, independent_frames=True, mirror_detector=two),
-                   "photo.all_views": live.Recogniser(one, clf, independent_frames=True, mirror_detector=two,
-                                                      every_border=True)}
-    times: dict[str, list[float]] = {k: [] for k in ("photo.landmarker", *recognisers)}
-    for timed in (False, True):
-        for rgb in photos:
-            t0 = time.perf_counter()
-            bare.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
-            t1 = time.perf_counter()
-            if timed:
-                times["photo.landmarker"].append((t1 - t0) * 1000)
-            for name, recogniser in recognisers.items():
-                t0 = time.perf_counter()
-                recogniser.process(rgb, 0)
-                if timed:
-                    times[name].append((time.perf_counter() - t0) * 1000)
-    for closing in (*recognisers.values(), one, two, bare):
-        closing.close()
-    out = {f"{k}_vs_landmarker": sum(times[k]) / sum(times["photo.landmarker"]) for k in recognisers}
-    out["photos"] = len(photos)
-    for key, values in times.items():
-        out.update(_stats(values, key))
-    return out
-
-
-CLASSIFIERS = ("torch", "torch_1_thread", "onnx", "onnx_all_threads")
-
-
-def _latency_ms(fn: Callable[[], object], calls: int) -> float:
-    """Median wall time of one call, in ms."""
-    fn()
-    samples = []
-    for _ in range(calls):
-        t0 = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - t0)
-    return float(np.median(samples)) * 1000
-
-
-def job_classifier(weights: str, onnx_path: str, calls: int) -> dict:
-    """Batch-1 latency and batch-1024 throughput of each classifier, on real landmarks."""
-    import torch
-    import keypoints
-    from classifier import TorchClassifier
-    from onnx_classifier import OnnxClassifier
-    files = sorted((DATA / "landmarks-boris").glob("*/*.npy"))[::10][:BATCH]
-    if files:
-        lm = np.stack([np.load(f).astype(np.float32).reshape(21, 3) for f in files])
-    else:  # no landmark set: any plausible hand does for timing
-        lm = np.random.default_rng(0).uniform(0.3, 0.7, (BATCH, 21, 3)).astype(np.float32)
-    lm = np.resize(lm, (BATCH, 21, 3))
-    inputs = keypoints.model_inputs(lm, "Right")
-    first = keypoints.ModelInputs(*(part[:1] for part in inputs))
-    out = {}
-    makers = {"torch": lambda: TorchClassifier(weights),
-              "torch_1_thread": lambda: (torch.set_num_threads(1), TorchClassifier(weights))[1],
-              "onnx": lambda: OnnxClassifier(onnx_path, threads=1),
-              "onnx_all_threads": lambda: OnnxClassifier(onnx_path, threads=0)}
-    for name in CLASSIFIERS:  # torch first: torch_1_thread changes the process-wide thread count
-        clf = makers[name]()
-        out[f"classifier.{name}.batch1_ms"] = _latency_ms(lambda: clf.logits(first), calls)
-        out[f"classifier.{name}.proba_batch1_ms"] = _latency_ms(lambda: clf.predict_proba(lm[:1], "Right"), calls)
-        out[f"classifier.{name}.batch{BATCH}_per_s"] = BATCH / _latency_ms(lambda: clf.logits(inputs),
-                                                                             BATCH_CALLS) * 1000
-    return out
-
-
-def _letterbox(bgr: np.ndarray) -> np.ndarray:
-    import cv2
-    scale = min(SIZE[0] / bgr.shape[1], SIZE[1] / bgr.shape[0])
-    small = cv2.resize(bgr, (round(bgr.shape[1] * scale), round(bgr.shape[0] * scale)))
-    frame = np.zeros((SIZE[1], SIZE[0], 3), np.uint8)
-    y, x = (SIZE[1] - small.shape[0]) // 2, (SIZE[0] - small.shape[1]) // 2
-    frame[y:y + small.shape[0], x:x + small.shape[1]] = small
-    return frame
-
-
-def job_setup(paths: list[str], video_images: int, folder: str, weights: str) -> dict:
-    """The test videos (640x480 mp4v: `video_images` real images of at least 200 px, letterboxed,
-    HOLD_FRAMES frames each; and a short still video for start-up), the .pth to time (a random-weight stand-in
-    when absent: timing does not depend on the weights) and its ONNX export.  Run as a job so the
-    parent stays small (a child's ru_maxrss cannot be below its parent's peak RSS)."""
-    import cv2
-    import export
-    frames = [_letterbox(bgr) for bgr in map(cv2.imread, paths) if bgr is not None and min(bgr.shape[:2]) >= 200]
-    if not frames:
-        raise SystemExit("no image of at least 200 px for the test video")
-    for name, chosen, hold in (("video.mp4", frames[:video_images], HOLD_FRAMES),
-                               ("still.mp4", frames[:1], STARTUP_FRAMES)):
-        writer = cv2.VideoWriter(str(Path(folder, name)), cv2.VideoWriter_fourcc(*"mp4v"), FPS, SIZE)
-        for frame in chosen:
-            for _ in range(hold):
-                writer.write(frame)
-        writer.release()
-    notes = []
-    if not Path(weights).is_file():
-        import dataset_layout as layout
-        import model as model_lib
-        notes.append(f"{weights} not found: timed a random-weight model of the same shape")
-        weights = str(Path(folder, "weights", "random.pth"))
-        model_lib.save_checkpoint(weights, model_lib.build_model(len(layout.KAGGLE_CLASSES)),
-                                  layout.KAGGLE_CLASSES, {})
-    onnx_path = Path(folder, "onnx", "model.onnx")
-    export.export(Path(weights), onnx_path)
-    return {"video": str(Path(folder, "video.mp4")), "still": str(Path(folder, "still.mp4")), "pth": weights,
-            "onnx": str(onnx_path), "notes": notes}
-
-
-JOBS = {"setup": job_setup, "bare": job_bare, "preprocess": job_preprocess, "frames": job_frames,
-        "photos": job_photos, "classifier": job_classifier}
+JOBS = {"setup": bench_inputs.job_setup, "bare": bench_files.job_bare, "preprocess": bench_files.job_preprocess,
+        "frames": bench_live.job_frames, "photos": bench_live.job_photos, "classifier": bench_classifier.job_classifier}
 
 
 def run_job_here(name: str, args: dict, result: str, profile: str | None) -> None:
@@ -354,26 +98,6 @@ def run_job_here(name: str, args: dict, result: str, profile: str | None) -> Non
 
 
 # ----------------------------------------------------------------------------- parent side
-def run(cmd: list[str], log: Path, watch: Path | None = None) -> tuple[float, float, float | None]:
-    """Run a command (stdout discarded, stderr to `log`): wall seconds, peak RSS MB of its largest
-    process (wait4), and with `watch`, seconds until that file first holds a whole line.  Raises
-    RuntimeError with the end of the log on failure."""
-    with open(log, "w") as err:
-        t0 = time.perf_counter()
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err, cwd=REPO)
-        first = None
-        while not (done := os.wait4(proc.pid, os.WNOHANG if watch else 0))[0]:
-            if first is None and watch.is_file() and b"\n" in watch.read_bytes():
-                first = time.perf_counter() - t0
-            time.sleep(0.005)
-        seconds = time.perf_counter() - t0
-    proc.returncode = os.waitstatus_to_exitcode(done[1])
-    if proc.returncode != 0:
-        tail = log.read_text(errors="replace").strip().splitlines()[-5:]
-        raise RuntimeError(f"{' '.join(cmd[1:3])} failed ({proc.returncode}): " + " | ".join(tail))
-    return seconds, done[2].ru_maxrss / 1024, first
-
-
 def run_job(name: str, tmp: Path, profile: str | None = None, **args: Any) -> dict:
     """A job in a fresh process; its result plus `memory_mb`."""
     result = tmp / f"{name}.json"
@@ -381,50 +105,6 @@ def run_job(name: str, tmp: Path, profile: str | None = None, **args: Any) -> di
            "--job-result", str(result)] + (["--job-profile", profile] if profile else [])
     memory = run(cmd, tmp / f"{name}.log")[1]
     return {**json.loads(result.read_text()), "memory_mb": memory}
-
-
-def image_slice(data: Path, count: int, tmp: Path) -> tuple[Path, list[str]]:
-    """`count` evenly spaced images of all sources, linked into tmp/images/<source>/<class>/."""
-    import dataset_layout as layout
-    entries = [e for source in layout.find_sources([data]) for e in layout.list_entries(source)[0]
-               if e.path.suffix.lower() in layout.IMAGE_EXTENSIONS]
-    if not entries:
-        raise SystemExit(f"benchmark.py: error: no images in {data}")
-    chosen = [entries[int(i)] for i in np.linspace(0, len(entries) - 1, min(count, len(entries)))]
-    root = tmp / "images"
-    paths = []
-    for e in chosen:
-        link = root / e.source / e.relpath
-        link.parent.mkdir(parents=True, exist_ok=True)
-        os.symlink(e.path.resolve(), link)
-        paths.append(str(link))
-    return root, paths
-
-
-def time_startup(weights: Path, video: Path, tmp: Path, warm: bool) -> tuple[float, float]:
-    """main.py headless on a short video: (seconds from process start to its first JSONL line,
-    which main.py writes line-buffered; peak RSS MB)."""
-    jsonl = tmp / "startup.jsonl"
-    cmd = [sys.executable, str(REPO / "main.py"), "--source", str(video), "--weights", str(weights),
-           "--no-display", "--jsonl", str(jsonl)]
-    if warm:
-        run(cmd, tmp / "startup.log")
-    jsonl.unlink(missing_ok=True)
-    _, memory, first = run(cmd, tmp / "startup.log", watch=jsonl)
-    if first is None or len(jsonl.read_text().splitlines()) != STARTUP_FRAMES:
-        raise RuntimeError(f"main.py did not write its first JSONL line before exiting ({STARTUP_FRAMES} frames)")
-    return first, memory
-
-
-def time_training(data: str, epochs: int, tmp: Path) -> dict:
-    """train.py wall time, per-epoch time (its training loop only) and a 50-epoch figure."""
-    weights = tmp / "train" / "weights.pth"
-    seconds, memory, _ = run([sys.executable, str(REPO / "train.py"), "--data", data, "--epochs", str(epochs),
-                              "--weights", str(weights)], tmp / "train.log")
-    metrics = json.loads(weights.with_name("training_metrics.json").read_text())
-    per_epoch = metrics["train_seconds"] / epochs
-    return {"train.wall_s": seconds, "train.epoch_s": per_epoch, "train.samples": metrics["train_samples"],
-            "train.50_epochs_s": seconds + (TRAIN_EPOCHS - epochs) * per_epoch, "memory_mb.train": memory}
 
 
 def one_round(args: argparse.Namespace, r: int, tmp: Path, images: Path, paths: list[str], setup: dict) -> dict:
@@ -450,22 +130,23 @@ def one_round(args: argparse.Namespace, r: int, tmp: Path, images: Path, paths: 
     for kind in ("preprocess", "bare", "bare_retry"):
         out[f"{kind}_scaling"] = out[f"{kind}.w{n}.images_per_s"] / out[f"{kind}.w1.images_per_s"]
     for kind, prefix in (("pth", ""), ("onnx", "onnx.")):
-        frames = run_job("frames", tmp, video=setup["video"], weights=setup[kind])
+        frames = run_job("frames", tmp, video=setup["video"], weights=setup[kind], warmup_frames=WARMUP_FRAMES)
         out[f"memory_mb.frames.{kind}"] = frames.pop("memory_mb")
         out.update({prefix + k: v for k, v in frames.items()})
     photos = run_job("photos", tmp, paths=paths, weights=setup["pth"], count=PHOTOS)
     out["memory_mb.photos"] = photos.pop("memory_mb")
     out.update(photos)
-    clf = run_job("classifier", tmp, weights=setup["pth"], onnx_path=setup["onnx"], calls=args.calls)
+    clf = run_job("classifier", tmp, weights=setup["pth"], onnx_path=setup["onnx"], calls=args.calls,
+                  landmarks=str(DATA / "landmarks-boris"), batch=BATCH, batch_calls=BATCH_CALLS)
     clf.pop("memory_mb")
     out.update(clf)
-    for name in CLASSIFIERS:
+    for name in bench_classifier.CLASSIFIERS:
         out[f"classifier.{name}.batch1_fraction"] = out[f"classifier.{name}.batch1_ms"] / out["landmarker.p50_ms"]
     for kind in ("pth", "onnx"):
         out[f"startup.{kind}_s"], out[f"memory_mb.main.{kind}"] = time_startup(
-            Path(setup[kind]), Path(setup["still"]), tmp, warm=r == 0 and not args.quick)
+            Path(setup[kind]), Path(setup["still"]), tmp, warm=r == 0 and not args.quick, frames=STARTUP_FRAMES)
     if not args.skip_train:
-        out.update(time_training(args.train_data, args.train_epochs, tmp))
+        out.update(time_training(args.train_data, args.train_epochs, tmp, TRAIN_EPOCHS))
     return out
 
 
@@ -499,7 +180,7 @@ def report(summary: dict[str, float], args: argparse.Namespace) -> tuple[str, li
     for view in ("one_view", "both_views", "all_views"):
         rows += [(f"main.py photo path, {view.replace('_', ' ')} p50 / p95 (ms)", f"photo.{view}"),
                  (f"photo {view}_vs_landmarker", f"photo.{view}_vs_landmarker")]
-    for name in CLASSIFIERS:
+    for name in bench_classifier.CLASSIFIERS:
         rows += [(f"{name}: logits batch 1 (ms)", f"classifier.{name}.batch1_ms"),
                  (f"{name}: predict_proba batch 1 (ms)", f"classifier.{name}.proba_batch1_ms"),
                  (f"{name}: logits batch {BATCH} (samples/s)", f"classifier.{name}.batch{BATCH}_per_s"),
@@ -582,9 +263,9 @@ def main(argv: list[str] | None = None) -> int:
     rounds = []
     with tempfile.TemporaryDirectory(prefix="asl-bench-") as name:
         tmp = Path(name)
-        images, paths = image_slice(args.data, args.images, tmp)
+        images, paths = bench_inputs.image_slice(args.data, args.images, tmp)
         setup = run_job("setup", tmp, paths=paths, video_images=args.video_images, folder=str(tmp),
-                        weights=str(args.weights.resolve()))
+                        weights=str(args.weights.resolve()), hold_frames=HOLD_FRAMES, startup_frames=STARTUP_FRAMES)
         notes += setup["notes"]
         for r in range(args.repeats):
             print(f"round {r + 1}/{args.repeats} (load average {os.getloadavg()[0]:.1f})", file=sys.stderr)
@@ -593,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
             args.profile.mkdir(parents=True, exist_ok=True)
             run_job("preprocess", tmp, str(args.profile / "preprocess.prof"), images=str(images), workers=1,
                     count=len(paths))
-            run_job("frames", tmp, str(args.profile / "frames.prof"), video=setup["video"], weights=setup["pth"])
+            run_job("frames", tmp, str(args.profile / "frames.prof"), video=setup["video"], weights=setup["pth"],
+                    warmup_frames=WARMUP_FRAMES)
     summary = {k: float(np.median([r[k] for r in rounds if k in r])) for k in rounds[0]}
     table, verdicts = report(summary, args)
     machine = {"cpus": os.cpu_count(), "load_average_start": load, "load_average_end": os.getloadavg(),
