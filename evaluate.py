@@ -8,12 +8,11 @@ DATA_DIR holds class folders of images (searched up to 3 levels down, so a folde
 collections works; unknown folders are reported and skipped).  An image with no hand found counts
 as the prediction `nothing`.  DATA_DIR may also be a preprocess.py output folder (landmarks; the
 --split folder is scored) for a landmarker-free check.  With --clip-frames, each photo is played
-as a still clip through main.py's camera path instead.
+as a still clip through main.py's camera path instead (clip_evaluation.py).
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
 from collections import Counter
@@ -26,6 +25,7 @@ import atomic_files
 import dataset_layout as layout
 import keypoints
 from classifier import CheckpointError, combine_views, load_classifier
+from clip_evaluation import evaluate_clips
 
 # ----------------------------------------------------------------------------- settings
 WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.pth"))
@@ -259,50 +259,6 @@ def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str |
     return truth, predicted, confidence, found_hand, sources
 
 
-def evaluate_clips(photos: list[tuple[str, str, str]], clf, flip: bool, frames: int, both_views: bool,
-                   hand_model: str | None, skipped: Counter) -> tuple[list, list, list, list, list]:
-    """Truth, prediction, confidence, found, source with each (path, class, source) photo shown as a
-    still clip of `frames` frames at CLIP_FPS to main.py's live path: VIDEO-mode tracking, one view
-    (with `both_views`, the frame and its mirror image, as `main.py --both-views`), smoothing over
-    recogniser.SMOOTH_MS.  A photo scores the smoothed prediction of the clip's last frame; clips are
-    spaced so that no smoothing window spans two photos.  Raises FileNotFoundError when photos
-    are missing."""
-    import recogniser as live
-    from tqdm import tqdm
-    missing = [path for path, _, _ in photos if not Path(path).is_file()]
-    if missing:
-        raise FileNotFoundError(f"{len(missing)} photo(s) not found, e.g. {missing[0]} (a manifest's paths are "
-                                f"relative to the folder preprocess.py ran in)")
-    truth, predicted, confidence, found_hand, sources = [], [], [], [], []
-    no_hand = no_hand_label(clf)
-    step_ms, t_ms = 1000.0 / CLIP_FPS, 0.0
-    with contextlib.ExitStack() as stack:
-        detector = stack.enter_context(keypoints.HandDetector(hand_model, mode="video", max_hands=live.MAX_HANDS))
-        mirror = (stack.enter_context(keypoints.HandDetector(hand_model, mode="video", max_hands=live.MAX_HANDS))
-                  if both_views else None)
-        recogniser = live.Recogniser(detector, clf, threshold=0.0, mirror_detector=mirror)
-        stack.callback(recogniser.close)
-        for path, label, source in tqdm(photos, unit="clip", desc="evaluate", dynamic_ncols=True):
-            rgb = keypoints.read_image(path)
-            if rgb is None:
-                skipped["unreadable"] += 1
-                tqdm.write(f"warning: skipped {path}: unreadable", file=sys.stderr)
-                continue
-            frame = np.ascontiguousarray(rgb[:, ::-1]) if flip else rgb
-            for _ in range(frames):
-                result = recogniser.process(frame, t_ms)
-                t_ms += step_ms
-            t_ms += live.SMOOTH_MS
-            best = result.hands[result.spelling].prediction if result.spelling is not None else None
-            ok = best is not None and best.letter is not None
-            truth.append(label)
-            predicted.append(best.letter if ok else no_hand)
-            confidence.append(float(best.confidence) if ok else 0.0)
-            found_hand.append(ok)
-            sources.append(source)
-    return truth, predicted, confidence, found_hand, sources
-
-
 def is_landmark_folder(folder: Path) -> bool:
     """A preprocess.py split folder: class folders holding .npy landmark files and no images (a
     stray .npy among photos does not turn an image folder into a landmark folder)."""
@@ -369,7 +325,7 @@ def main(argv: list[str] | None = None) -> int:
             photos = (layout.split_photos(layout.read_manifest(root / "manifest.csv"), split.name) if landmarks
                       else [(str(e.path), e.label, e.source) for e in list_images(root, skipped)])
             outcome = evaluate_clips(photos, clf, args.flip, args.clip_frames, args.both_views, args.hand_model,
-                                     skipped)
+                                     skipped, CLIP_FPS, no_hand_label(clf))
         elif landmarks:
             outcome = evaluate_landmarks(split, clf, args.flip, args.both_views, args.border_views)
         else:
