@@ -40,6 +40,7 @@ FOLD_MODELS = None  # crossval.py --keep-models DIR: spell each signer with the 
 HOLDS = [1.0, 0.6, 0.4]  # seconds a letter is held to commit (main.py --hold)
 GAPS_MS = [150.0]  # dips bridged while holding (main.py --gap-ms)
 WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (main.py --word-pause)
+THRESHOLD = live.THRESHOLD  # smoothed confidence below which no letter is shown or held (main.py --threshold)
 LEXICON = "en"  # main.py --lexicon
 WORDS = 12  # dictionary words per signer
 NAMES = 8  # names and codes per signer
@@ -88,8 +89,8 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     player = Player(signer, args.seed)
     out: dict[str, Any] = {"words": [], "idle": {}, "frames": 0}
     with keypoints.HandDetector(args.hand_model, mode="video", max_hands=live.MAX_HANDS) as detector:
-        recogniser = live.Recogniser(detector, clf, hold_s=hold, gap_ms=gap_ms, word_pause_s=args.word_pause,
-                                     text=text, reacquire=args.reacquire)
+        recogniser = live.Recogniser(detector, clf, threshold=args.threshold, hold_s=hold, gap_ms=gap_ms,
+                                     word_pause_s=args.word_pause, text=text, reacquire=args.reacquire)
         t_ms = 0.0
         for kind, count in zip(KINDS, (args.words, args.names)):
             for word in pick_words(signer, kind, count, args.seed):
@@ -197,6 +198,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--holds", type=float, nargs="+", default=HOLDS, metavar="S", help="hold times to compare")
     p.add_argument("--gaps-ms", type=float, nargs="+", default=GAPS_MS, metavar="MS", help="--gap-ms values to compare")
     p.add_argument("--word-pause", type=float, default=WORD_PAUSE)
+    p.add_argument("--threshold", type=float, default=THRESHOLD, help="main.py's --threshold")
     p.add_argument("--reacquire", action=argparse.BooleanOptionalAction, default=True,
                    help="look for a lost hand with borders (what main.py does; off: plain VIDEO-mode tracking)")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE")
