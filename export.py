@@ -1,9 +1,10 @@
 """Export a trained checkpoint to ONNX for torch-free inference (onnx_classifier.py).
 
-    python export.py [--weights keypoint_model_L_cnn_50.pth] [--out model.onnx] [--opset 17]
+    python export.py [--weights keypoint_model_L_cnn_50.pth] [--out keypoint_model_L_cnn_50.onnx] [--opset 17]
 
-Writes OUT (opset 17, the default, runs on ONNX Runtime >= 1.13) with the checkpoint's classes,
-feature version and temperature in its metadata, and class_mapping.txt beside it when absent.  The
+Writes OUT (default: the .onnx beside the weights, same stem, which main.py and evaluate.py run;
+opset 17, the default, runs on ONNX Runtime >= 1.13) with the checkpoint's classes, feature
+version, temperature and sha256 in its metadata, and class_mapping.txt beside it when absent.  The
 export is checked against PyTorch (max |difference| <= 1e-5) before the file is renamed into place,
 so a failed export never replaces a good one.  The graph and its checks: onnx_export.py.
 """
@@ -18,7 +19,7 @@ from classifier import CheckpointError
 
 # ----------------------------------------------------------------------------- settings
 WEIGHTS = "keypoint_model_L_cnn_50.pth"
-OUT = "model.onnx"
+OUT = None  # None: the .onnx beside WEIGHTS, same stem (keypoint_model_L_cnn_50.onnx)
 OPSET = onnx_export.OPSET
 # the accepted difference to PyTorch (TOLERANCE) is set in onnx_export.py
 # -----------------------------------------------------------------------------
@@ -29,7 +30,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("--weights", default=WEIGHTS, help="checkpoint from train.py")
-    p.add_argument("--out", default=OUT, help="ONNX file to write (class_mapping.txt goes beside it)")
+    p.add_argument("--out", default=OUT,
+                   help="ONNX file to write (None: the .onnx beside --weights; class_mapping.txt goes beside it)")
     p.add_argument("--opset", type=int, default=OPSET, help="ONNX opset version")
     return p.parse_args(argv)
 
@@ -37,12 +39,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Export; returns the exit code (2 with a one-line message for unusable weights)."""
     args = parse_args(argv)
+    out = Path(args.out) if args.out else onnx_export.beside(args.weights)
     try:
-        difference = onnx_export.export(Path(args.weights), Path(args.out), args.opset)
+        difference = onnx_export.export(Path(args.weights), out, args.opset)
     except CheckpointError as err:
         print(f"export.py: error: {err}", file=sys.stderr)
         return 2
-    print(f"wrote {args.out} (opset {args.opset}; max |ONNX - PyTorch| {difference:.1e})")
+    print(f"wrote {out} (opset {args.opset}; max |ONNX - PyTorch| {difference:.1e})")
     return 0
 
 

@@ -1,8 +1,10 @@
 """The trained model exported by export.py, run with ONNX Runtime (no torch import: a smaller,
 faster-starting live app).  Class names, feature version and temperature come from the ONNX
-metadata written by export.py and are checked against the code and `class_mapping.txt`."""
+metadata written by export.py and are checked against the code and `class_mapping.txt`; the
+checkpoint's sha256 recorded there is checked against the `.pth` of the same stem beside it, if any."""
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -16,6 +18,26 @@ from classifier_base import CheckpointError, Classifier, check_weights
 THREADS = 1  # ONNX Runtime intra-op threads: 1 gives the lowest batch-1 latency (see benchmark.py)
 # -----------------------------------------------------------------------------
 METADATA_KEYS = ("classes", "feature_version", "temperature")
+CHECKPOINT_SHA256 = "checkpoint_sha256"  # metadata key: sha256 of the .pth file the export was made from
+
+
+def file_sha256(path: str | os.PathLike) -> str:
+    """Hex sha256 of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def check_checkpoint_beside(path: Path, recorded: str | None) -> None:
+    """Refuse an export that was not made from the `.pth` of the same stem beside it (when there is
+    one), or that records no checkpoint sha256 while one is there.  Raises CheckpointError."""
+    checkpoint = path.with_suffix(".pth")
+    if not checkpoint.is_file():
+        return
+    fix = f"run: python export.py --weights {checkpoint}"
+    if recorded is None:
+        raise CheckpointError(f"{path} records no checkpoint sha256 (an older export) and {checkpoint.name} "
+                              f"is beside it; {fix}")
+    if recorded != file_sha256(checkpoint):
+        raise CheckpointError(f"{path} was exported from another checkpoint than {checkpoint.name} beside it; {fix}")
 
 
 class OnnxClassifier(Classifier):
@@ -40,6 +62,7 @@ class OnnxClassifier(Classifier):
         if missing:
             raise CheckpointError(f"{path} is not an ASL_Recognition export (metadata lacks {', '.join(missing)}); "
                                   f"export it with `python export.py`")
+        check_checkpoint_beside(path, meta.get(CHECKPOINT_SHA256))
         classes = list(json.loads(meta["classes"]))
         check_weights(path, meta["feature_version"], classes, class_mapping,
                       "re-train with `python train.py` and export again")

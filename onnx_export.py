@@ -4,10 +4,11 @@ The graph maps the model inputs (`keypoints.model_inputs`: features (batch, 6, 2
 embedder's hand (batch, 21, 3) and right-hand probability (batch, 1), float32; those the model
 uses) -> logits (batch, classes), with a dynamic batch axis; dropout is off and BatchNorm is
 folded into the convolutions.  The pretrained embedder is inside the graph.  The metadata_props
-carry `classes` (JSON list), `feature_version` and `temperature`, which OnnxClassifier checks;
-class_mapping.txt is written beside the output when absent.  The export is checked against
-PyTorch (max |difference| <= TOLERANCE) before the file is renamed into place, so a failed export
-never replaces a good one.
+carry `classes` (JSON list), `feature_version`, `temperature` and `checkpoint_sha256` (of the .pth
+file's bytes), which OnnxClassifier checks; class_mapping.txt is written beside the output when
+absent.  The export is checked against PyTorch (max |difference| <= TOLERANCE) before the file is
+renamed into place, so a failed export never replaces a good one.  `beside` names the export of a
+checkpoint: the same stem, `.onnx` (what train.py, personalize.py and export.py write by default).
 """
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ import atomic_files
 import keypoints
 import model as model_lib
 from classifier import CheckpointError, default_class_mapping, read_class_mapping, write_class_mapping
+from onnx_classifier import CHECKPOINT_SHA256, file_sha256
 
 # ----------------------------------------------------------------------------- settings
 OPSET = 17  # runs on ONNX Runtime >= 1.13
@@ -70,11 +72,19 @@ def max_difference(net: torch.nn.Module, data: bytes, samples: int = 256) -> flo
     return worst
 
 
+def beside(weights: str | Path) -> Path:
+    """The export of a checkpoint: beside it, the same stem, `.onnx`."""
+    return Path(weights).with_suffix(".onnx")
+
+
 def export(weights: Path, out: Path, opset: int = OPSET) -> float:
     """Write `out` (atomically) from a checkpoint; returns the checked max difference to PyTorch.
-    Raises CheckpointError for bad weights, a class_mapping.txt beside `out` that disagrees,
-    or an export that does not match PyTorch."""
+    Raises CheckpointError for bad weights, an `out` that is the checkpoint itself, a
+    class_mapping.txt beside `out` that disagrees, or an export that does not match PyTorch."""
     net, payload = model_lib.load_checkpoint(weights, default_class_mapping(weights))
+    if out.resolve() == weights.resolve():
+        raise CheckpointError(f"the export would overwrite its checkpoint {weights}; choose another output")
+    sha256 = file_sha256(weights)
     classes = list(payload["classes"])
     mapping = default_class_mapping(out)
     if mapping.is_file() and read_class_mapping(mapping) != classes:
@@ -82,7 +92,7 @@ def export(weights: Path, out: Path, opset: int = OPSET) -> float:
     proto = to_onnx(net, opset)
     meta = {"classes": json.dumps(classes), "feature_version": str(payload["feature_version"]),
             "temperature": repr(float(payload.get("meta", {}).get("temperature", 1.0))),
-            "source_weights": weights.name}
+            "source_weights": weights.name, CHECKPOINT_SHA256: sha256}
     onnx.helper.set_model_props(proto, meta)
     proto.doc_string = ("ASL fingerspelling classifier: features (batch, 6, 21), hand (batch, 21, 3) and "
                         "right (batch, 1), as keypoints.model_inputs makes them -> logits (batch, classes)")
