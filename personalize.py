@@ -9,7 +9,8 @@ The whole small network is fine-tuned for a few epochs at a low learning rate (A
 statistics frozen) on the signer's samples with online augmentation, mixed with a replay sample of
 the base data when --base-data is given, and always pulled toward the base weights (L2-SP), so
 letters without samples keep the base behaviour.  The output is a normal checkpoint with the base
-model's classes and temperature.
+model's classes and temperature, written with its ONNX export beside it (same stem, .onnx: what
+main.py and evaluate.py run; onnx_export.py, checked against PyTorch).
 
 --measure: for each held-out signer collection, train a base model without it (training.py), enrol K
 samples per letter, and score that signer's other samples before and after, plus the change on the
@@ -35,6 +36,7 @@ import atomic_files
 import dataset_layout as layout
 import keypoints
 import model as model_lib
+import onnx_export
 import training
 from classifier import CheckpointError, default_class_mapping, write_class_mapping
 from data_loader import Augment, LandmarkDataset, model_tensors, read_handedness
@@ -222,8 +224,11 @@ def personalise(args: argparse.Namespace) -> int:
     model_lib.save_checkpoint(out, net, classes, payload["model_config"], meta)
     if out.parent.resolve() != Path(args.weights).parent.resolve():
         write_class_mapping(default_class_mapping(out), classes)
+    exported = onnx_export.beside(out)
+    onnx_export.export(out, exported)
     print(f"personalised on {len(user)} hands of {len(per_class)} classes ({counts['photos']} photos, "
-          f"{counts['files'] - counts['photos']} landmark files) in {time.time() - started:.1f} s; wrote {out}")
+          f"{counts['files'] - counts['photos']} landmark files) in {time.time() - started:.1f} s; wrote {out} "
+          f"and its ONNX export {exported} (run either with main.py --weights)")
     return 0
 
 
@@ -312,7 +317,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("samples", nargs="?", help="class folders of the signer's photos / landmark .npy")
     p.add_argument("--weights", default=WEIGHTS, help="base checkpoint, with class_mapping.txt beside it")
-    p.add_argument("--out", help="personalised checkpoint to write (class_mapping.txt goes beside it)")
+    p.add_argument("--out", help="personalised checkpoint (.pth) to write (its .onnx export and class_mapping.txt "
+                                 "go beside it)")
     p.add_argument("--shots", type=int, default=SHOTS, help="at most this many samples per class (0: all)")
     p.add_argument("--base-data", default=BASE_DATA, help="preprocess.py output folder for replay")
     p.add_argument("--epochs", type=int, default=EPOCHS)
@@ -332,6 +338,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if not args.measure and (args.samples is None or args.out is None):
         p.error("SAMPLES_DIR and --out are required (or --measure)")
+    if args.out is not None and args.out.lower().endswith(".onnx"):
+        p.error("--out is the .pth checkpoint to write; its .onnx export is written beside it")
     if args.shots < 0 or args.epochs < 1 or args.batch_size < 1:
         p.error("--shots must be >= 0, --epochs and --batch-size >= 1")
     return args

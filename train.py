@@ -2,17 +2,21 @@
 
     python train.py --data OUT [--epochs N] [--weights PATH]
 
-Writes the weights (default keypoint_model_L_cnn_50.pth) and, beside them, class_mapping.txt,
-training_curve.png and training_metrics.json.  `--resume` continues an interrupted run.
-The training loop is training.py's (crossval.py and personalize.py run it too).
+Writes the weights (default keypoint_model_L_cnn_50.pth) and, beside them, their ONNX export
+(same stem, .onnx: what main.py and evaluate.py run; onnx_export.py, checked against PyTorch),
+class_mapping.txt, training_curve.png and training_metrics.json.  `--resume` continues an
+interrupted run.  The training loop is training.py's (crossval.py and personalize.py run it too).
 """
 from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 import model as model_lib
+import onnx_export
 import training
+from classifier import CheckpointError
 
 # ----------------------------------------------------------------------------- settings
 # The training defaults are training.py's (crossval.py and personalize.py train with them too);
@@ -45,7 +49,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=LEARNING_RATE, help="peak learning rate (one-cycle schedule)")
     p.add_argument("--weight-decay", type=float, default=WEIGHT_DECAY)
     p.add_argument("--seed", type=int, default=SEED)
-    p.add_argument("--weights", default=WEIGHTS, help="output checkpoint; the other outputs go beside it")
+    p.add_argument("--weights", default=WEIGHTS,
+                   help="output checkpoint (.pth); its .onnx export and the other outputs go beside it")
     p.add_argument("--augment", action=argparse.BooleanOptionalAction, default=AUGMENT,
                    help="online augmentation of training landmarks")
     p.add_argument("--balance-sources", type=float, default=BALANCE_SOURCES, metavar="POWER",
@@ -76,22 +81,31 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--kernel-size must be a positive odd number")
     if not 0 <= args.balance_sources <= 1:
         p.error("--balance-sources must be between 0 and 1")
+    if args.weights.lower().endswith(".onnx"):
+        p.error("--weights is the .pth checkpoint to write; its .onnx export is written beside it")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Train; returns the exit code (2 with one line for unusable data or saved state, 130 interrupted)."""
+    """Train, then export; returns the exit code (2 with one line for unusable data or saved state or
+    a failed export, 130 interrupted)."""
     settings = training.Settings(**vars(parse_args(argv)))
+    out = onnx_export.beside(settings.weights)
     try:
         training.fit(settings)
+        difference = onnx_export.export(Path(settings.weights), out)
     except training.TrainingError as err:
         print(f"train.py: error: {err}", file=sys.stderr)
+        return 2
+    except CheckpointError as err:
+        print(f"train.py: error: wrote {settings.weights} but not its ONNX export: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         state = training.resume_path(settings.weights)
         print(f"\ninterrupted; run the same command with --resume to continue ({state})" if state.is_file()
               else "\ninterrupted", file=sys.stderr)
         return 130
+    print(f"wrote {out}, the ONNX export to run with main.py and evaluate.py (max |ONNX - PyTorch| {difference:.1e})")
     return 0
 
 
