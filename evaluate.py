@@ -28,7 +28,7 @@ from classifier import CheckpointError, combine_views, load_classifier
 from clip_evaluation import evaluate_clips
 
 # ----------------------------------------------------------------------------- settings
-WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.pth"))
+WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.onnx"))  # ONNX export (no torch) or .pth
 WORKERS = os.cpu_count() or 1
 SPLIT = "test"  # which split of a preprocess.py output folder to score
 THRESHOLD = 0.6  # confidence for the coverage figure (main.py's default --threshold)
@@ -283,7 +283,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     p.add_argument("data_dir", metavar="DATA_DIR", help="class folders of images, or a preprocess.py output folder")
-    p.add_argument("--weights", default=WEIGHTS, help=".pth checkpoint or .onnx export")
+    p.add_argument("--weights", default=WEIGHTS, help=".onnx export (run without torch) or .pth checkpoint")
     p.add_argument("--flip", action="store_true", help="mirror every image first (the other hand)")
     p.add_argument("--both-views", action=argparse.BooleanOptionalAction, default=BOTH_VIEWS,
                    help="average each photo's prediction with its mirror image's (as main.py does for photos)")

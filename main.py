@@ -39,7 +39,7 @@ from word_decoder import WordDecoder
 
 # ----------------------------------------------------------------------------- settings
 SOURCE = "0"  # camera index, video file, image file or folder of images
-WEIGHTS = str(Path(__file__).resolve().with_name("keypoint_model_L_cnn_50.pth"))  # .pth or .onnx
+WEIGHTS = str(Path(__file__).resolve().with_name("keypoint_model_L_cnn_50.onnx"))  # ONNX export (no torch) or .pth
 HAND_MODEL = None  # None: resolve automatically (see keypoints.resolve_hand_model)
 MAX_HANDS = live.MAX_HANDS
 THRESHOLD = live.THRESHOLD  # smoothed probability below which no letter is shown
