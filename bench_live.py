@@ -11,6 +11,7 @@ import numpy as np
 from bench_files import bare_landmarker
 from bench_inputs import FPS
 
+NO_HAND_FRAMES = 60  # frames with nobody in view after the video (2 s at FPS)
 
 def percentiles(values: list[float], prefix: str) -> dict:
     p50, p95 = np.percentile(values, [50, 95])
@@ -19,7 +20,8 @@ def percentiles(values: list[float], prefix: str) -> dict:
 
 def job_frames(video: str, weights: str, warmup_frames: int) -> dict:
     """Per-frame times of a bare VIDEO-mode landmarker and of main.py's frame path, interleaved;
-    the first `warmup_frames` are left out."""
+    the first `warmup_frames` are left out.  Then NO_HAND_FRAMES frames with nobody in view
+    (`no_hand.*`), where the frame path reads each frame with the next fallback border."""
     import cv2
     import mediapipe as mp
     import keypoints
@@ -42,7 +44,8 @@ def job_frames(video: str, weights: str, warmup_frames: int) -> dict:
     both_views = live.Recogniser(two[0], clf, mirror_detector=two[1])  # --both-views: frame + mirror image
     canvas = np.empty_like(frames[0])
     times: dict[str, list[float]] = {k: [] for k in ("landmarker", "frame", "frame.landmarker", "frame.model",
-                                                      "frame.draw", "both_views")}
+                                                      "frame.draw", "both_views", "no_hand.landmarker",
+                                                      "no_hand.frame")}
     hands = 0
     for i, bgr in enumerate(frames):
         ts = int(i * 1000 / FPS)
@@ -66,11 +69,25 @@ def job_frames(video: str, weights: str, warmup_frames: int) -> dict:
                                ("frame.draw", t4 - t3), ("both_views", t5 - t4)):
                 times[key].append(value * 1000)
             hands += len(result.hands)
+    blank = np.full_like(frames[0], 127)  # nobody in view: the stream path looks for a hand with borders
+    for i in range(len(frames), len(frames) + NO_HAND_FRAMES):
+        ts = int(i * 1000 / FPS)
+        t0 = time.perf_counter()
+        bare.detect_for_video(mp.Image(image_format=mp.ImageFormat.SRGB,
+                                       data=cv2.cvtColor(blank, cv2.COLOR_BGR2RGB)), ts)
+        t1 = time.perf_counter()
+        result = recogniser.process(cv2.cvtColor(blank, cv2.COLOR_BGR2RGB), ts)
+        overlay.annotate(canvas, result, overlay.Status(30.0, result.timings))
+        live.frame_record(i, ts, result)
+        t2 = time.perf_counter()
+        times["no_hand.landmarker"].append((t1 - t0) * 1000)
+        times["no_hand.frame"].append((t2 - t1) * 1000)
     both_views.close()
     for closing in (detector, bare, *two):
         closing.close()
     out = {"frame_vs_landmarker": sum(times["frame"]) / sum(times["landmarker"]),
            "both_views_vs_landmarker": sum(times["both_views"]) / sum(times["landmarker"]),
+           "no_hand.frame_vs_landmarker": sum(times["no_hand.frame"]) / sum(times["no_hand.landmarker"]),
            "frames": len(times["frame"]), "hands_per_frame": hands / len(times["frame"])}
     for key, values in times.items():
         out.update(percentiles(values, key))

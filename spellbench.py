@@ -35,7 +35,7 @@ from spelling_streams import Player, find_signers, frames_at, pick_words
 # ----------------------------------------------------------------------------- settings
 DATA_DIRS = ["../shared/data"]
 SIGNERS: list[str] = []  # empty: every collection of photos
-WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.pth"))
+WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.onnx"))
 FOLD_MODELS = None  # crossval.py --keep-models DIR: spell each signer with the model that never saw it
 HOLDS = [1.0, 0.6, 0.4]  # seconds a letter is held to commit (main.py --hold)
 GAPS_MS = [150.0]  # dips bridged while holding (main.py --gap-ms)

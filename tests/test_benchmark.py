@@ -33,11 +33,11 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
 
 def test_report_verdicts() -> None:
     args = argparse.Namespace(workers=2)
-    summary = {"preprocess_vs_bare": 0.97, "frame_vs_landmarker": 1.5, "landmarker.p50_ms": 20.0,
+    summary = {"preprocess_vs_bare": 0.97, "onnx.frame_vs_landmarker": 1.5, "landmarker.p50_ms": 20.0,
                "landmarker.p95_ms": 30.0}
     table, verdicts = benchmark.report(summary, args)
     by_figure = {v["figure"]: v["pass"] for v in verdicts}
     assert by_figure["preprocess_vs_bare"] is True
-    assert by_figure["frame_vs_landmarker"] is False
+    assert by_figure["onnx.frame_vs_landmarker"] is False
     assert by_figure["train.50_epochs_s"] is None
     assert "20.00 / 30.00" in table and "not measured" in table
