@@ -15,6 +15,7 @@ speech); `last` holds the rest.
 """
 from __future__ import annotations
 
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Callable
 
@@ -36,9 +37,11 @@ class FinishedWord:
 
 
 class TextEntry:
-    """The text spelled so far; `decoder` None keeps every word as committed."""
+    """The text spelled so far; `decoder` None keeps every word as committed (a Future of one,
+    still loading, is waited for when the first word ends)."""
 
-    def __init__(self, decoder: WordDecoder | None = None, on_word: Callable[[str], None] | None = None) -> None:
+    def __init__(self, decoder: WordDecoder | Future[WordDecoder] | None = None,
+                 on_word: Callable[[str], None] | None = None) -> None:
         self.decoder = decoder
         self.on_word = on_word
         self.clear()
@@ -95,6 +98,8 @@ class TextEntry:
             return False
         letters = "".join(self._word)
         shown, suggestions = letters, ()
+        if isinstance(self.decoder, Future):
+            self.decoder = self.decoder.result()
         if self.decoder is not None and letters.isascii() and letters.isupper() and letters.isalpha() \
                 and all(p is not None for p in self._probs):
             decoded = self.decoder.decode(letters, self._probs)

@@ -435,3 +435,23 @@ def test_window_keys(monkeypatch, tmp_path):
     assert window.show(frame, run, 1) and not window.paused  # paused for two polls, then resumed
     assert not window.show(frame, run, 1)
     assert not window.show(frame, run, 1)
+
+
+def test_lexicon_loads_in_the_background_and_adds_your_words(tmp_path):
+    """--lexicon en+FILE: the English list loads on a thread; the first word waits for it, and the
+    user's own word is in it; a FILE alone is read at once."""
+    from concurrent.futures import Future
+    words = tmp_path / "names.txt"
+    words.write_text("Zoltan\n", encoding="utf-8")
+    classes = dataset_layout.KAGGLE_CLASSES
+    text = main.make_text(f"en+{words}", classes, None)
+    assert isinstance(text.decoder, Future)
+    for letter in "WATEP":  # P read 0.65, R 0.3: WATER is the word
+        p = np.full(len(classes), 0.05 / (len(classes) - 2), np.float32)
+        p[classes.index(letter)], p[classes.index("R")] = (0.65, 0.3) if letter == "P" else (0.95, 0.0)
+        text.commit(letter, p)
+    text.end_word()
+    assert text.text == "WATER " and "ZOLTAN" in text.decoder.lexicon and "WATER" in text.decoder.lexicon
+    own = main.make_text(str(words), classes, None)
+    assert "WATER" not in own.decoder.lexicon and "ZOLTAN" in own.decoder.lexicon
+    assert main.make_text("none", classes, None).decoder is None
