@@ -31,7 +31,7 @@ from clip_evaluation import evaluate_clips
 WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.onnx"))  # ONNX export (no torch) or .pth
 WORKERS = os.cpu_count() or 1
 SPLIT = "test"  # which split of a preprocess.py output folder to score
-THRESHOLD = 0.6  # confidence for the coverage figure (main.py's default --threshold)
+THRESHOLD = 0.6  # confidence for the coverage figure (main.py shows letters down to its own --threshold, 0.3)
 BOTH_VIEWS = True  # read each photo and its mirror image and average (main.py does the same for photos)
 BORDER_VIEWS = True  # read each view with every fallback border too and average (main.py does the same for photos)
 HAND_MODEL = None
