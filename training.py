@@ -238,13 +238,18 @@ def fit(s: Settings) -> dict[str, Any]:
     print(f"train {len(train)}  valid {len(valid)}  test {len(test)}  classes {len(train.classes)}  "
           f"parameters {model_lib.count_parameters(net)}", file=sys.stderr)
     started = time.time()
+    batches = -(-len(train) // s.batch_size)
+    # One bar for the whole run, made before the first epoch: a Ctrl-C then never lands inside a
+    # bar's construction (a half-made tqdm prints a traceback when it is collected).
+    bar = tqdm(total=batches * (s.epochs - start_epoch + 1), leave=False, dynamic_ncols=True, unit="batch")
     for epoch in range(start_epoch, s.epochs + 1):
         net.train()
         order = (train.rng.permutation(len(train)) if sampling is None
                  else train.rng.choice(len(train), len(train), p=sampling))
         total_loss, correct = 0.0, 0
-        for i in tqdm(range(0, len(order), s.batch_size), desc=f"epoch {epoch}/{s.epochs}",
-                      leave=False, dynamic_ncols=True):
+        bar.set_description(f"epoch {epoch}/{s.epochs}")
+        for i in range(0, len(order), s.batch_size):
+            bar.update()
             x, y = train.batch(order[i:i + s.batch_size])
             parts = net.branch_logits(*x)
             logits = parts[0] if len(parts) == 1 else torch.stack(parts).mean(dim=0)
@@ -274,6 +279,7 @@ def fit(s: Settings) -> dict[str, Any]:
                            "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                            "scheduler": scheduler.state_dict(), "history": history, "best": best,
                            "rng": train.rng, "torch_rng": torch.get_rng_state()}, state_path)
+    bar.close()
     seconds = time.time() - started
     net.load_state_dict(best["state_dict"])
     valid_logits = predict(net, valid)
