@@ -120,26 +120,25 @@ class Recogniser:
         self._no_hand_since: float | None = None
         self._smoothers: dict[str, speller.Smoother] = {}
 
+    def _read(self, detector: keypoints.HandDetector, rgb: np.ndarray, ts: int | None) -> list[list[keypoints.Hand]]:
+        """The hands of each reading of `rgb` by `detector`: on streams one reading, with the
+        border that last found a hand; on photos as is, then with the fallback borders."""
+        if self.reacquire:
+            return [detector.read(rgb, self._borders[self._border], ts)]
+        return [hands for _, hands in detector.readings(rgb, self.every_border, ts)]
+
     def _views(self, frame_rgb: np.ndarray, timestamp_ms: float) -> list[list[keypoints.Hand]]:
         """The hands of each reading of the frame (the frame, then its mirror image mapped back)."""
         ts = int(timestamp_ms) if self.detector.mode == "video" else None
         mirrored = None
-        border = self._borders[self._border]
         if self.mirror_detector is not None:  # the landmarker releases the GIL: both views run at once
-            if self.reacquire:
-                mirrored = self._pool.submit(lambda: [(border, self.mirror_detector.read(
-                    frame_rgb[:, ::-1], border, ts))])
-            else:
-                mirrored = self._pool.submit(self.mirror_detector.readings, frame_rgb[:, ::-1], self.every_border, ts)
-        if self.reacquire:
-            views = [self.detector.read(frame_rgb, border, ts)]
-        else:
-            views = [hands for _, hands in self.detector.readings(frame_rgb, self.every_border, ts)]
+            mirrored = self._pool.submit(self._read, self.mirror_detector, frame_rgb[:, ::-1], ts)
+        views = self._read(self.detector, frame_rgb, ts)
         if mirrored is not None:
             h, w = frame_rgb.shape[:2]
             views += [[keypoints.Hand(keypoints.mirror_landmarks(t.landmarks, w / max(h, w)),
                                       keypoints.other_hand(t.handedness), t.score) for t in hands]
-                      for _, hands in mirrored.result()]
+                      for hands in mirrored.result()]
         return views
 
     def process(self, frame_rgb: np.ndarray, timestamp_ms: float) -> FrameResult:

@@ -126,7 +126,7 @@ class Speller:
                 self.release()
                 return None
             self.current = letter
-            self._since = self._other_since if letter == self._other and self._other_since else t_ms
+            self._since = self._other_since if letter == self._other else t_ms
         self._seen, self._other = t_ms, None
         if letter == self._committed or t_ms - self._since < self.hold_ms:
             return None
