@@ -116,18 +116,33 @@ def _bad_line(fields: list[str]) -> str | None:
     return None
 
 
-def load_lexicon(spec: str) -> Lexicon | None:
-    """The lexicon of a command-line value: `none` (None), `en` (English), `FILE` (only the user's
-    words) or `en+FILE` (English plus the user's words).  A missing FILE raises FileNotFoundError
-    and a FILE without a single word ValueError, each with a one-line message."""
-    if spec == "none":
-        return None
-    if spec == "en":
-        return Lexicon.english()
-    english, path = (True, spec[3:]) if spec.startswith("en+") else (False, spec)
+def split_spec(spec: str) -> tuple[bool, str | None]:
+    """(the English list wanted, the path of the user's own word list or None) of a command-line
+    value: `none`, `en`, `FILE` or `en+FILE`."""
+    if spec in ("none", "en"):
+        return spec == "en", None
+    return (True, spec[3:]) if spec.startswith("en+") else (False, spec)
+
+
+def load_user_words(path: str) -> Lexicon:
+    """A user's word list; FileNotFoundError for a missing file and ValueError for one without a
+    single word, each with a one-line message."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"word list {path!r} not found (the lexicon is none, en, FILE or en+FILE)")
     words = Lexicon.from_file(path)
     if not len(words):
         raise ValueError(f"word list {path!r} has no word of letters A-Z")
-    return Lexicon.english().merge(words) if english else words
+    return words
+
+
+def load_lexicon(spec: str) -> Lexicon | None:
+    """The lexicon of a command-line value (`split_spec`): None for `none`; a user's list is
+    checked as `load_user_words` does."""
+    english, path = split_spec(spec)
+    own = load_user_words(path) if path else None
+    return english_with(own) if english else own
+
+
+def english_with(own: Lexicon | None) -> Lexicon:
+    """The English list, plus the user's words when there are any."""
+    return Lexicon.english().merge(own) if own is not None else Lexicon.english()

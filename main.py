@@ -32,7 +32,7 @@ import speech
 from classifier import CheckpointError, Classifier, load_classifier
 from dataset_layout import canonical_class
 from frame_sources import Source, UsageError, open_source
-from lexicon import Lexicon, load_lexicon
+from lexicon import english_with, load_user_words, split_spec
 from recogniser import Recogniser
 from run_outputs import AnnotatedOutput, Recorder
 from text_entry import TextEntry
@@ -200,21 +200,17 @@ def make_text(lexicon: str, classes: list[str], speaker: speech.Speaker | None) 
     """The text entry for --lexicon (UsageError for a missing or empty word list, at once).  The
     English list takes about a second to load, so it loads on a thread while the camera starts;
     the first word to end waits for it if it must."""
-    english = lexicon == "en" or lexicon.startswith("en+")
-    own_file = lexicon[3:] if lexicon.startswith("en+") else None if lexicon in ("en", "none") else lexicon
+    english, own_file = split_spec(lexicon)
     try:
-        own = load_lexicon(own_file) if own_file else None
+        own = load_user_words(own_file) if own_file else None
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(f"--lexicon: {err}") from None
     on_word = speaker.say if speaker is not None else None
     if not english:
         return TextEntry(WordDecoder(own, classes) if own is not None else None, on_word=on_word)
 
-    def build() -> WordDecoder:
-        words = Lexicon.english()
-        return WordDecoder(words.merge(own) if own is not None else words, classes)
     pool = ThreadPoolExecutor(1, thread_name_prefix="lexicon")
-    loading = pool.submit(build)
+    loading = pool.submit(lambda: WordDecoder(english_with(own), classes))
     pool.shutdown(wait=False)  # the thread ends when the list is loaded
     return TextEntry(loading, on_word=on_word)
 
