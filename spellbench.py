@@ -185,6 +185,21 @@ def print_table(title: str, summary: dict[str, Any]) -> None:
               f"{s['dictionary.lexicon']['letters_per_minute']:>12.1f} {s['idle']['false_commits_per_minute']:>9.2f}")
 
 
+def tables(runs: dict[str, dict[str, Any]], label: str) -> dict[str, Any]:
+    """`runs` keyed SIGNER/HOLD/GAP summarised per setting (in order of first appearance), each
+    table printed; the summaries keyed "hold=Hs gap=Gms"."""
+    settings: dict[str, dict[str, Any]] = {}
+    for key, run in runs.items():
+        name, hold, gap = key.split("/")
+        settings.setdefault(f"{float(hold):g}/{float(gap):g}", {})[name] = run
+    results = {}
+    for setting, by_signer in settings.items():
+        hold, gap = setting.split("/")
+        results[f"hold={hold}s gap={gap}ms"] = summary = summarise(by_signer)
+        print_table(f"hold {hold} s, gap {gap} ms ({label})", summary)
+    return results
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags; defaults are the settings at the top of this file."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -293,13 +308,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\ninterrupted; run the same command to continue ({done.path or 'nothing kept without --json'})",
               file=sys.stderr)
         return 130
-    results = {}
-    for hold in args.holds:
-        for gap in args.gaps_ms:
-            runs = {s.name: done.get((s.name, hold, gap)) for s, h, g in jobs if (h, g) == (hold, gap)}
-            results[f"hold={hold:g}s gap={gap:g}ms"] = summary = summarise(runs)
-            print_table(f"hold {hold:g} s, gap {gap:g} ms ({'fold models' if args.fold_models else args.weights})",
-                        summary)
+    ordered = sorted(jobs, key=lambda job: (args.holds.index(job[1]), args.gaps_ms.index(job[2])))
+    runs = {f"{s.name}/{hold}/{gap}": done.get((s.name, hold, gap)) for s, hold, gap in ordered}
+    results = tables(runs, "fold models" if args.fold_models else args.weights)
     if args.json:
         atomic_files.write_json(args.json, {"settings": {**settings, "holds": args.holds, "gaps_ms": args.gaps_ms},
                                             "options": options, "models": models, "results": results,
@@ -320,12 +331,8 @@ def main_rescore(args: argparse.Namespace) -> int:
         return 2
     import word_decoder
     rescore(earlier["runs"], args.lexicon)
-    results = {}
-    for setting in sorted({key.split("/", 1)[1] for key in earlier["runs"]}):
-        hold, gap = setting.split("/")
-        runs = {key.split("/")[0]: run for key, run in earlier["runs"].items() if key.split("/", 1)[1] == setting}
-        results[f"hold={float(hold):g}s gap={float(gap):g}ms"] = summary = summarise(runs)
-        print_table(f"hold {float(hold):g} s, gap {float(gap):g} ms (rescored from {args.rescore})", summary)
+    runs = dict(sorted(earlier["runs"].items(), key=lambda item: item[0].split("/", 1)[1]))
+    results = tables(runs, f"rescored from {args.rescore}")
     if args.json:
         settings = {k: getattr(word_decoder, k) for k in ("PRIOR_WEIGHT", "OOV_LOG_PRIOR", "MISSED_PENALTY",
                                                           "EXTRA_PENALTY", "MARGIN", "TOP_K", "BEAM")}
