@@ -84,9 +84,10 @@ class Player:
         self._cache: dict[Path, np.ndarray | None] = {}
         self._next: Counter[str] = Counter()
         self._order = {c: self.rng.permutation(len(p)) for c, p in signer.letters.items()}
-        first = (keypoints.read_image(paths[0]) for paths in signer.letters.values())
-        sizes = Counter(rgb.shape[:2] for rgb in first if rgb is not None)
+        first = {paths[0]: keypoints.read_image(paths[0]) for paths in signer.letters.values()}
+        sizes = Counter(rgb.shape[:2] for rgb in first.values() if rgb is not None)
         self.size: tuple[int, int] = sizes.most_common(1)[0][0] if sizes else (480, 640)
+        self._cache.update((path, None if rgb is None else self._fit(rgb)) for path, rgb in first.items())
         self.no_hand = np.full((*self.size, 3), NO_HAND_GREY, np.uint8)
         self.unreadable = 0
 
