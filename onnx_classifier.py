@@ -70,15 +70,17 @@ class OnnxClassifier(Classifier):
         if output.shape[-1] != len(classes):
             raise CheckpointError(f"{path} outputs {output.shape[-1]} scores but its metadata lists "
                                   f"{len(classes)} classes; export it again")
-        self._inputs = [i.name for i in self.session.get_inputs()]
-        unknown = sorted(set(self._inputs) - set(keypoints.MODEL_INPUT_NAMES))
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        unknown = sorted(set(self.input_names) - set(keypoints.MODEL_INPUT_NAMES))
         if unknown:
             raise CheckpointError(f"{path} takes inputs this code does not make ({', '.join(unknown)}); "
                                   f"export it again with `python export.py`")
-        self._output = output.name
+        self.output_name = output.name
+        self.feature_version = int(meta["feature_version"])
+        self.checkpoint_sha256 = meta.get(CHECKPOINT_SHA256)  # of the .pth the export was made from
         super().__init__(classes, float(meta["temperature"]))
 
     def logits(self, inputs: keypoints.ModelInputs) -> np.ndarray:
         named = inputs._asdict()
-        return self.session.run([self._output], {name: np.ascontiguousarray(named[name], np.float32)
-                                                 for name in self._inputs})[0]
+        feeds = {name: np.ascontiguousarray(named[name], np.float32) for name in self.input_names}
+        return self.session.run([self.output_name], feeds)[0]

@@ -1,0 +1,260 @@
+"""The web page in real headless Chromium: its JS agrees with Python (features, embedder input,
+model outputs, smoothing, committing, the lexicon), it spells a fake camera's video as main.py
+spells the same frames, it says when the camera is denied or absent, and it asks nothing of any
+host but 127.0.0.1."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import REPO, SHARED_DATA, needs_data, synthetic_hand
+
+import browser_session
+import keypoints
+import speller
+from lexicon import Lexicon
+from onnx_classifier import OnnxClassifier
+from text_entry import TextEntry
+from word_decoder import WordDecoder
+
+REASON = browser_session.missing()
+# Skipped where Chromium, Playwright or the npm packages are absent, but never in CI, which installs them.
+pytestmark = pytest.mark.skipif(REASON is not None and not os.environ.get("CI"),
+                                reason=f"the page cannot run here: {REASON}")
+ONNX = REPO / "keypoint_model_L_cnn_50.onnx"
+SIGNER = "hands4all_saksham"  # 640x480 photos that the shipped model spells well
+WORD = "WATER"
+FPS = 4  # slow enough that the page reads every frame of the fake camera (it runs ~7 fps here)
+
+
+@pytest.fixture(scope="module")
+def server() -> str:
+    if REASON is not None:
+        pytest.fail(f"the page cannot run in CI: {REASON}")
+    with browser_session.PageServer(weights=ONNX) as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    with browser_session.driver() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="module")
+def page(playwright, server: str):
+    """A ready page on Chromium's built-in fake camera (a test pattern: no hands)."""
+    with browser_session.browser(playwright) as chromium:
+        yield browser_session.open_page(chromium, server)
+
+
+# ----------------------------------------------------------------------------- parity
+PARITY_JS = """async ([hands]) => {
+  const k = await import('/web/keypoints.js');
+  const { loadClassifier } = await import('/web/classifier.js');
+  const ort = await import('/npm/onnxruntime-web/ort.wasm.min.mjs');
+  const classifier = await loadClassifier(ort, asl.config.model);
+  const inputs = hands.map(([lm, right]) => ({ landmarks: Float32Array.from(lm), right }));
+  return {
+    features: inputs.map((h) => Array.from(k.features(h.landmarks, h.right))),
+    hand: inputs.map((h) => Array.from(k.embedderInput(h.landmarks))),
+    logits: Array.from(await classifier.logits(inputs)),
+    proba: (await classifier.predictProba(inputs)).map((p) => Array.from(p)),
+  };
+}"""
+
+
+def check_parity(page, landmarks: np.ndarray, right: np.ndarray) -> None:
+    """The page's features, embedder input, logits and probabilities match Python's to 1e-5."""
+    got = page.evaluate(PARITY_JS, [[[lm.ravel().tolist(), float(r)] for lm, r in zip(landmarks, right)]])
+    classifier = OnnxClassifier(ONNX)
+    inputs = keypoints.model_inputs(landmarks, right)
+    expected = {"features": inputs.features.reshape(len(landmarks), -1), "hand": inputs.hand.reshape(len(landmarks), -1),
+                "logits": classifier.logits(inputs).ravel(), "proba": classifier.predict_proba(landmarks, right)}
+    for name, want in expected.items():
+        difference = np.abs(np.asarray(got[name], np.float64) - want).max()
+        assert difference <= 1e-5, f"{name}: the page differs from Python by {difference:.2e}"
+
+
+def test_features_and_model_match_python_on_synthetic_hands(page) -> None:
+    rng = np.random.default_rng(1)
+    landmarks = np.stack([synthetic_hand(rng, i) for i in range(12)])
+    landmarks[6:] = keypoints.mirror_landmarks(landmarks[6:])  # left hands too
+    check_parity(page, landmarks, rng.random(12).astype(np.float32))
+
+
+def real_hands() -> tuple[np.ndarray, np.ndarray]:
+    """Landmarks and right-hand probabilities MediaPipe finds in real photos (a few per letter of
+    two collections), with their mirror images: both hands."""
+    photos = []
+    for root in (SHARED_DATA / "more-signers" / SIGNER, SHARED_DATA / "keptsecret" / "train"):
+        for letter in "ABCDEFGHIKLMNOPQRSTUVWXY":
+            photos += sorted((root / letter).glob("*.jpg"))[:1] if (root / letter).is_dir() else []
+    landmarks, right = [], []
+    with keypoints.HandDetector(max_hands=1) as detector:
+        for path in photos:
+            rgb = keypoints.read_image(path)
+            hands = detector.detect(rgb) if rgb is not None else []
+            for hand in hands:
+                landmarks.append(hand.landmarks)
+                right.append(hand.right_probability)
+    landmarks, right = np.stack(landmarks), np.array(right, np.float32)
+    mirrored = keypoints.mirror_landmarks(landmarks, float(landmarks[..., 0].max() + 0.1))
+    return np.concatenate([landmarks, mirrored]), np.concatenate([right, 1 - right])
+
+
+@needs_data
+def test_features_and_model_match_python_on_real_landmarks(page) -> None:
+    landmarks, right = real_hands()
+    assert len(landmarks) >= 60, "too few hands found to compare"
+    check_parity(page, landmarks, right)
+
+
+SPELL_JS = """async ([frames, pauses, settings, words]) => {
+  const { Smoother, Speller, best } = await import('/web/speller.js');
+  const { TextEntry } = await import('/web/text_entry.js');
+  const { WordDecoder } = await import('/web/word_decoder.js');
+  const classes = asl.config.model.classes;
+  const smoother = new Smoother(classes, settings.smooth_ms, settings.threshold);
+  const spell = new Speller(settings.hold_s * 1000, settings.gap_ms);
+  const text = new TextEntry(new WordDecoder(words, classes, asl.config.decoder));
+  const steps = frames.map(([t, p], i) => {
+    const prediction = best([smoother.update(t, p === null ? null : Float32Array.from(p))]);
+    const committed = spell.update(t, prediction.letter);
+    if (committed !== null) text.commit(committed, prediction.proba);
+    if (pauses.includes(i)) text.endWord();
+    return [prediction.letter, committed];
+  });
+  text.endWord(false);
+  return { steps, text: text.text, letters: text.letters, suggestions: text.suggestions };
+}"""
+
+
+def probability_stream(classes: list[str], seed: int) -> tuple[list, list[int]]:
+    """Frames (time ms, class probabilities or None) of noisy words: misreads, dips, missing
+    frames, double letters, names; and the frames after which a word pause ends the word."""
+    rng = np.random.default_rng(seed)
+    frames, pauses, t = [], [], 0.0
+    for word in ("HELLO", "WATER", "QZXJ", "CAT", "SPELL", "BORIS"):
+        for i, c in enumerate(word):
+            if i and word[i - 1] == c:
+                for _ in range(3):
+                    frames.append((t, None))
+                    t += 66.7
+            for _ in range(int(rng.integers(9, 15))):
+                target = classes.index(c) if rng.random() > 0.2 else int(rng.integers(0, 26))
+                p = rng.dirichlet(np.full(len(classes), 0.3))
+                p = 0.3 * p + 0.7 * np.eye(len(classes))[target] * rng.uniform(0.4, 1.0)
+                frames.append((t, None if rng.random() < 0.08 else (p / p.sum()).astype(np.float32).tolist()))
+                t += float(rng.uniform(50, 80))
+        pauses.append(len(frames) - 1)
+        for _ in range(4):
+            frames.append((t, None))
+            t += 66.7
+    return frames, pauses
+
+
+def test_speller_and_lexicon_match_python(page) -> None:
+    config = page.evaluate("asl.config")
+    classes, settings = config["model"]["classes"], config["settings"]
+    words = {"HELLO": -6.0, "WATER": -7.5, "CAT": -8.0, "SPELL": -9.0, "SPELT": -11.0, "HALLO": -12.0,
+             "WAFER": -11.5, "CUT": -8.5, "COT": -9.5, "BORES": -10.0, "BORN": -8.0}
+    corrected = 0
+    for seed in range(4):
+        frames, pauses = probability_stream(classes, seed)
+        got = page.evaluate(SPELL_JS, [frames, pauses, settings, [[w, p] for w, p in words.items()]])
+        smoother = speller.Smoother(classes, settings["smooth_ms"], settings["threshold"])
+        spell = speller.Speller(settings["hold_s"] * 1000, settings["gap_ms"])
+        text = TextEntry(WordDecoder(Lexicon(words), classes))
+        steps = []
+        for i, (t, p) in enumerate(frames):
+            prediction = speller.best([smoother.update(t, None if p is None else np.array(p, np.float32))])
+            committed = spell.update(t, prediction.letter)
+            if committed is not None:
+                text.commit(committed, prediction.proba)
+            if i in pauses:
+                text.end_word()
+            steps.append([prediction.letter, committed])
+        text.end_word(space=False)
+        assert got["steps"] == steps
+        assert (got["text"], got["letters"], got["suggestions"]) == (text.text, text.letters, list(text.suggestions))
+        corrected += text.text != text.letters
+    assert corrected, "the streams should exercise the lexicon's corrections"
+
+
+# ----------------------------------------------------------------------------- end to end
+def spelling_video(folder: Path) -> Path:
+    """A y4m of the signer spelling WORD: a second with no hand, each letter a photo held 1.25 s
+    (a release between double letters), then 3 s with no hand (the word pause ends the word)."""
+    import spelling_streams
+    signer = spelling_streams.find_signers([SHARED_DATA / "more-signers"], [SIGNER])[0]
+    player = spelling_streams.Player(signer, seed=0)
+    frames = [(player.no_hand, 1.0)] + player.word(WORD, 1.25, 0.5, 3.0)
+    path = folder / "spelling.y4m"
+    browser_session.write_y4m(path, (rgb for rgb, _ in spelling_streams.frames_at(frames, FPS, 0.0)), FPS)
+    return path
+
+
+@needs_data
+def test_page_spells_the_camera_as_main_py_spells_the_same_frames(playwright, server: str, tmp_path: Path) -> None:
+    video = spelling_video(tmp_path)
+    jsonl = tmp_path / "main.jsonl"
+    run = subprocess.run([sys.executable, str(REPO / "main.py"), "--source", str(video), "--no-display",
+                          "--weights", str(ONNX), "--jsonl", str(jsonl)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
+    expected = [line for line in lines if "frame" in line][-1]
+    assert expected["text"].strip(), "main.py spelled nothing: the fixture is broken"
+
+    with browser_session.browser(playwright, camera=video) as chromium:
+        page = browser_session.open_page(chromium, server)
+        assert page.evaluate("asl.error") is None
+        deadline = time.monotonic() + 120
+        last = None
+        while time.monotonic() < deadline:  # the video loops: stop at the first word's end
+            last = page.evaluate("asl.last")
+            if last and last["text"].endswith(" ") and last["text"].strip():
+                break
+            time.sleep(0.1)
+        assert last is not None and set(last) == set(expected)
+        assert set(last["hands"][0] if last["hands"] else {"handedness", "letter", "confidence"}) == \
+            {"handedness", "letter", "confidence"}
+        assert (last["text"], last["letters"], last["suggestions"]) == \
+            (expected["text"], expected["letters"], expected["suggestions"])
+        assert_loopback_only(page, server)
+
+
+# ----------------------------------------------------------------------------- camera problems, network
+def test_page_says_the_camera_was_denied(playwright, server: str) -> None:
+    with browser_session.browser(playwright, allow_camera=False) as chromium:
+        page = browser_session.open_page(chromium, server)
+        page.wait_for_function("asl.error !== null", timeout=30_000)
+        error = page.evaluate("asl.error")
+        assert error.startswith("camera permission denied")
+        assert page.inner_text("#error") == error
+
+
+def test_page_says_there_is_no_camera(playwright, server: str) -> None:
+    with browser_session.browser(playwright, fake_camera=False) as chromium:
+        page = browser_session.open_page(chromium, server)
+        page.wait_for_function("asl.error !== null", timeout=30_000)
+        assert page.evaluate("asl.error").startswith("no camera found")
+        assert page.evaluate("asl.ready"), "the models load even without a camera"
+
+
+def test_page_asks_only_127_0_0_1(page, server: str) -> None:
+    page.wait_for_function("asl.last !== null", timeout=30_000)
+    assert_loopback_only(page, server)
+
+
+def assert_loopback_only(page, server: str) -> None:
+    """Every network request of the page went to its own server on 127.0.0.1."""
+    network = [url for url in page.requests if not url.startswith(("data:", "blob:"))]
+    assert network and all(url.startswith(server) for url in network), \
+        [url for url in network if not url.startswith(server)]

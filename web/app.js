@@ -1,0 +1,215 @@
+// The page: loads the configuration web.py serves (model metadata, speller settings, decoder
+// settings), the hand landmarker, the letter model and the lexicon, then spells from the
+// camera.  The contract for tests and users' scripts is `window.asl`:
+//   ready  true once the models (and the lexicon) are loaded
+//   last   the latest frame's result, the object main.py writes per JSONL line
+//   error  what failed (no camera, permission denied, a model that did not load), also shown
+//   timings  the last frames' milliseconds per stage; readyMs  when `ready` became true
+
+import { loadClassifier } from "./classifier.js";
+import { Overlay } from "./overlay.js";
+import { Recogniser, frameRecord } from "./recogniser.js";
+import { TextEntry } from "./text_entry.js";
+import { WordDecoder } from "./word_decoder.js";
+
+const TASKS_VISION = "/npm/tasks-vision/vision_bundle.mjs";
+const ORT = "/npm/onnxruntime-web/ort.wasm.min.mjs";
+const KEPT_TIMINGS = 300;  // frames whose stage timings are kept (the medians shown)
+const CAMERA_SIZE = { width: { ideal: 1280 }, height: { ideal: 720 } };  // main.py's WIDTH, HEIGHT
+
+const asl = window.asl = { ready: false, last: null, error: null, readyMs: null,
+  timings: { landmarker: [], model: [], draw: [] } };
+const $ = (id) => document.getElementById(id);
+let recogniser = null, overlay = null, stream = null, paused = false, frame = 0, fps = 0, lastFrame = 0;
+// Frame times: the camera's clock since its first frame, continued across a change of camera.
+let clockStart = null, clockBase = 0, lastT = 0;
+
+/** Show and record what failed. */
+function fail(message) {
+  asl.error = message;
+  $("error").textContent = message;
+  $("error").hidden = false;
+  $("status").textContent = "stopped";
+}
+
+async function fetchJson(url) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+  return response.json();
+}
+
+/** Hex sha256 of bytes (null where the browser offers no digest: an insecure context). */
+async function sha256(bytes) {
+  if (!crypto.subtle) return null;
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function loadLandmarker(config) {
+  const vision = await import(TASKS_VISION);
+  const response = await fetch(config.hand_model.url);
+  if (!response.ok) throw new Error(`${config.hand_model.url}: HTTP ${response.status}`);
+  const bytes = new Uint8Array(await response.arrayBuffer());
+  const digest = await sha256(bytes);
+  if (digest !== null && digest !== config.hand_model.sha256) throw new Error("the file fails its sha256 check");
+  const fileset = await vision.FilesetResolver.forVisionTasks("/npm/tasks-vision/wasm");
+  return vision.HandLandmarker.createFromOptions(fileset, {
+    baseOptions: { modelAssetBuffer: bytes, delegate: "CPU" }, runningMode: "VIDEO",
+    numHands: config.settings.max_hands, minHandDetectionConfidence: 0.5,
+    minHandPresenceConfidence: 0.5, minTrackingConfidence: 0.5,
+  });
+}
+
+async function loadModel(config) {
+  const ort = await import(ORT);
+  ort.env.wasm.wasmPaths = "/npm/onnxruntime-web/";
+  ort.env.wasm.numThreads = 1;  // faster than 2 here, and needs no cross-origin isolation
+  return loadClassifier(ort, config.model);
+}
+
+async function loadDecoder(config) {
+  if (!config.lexicon) return null;
+  const { words } = await fetchJson(config.lexicon.url);
+  return new WordDecoder(words, config.model.classes, config.decoder);
+}
+
+/** `promise`, its failure prefixed with what was loading. */
+const labelled = (what, promise) => promise.catch((err) => { throw new Error(`${what} did not load: ${err.message ?? err}`); });
+
+async function load() {
+  const config = await labelled("the configuration", fetchJson("/config.json"));
+  const [landmarker, classifier, decoder] = await Promise.all([
+    labelled("the hand model", loadLandmarker(config)),
+    labelled("the letter model", loadModel(config)),
+    labelled("the lexicon", loadDecoder(config)),
+  ]);
+  recogniser = new Recogniser(landmarker, classifier, config.settings, new TextEntry(decoder));
+  overlay = new Overlay($("overlay"), config.hand_connections, (i) => recogniser.text.choose(i));
+  asl.config = config;
+  asl.ready = true;
+  asl.readyMs = performance.now();
+  $("status").textContent = "ready";
+}
+
+/** Why the camera could not start, in a user's words. */
+function cameraProblem(err) {
+  const name = err && err.name;
+  if (name === "NotAllowedError" || name === "SecurityError") return "camera permission denied: allow the camera for this page and reload";
+  if (name === "NotFoundError" || name === "OverconstrainedError") return "no camera found: connect one and reload";
+  if (name === "NotReadableError") return "the camera is in use by another program (or failed to start)";
+  return `the camera did not start: ${err && err.message ? err.message : err}`;
+}
+
+async function startCamera(deviceId) {
+  if (!navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+    throw new Error("no camera access: open the page at http://127.0.0.1 (or https), where browsers allow cameras");
+  }
+  if (stream) stream.getTracks().forEach((track) => track.stop());
+  const video = deviceId ? { ...CAMERA_SIZE, deviceId: { exact: deviceId } } : CAMERA_SIZE;
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video, audio: false });
+  } catch (err) {
+    throw new Error(cameraProblem(err));
+  }
+  [clockStart, clockBase] = [null, lastT ? lastT + 100 : 0];
+  $("video").srcObject = stream;
+  await $("video").play();
+  await listCameras(stream.getVideoTracks()[0].getSettings().deviceId);
+}
+
+async function listCameras(current) {
+  const cameras = (await navigator.mediaDevices.enumerateDevices()).filter((d) => d.kind === "videoinput");
+  $("camera").replaceChildren(...cameras.map((d, i) => {
+    const option = new Option(d.label || `camera ${i + 1}`, d.deviceId);
+    option.selected = d.deviceId === current;
+    return option;
+  }));
+}
+
+function keep(stage, ms) {
+  const list = asl.timings[stage];
+  list.push(ms);
+  if (list.length > KEPT_TIMINGS) list.shift();
+}
+
+const median = (list) => {
+  const s = [...list].sort((a, b) => a - b);
+  return s.length ? (s[(s.length - 1) >> 1] + s[s.length >> 1]) / 2 : 0;
+};
+
+/** Recognise and draw the frame captured at `mediaTime` (seconds, the camera's clock). */
+async function processFrame(video, mediaTime) {
+  const now = performance.now();
+  if (clockStart === null) clockStart = mediaTime;
+  const t = lastT = Math.max(clockBase + (mediaTime - clockStart) * 1000, lastT);
+  const result = await recogniser.process(video, video.videoWidth, video.videoHeight, t);
+  const d0 = performance.now();
+  overlay.draw(result, [video.videoWidth, video.videoHeight]);
+  const drawMs = performance.now() - d0;
+  keep("landmarker", result.timings.landmarker);
+  keep("model", result.timings.model);
+  keep("draw", drawMs);
+  fps = lastFrame ? 0.9 * fps + 0.1 * 1000 / Math.max(now - lastFrame, 1e-3) : 0;
+  lastFrame = now;
+  if (frame % 15 === 0) {
+    overlay.stats(fps, Object.fromEntries(Object.entries(asl.timings).map(([k, v]) => [k, median(v)])));
+  }
+  asl.last = frameRecord(frame++, t, result);
+}
+
+function runFrames() {
+  const video = $("video");
+  let busy = false;
+  const onFrame = (_, metadata) => {
+    if (!busy && !paused && video.videoWidth) {
+      busy = true;
+      processFrame(video, metadata.mediaTime).catch((err) => fail(`recognition failed: ${err.message ?? err}`))
+        .finally(() => { busy = false; });
+    }
+    video.requestVideoFrameCallback(onFrame);
+  };
+  video.requestVideoFrameCallback(onFrame);
+}
+
+function setMirror(on) {
+  $("mirror").checked = on;
+  $("stage").classList.toggle("mirrored", on);
+  if (overlay) overlay.mirrored = on;
+}
+
+function bindControls() {
+  $("mirror").addEventListener("change", () => setMirror($("mirror").checked));
+  $("camera").addEventListener("change", () => startCamera($("camera").value).catch((err) => fail(err.message)));
+  $("undo").addEventListener("click", () => recogniser && recogniser.text.undo());
+  $("clear").addEventListener("click", () => recogniser && recogniser.clear());
+  $("pause").addEventListener("click", () => { paused = !paused; });
+  document.addEventListener("keydown", (event) => {
+    if (!recogniser || event.target.tagName === "SELECT") return;
+    const key = event.key.toLowerCase();
+    if (["1", "2", "3"].includes(key)) recogniser.text.choose(Number(key) - 1);
+    else if (key === "u") recogniser.text.undo();
+    else if (key === "c") recogniser.clear();
+    else if (key === "m") setMirror(!$("mirror").checked);
+    else if (key === " ") { paused = !paused; event.preventDefault(); }
+  });
+}
+
+async function main() {
+  bindControls();
+  try {
+    await load();
+  } catch (err) {
+    fail(err.message ?? String(err));
+    return;
+  }
+  try {
+    await startCamera(null);
+  } catch (err) {
+    fail(err.message);
+    return;
+  }
+  $("status").textContent = "spelling";
+  runFrames();
+}
+
+main();

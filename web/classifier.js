@@ -1,0 +1,67 @@
+// The page's copy of onnx_classifier.py: the ONNX export run with onnxruntime-web (wasm, one
+// thread), its metadata (served by web.py from the model's own metadata_props) checked as the
+// Python side checks it, and landmarks -> calibrated class probabilities.
+
+import { FEATURE_VERSION, INPUT_NAMES, modelInputs, validLandmarks } from "./keypoints.js";
+
+/** The ONNX model at `meta.url` checked against `meta` (config.json's "model") and this code. */
+export async function loadClassifier(ort, meta) {
+  if (Number(meta.feature_version) !== FEATURE_VERSION) {
+    throw new Error(`the letter model was trained on feature version ${meta.feature_version} but this page ` +
+      `computes version ${FEATURE_VERSION}; re-train and export it again`);
+  }
+  const session = await ort.InferenceSession.create(meta.url, { executionProviders: ["wasm"] });
+  const unknown = session.inputNames.filter((name) => !INPUT_NAMES.includes(name));
+  if (unknown.length) throw new Error(`the letter model takes inputs this page does not make (${unknown.join(", ")})`);
+  if (!session.outputNames.includes(meta.output)) throw new Error(`the letter model has no output ${meta.output}`);
+  const classifier = new Classifier(ort, session, meta);
+  const width = (await classifier.logits([{ landmarks: WARM_UP_HAND, right: 1 }])).length;
+  if (width !== meta.classes.length) {
+    throw new Error(`the letter model outputs ${width} scores but its metadata lists ${meta.classes.length} classes`);
+  }
+  return classifier;
+}
+
+// A plausible open hand: the first inference (which also checks the output's width) warms the runtime.
+const WARM_UP_HAND = Float32Array.from({ length: 63 }, (_, k) => {
+  const i = Math.floor(k / 3), finger = Math.floor((i - 1) / 4), joint = (i - 1) % 4;
+  if (i === 0) return [0.5, 0.8, 0][k % 3];
+  return [0.5 + (finger - 2) * 0.04 * (joint + 1), 0.7 - 0.05 * (joint + 1), -0.01 * joint][k % 3];
+});
+
+export class Classifier {
+  constructor(ort, session, meta) {
+    this.ort = ort;
+    this.session = session;
+    this.classes = meta.classes;
+    this.temperature = meta.temperature;
+    this.output = meta.output;
+  }
+
+  /** Raw scores, flat (hands x classes), for usable hands ({landmarks, right}). */
+  async logits(hands) {
+    const inputs = modelInputs(hands);
+    const feeds = {};
+    for (const name of this.session.inputNames) {
+      feeds[name] = new this.ort.Tensor("float32", inputs[name].data, inputs[name].dims);
+    }
+    const out = await this.session.run(feeds);
+    return out[this.output].data;
+  }
+
+  /** Per hand, its class probabilities (Float32Array), or null for unusable landmarks. */
+  async predictProba(hands) {
+    const ok = hands.filter((h) => validLandmarks(h.landmarks));
+    const z = ok.length ? await this.logits(ok) : [];
+    const n = this.classes.length;
+    let row = 0;
+    return hands.map((h) => {
+      if (!validLandmarks(h.landmarks)) return null;
+      const scores = Array.from(z.subarray(row * n, ++row * n), (v) => v / this.temperature);
+      const top = Math.max(...scores);
+      const e = scores.map((v) => Math.exp(v - top));
+      const sum = e.reduce((a, b) => a + b, 0);
+      return Float32Array.from(e, (v) => v / sum);
+    });
+  }
+}

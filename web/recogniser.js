@@ -1,0 +1,141 @@
+// The page's copy of recogniser.py's stream path: landmarks (a hand the tracker lost is looked
+// for again with replicated-edge borders), letter probabilities, smoothing per hand, committing
+// and the word pause.  `frameRecord` is the object main.py writes per JSONL line.
+
+import { rightProbability, toProjectUnits } from "./keypoints.js";
+import { Smoother, Speller, best } from "./speller.js";
+
+/** Python's round(): halves to even (pad widths must match keypoints.HandDetector.read). */
+function roundHalfEven(x) {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** A smoothing key per hand: its handedness, numbered when two hands share one. */
+function handKeys(hands) {
+  const keys = [];
+  for (const hand of hands) {
+    let key = hand.handedness;
+    while (keys.includes(key)) key += "+";
+    keys.push(key);
+  }
+  return keys;
+}
+
+export class Recogniser {
+  /** `settings`: config.json's "settings" (recogniser.py's defaults, or web.py's flags). */
+  constructor(landmarker, classifier, settings, text) {
+    this.landmarker = landmarker;
+    this.classifier = classifier;
+    this.settings = settings;
+    this.text = text;
+    this.speller = new Speller(settings.hold_s * 1000, settings.gap_ms);
+    this.borders = [0, ...settings.borders];
+    this.border = 0;  // index in borders of the border frames are read with
+    this.noHandSince = null;
+    this.smoothers = new Map();
+    this.lastTs = -1;
+    this.canvas = null;
+  }
+
+  /** Hands in `frame` (width x height) read with a border of `border` x its longer side,
+   * in units of the frame's longer side: [{landmarks, handedness, score, right}]. */
+  read(frame, width, height, border, ts) {
+    let source = frame, scale = 1, offset = 0, w = width, h = height;
+    if (border) {
+      const side = Math.max(width, height);
+      const pad = roundHalfEven(border * side);
+      source = this.padded(frame, width, height, pad);
+      [w, h, scale, offset] = [width + 2 * pad, height + 2 * pad, (side + 2 * pad) / side, pad / side];
+    }
+    this.lastTs = Math.max(Math.trunc(ts), this.lastTs + 1);
+    const result = this.landmarker.detectForVideo(source, this.lastTs);
+    return result.landmarks.map((marks, i) => {
+      const landmarks = toProjectUnits(marks, w, h);
+      if (border) {
+        for (let k = 0; k < landmarks.length; k++) landmarks[k] = landmarks[k] * scale - (k % 3 < 2 ? offset : 0);
+      }
+      const { categoryName, score } = result.handedness[i][0];
+      return { landmarks, handedness: categoryName, score, right: rightProbability(categoryName, score) };
+    });
+  }
+
+  /** `frame` with a replicated-edge border of `pad` pixels (cv2.BORDER_REPLICATE). */
+  padded(frame, width, height, pad) {
+    const [W, H] = [width + 2 * pad, height + 2 * pad];
+    if (!this.canvas || this.canvas.width !== W || this.canvas.height !== H) {
+      this.canvas = new OffscreenCanvas(W, H);
+    }
+    const ctx = this.canvas.getContext("2d", { willReadFrequently: false });
+    ctx.imageSmoothingEnabled = false;  // a 1-pixel strip stretched stays that pixel
+    const cols = [[0, 1, 0, pad], [0, width, pad, width], [width - 1, 1, pad + width, pad]];
+    const rows = [[0, 1, 0, pad], [0, height, pad, height], [height - 1, 1, pad + height, pad]];
+    for (const [sx, sw, dx, dw] of cols) {
+      for (const [sy, sh, dy, dh] of rows) {
+        if (dw > 0 && dh > 0) ctx.drawImage(frame, sx, sy, sw, sh, dx, dy, dw, dh);
+      }
+    }
+    return this.canvas;
+  }
+
+  /** Recognise one frame taken at `t` ms (increasing); the FrameResult of recogniser.py. */
+  async process(frame, width, height, t) {
+    const t0 = performance.now();
+    const hands = this.read(frame, width, height, this.borders[this.border], t);
+    this.trackAbsence(hands.length > 0, t);
+    const t1 = performance.now();
+    const proba = hands.length ? await this.classifier.predictProba(hands) : [];
+    const keys = handKeys(hands);
+    for (const [key, smoother] of this.smoothers) if (!keys.includes(key)) smoother.update(t, null);
+    const results = hands.map((hand, i) => {
+      let smoother = this.smoothers.get(keys[i]);
+      if (!smoother) {
+        smoother = new Smoother(this.classifier.classes, this.settings.smooth_ms, this.settings.threshold);
+        this.smoothers.set(keys[i], smoother);
+      }
+      return { hand, prediction: smoother.update(t, proba[i]) };
+    });
+    for (const [key, smoother] of this.smoothers) if (smoother.empty) this.smoothers.delete(key);
+    const chosen = best(results.map((r) => r.prediction));
+    const committed = this.speller.update(t, chosen.letter);
+    if (committed !== null) this.text.commit(committed, chosen.proba);
+    const spelling = results.findIndex((r) => r.prediction === chosen);
+    return {
+      hands: results, spelling: spelling < 0 ? null : spelling, committed, text: this.text.text,
+      progress: this.speller.progress(t), letters: this.text.letters, suggestions: this.text.suggestions,
+      timings: { landmarker: t1 - t0, model: performance.now() - t1 },
+    };
+  }
+
+  /** Word pause and re-acquisition: how long the frames have been without a hand. */
+  trackAbsence(found, t) {
+    if (found) {
+      this.noHandSince = null;
+      return;
+    }
+    if (this.noHandSince === null) this.noHandSince = t;
+    const away = t - this.noHandSince;
+    if (away >= this.settings.word_pause_s * 1000) this.text.endWord();
+    if (away >= this.settings.reacquire_ms) this.border = (this.border + 1) % this.borders.length;
+  }
+
+  /** Empty the spelled text. */
+  clear() {
+    this.text.clear();
+    this.speller.release();
+  }
+}
+
+const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits;
+
+/** main.py's JSONL line for a frame. */
+export function frameRecord(index, t, result) {
+  return {
+    frame: index, time_ms: round(t, 3),
+    hands: result.hands.map(({ hand, prediction }) => ({
+      handedness: hand.handedness, letter: prediction.letter,
+      confidence: prediction.confidence === null ? null : round(prediction.confidence, 4),
+    })),
+    text: result.text, letters: result.letters, suggestions: [...result.suggestions],
+  };
+}

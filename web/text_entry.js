@@ -1,0 +1,97 @@
+// The page's copy of text_entry.py: what committed signs write (letters, `space`, `del`), word
+// boundaries rescored by the lexicon (word_decoder.js), suggestions, choose and undo.
+
+import { DELETE, SPACE } from "./speller.js";
+
+export class TextEntry {
+  /** `decoder`: a WordDecoder, or null to keep every word as committed. */
+  constructor(decoder = null, onWord = null) {
+    this.decoder = decoder;
+    this.onWord = onWord;
+    this.clear();
+  }
+
+  /** Empty the text. */
+  clear() {
+    this.done = "";  // the finished text, as shown
+    this.doneLetters = "";  // the finished text, as committed
+    this.word = [];
+    this.probs = [];
+    this.last = null;  // {start, letters, shown, suggestions}
+  }
+
+  /** What the user sees. */
+  get text() { return this.done + this.word.join(""); }
+
+  /** The committed letters, before any correction. */
+  get letters() { return this.doneLetters + this.word.join(""); }
+
+  /** The decoder's best words for the last finished word. */
+  get suggestions() { return this.last ? this.last.suggestions : []; }
+
+  /** True while a word is being spelled. */
+  get spelling() { return this.word.length > 0; }
+
+  /** Apply a committed class with the smoothed probabilities it was committed with. */
+  commit(cls, proba = null) {
+    if (cls === SPACE) {
+      if (!this.endWord()) {
+        this.done += " ";
+        this.doneLetters += " ";
+      }
+    } else if (cls === DELETE) {
+      if (this.word.length) {
+        this.word.pop();
+        this.probs.pop();
+      } else if (this.done) {
+        this.done = this.done.slice(0, -1);
+        this.doneLetters = this.doneLetters.slice(0, -1);
+        this.last = null;
+      }
+    } else {
+      this.word.push(cls);
+      this.probs.push(proba);
+    }
+  }
+
+  /** End the word being spelled (rescored) and add a space unless `space` is false; false when
+   * no word was being spelled. */
+  endWord(space = true) {
+    if (!this.word.length) return false;
+    const letters = this.word.join("");
+    let shown = letters, suggestions = [];
+    if (this.decoder && /^[A-Z]+$/.test(letters) && this.probs.every((p) => p !== null)) {
+      const decoded = this.decoder.decode(letters, this.probs);
+      shown = decoded.text;
+      suggestions = decoded.suggestions.map((c) => c.word);
+    }
+    this.last = { start: this.done.length, letters, shown, suggestions };
+    const gap = space ? " " : "";
+    this.done += shown + gap;
+    this.doneLetters += letters + gap;
+    this.word = [];
+    this.probs = [];
+    if (this.onWord) this.onWord(shown);
+    return true;
+  }
+
+  /** Show suggestion `index` (0 = best) for the last finished word; false if there is none. */
+  choose(index) {
+    if (!this.last || index < 0 || index >= this.last.suggestions.length) return false;
+    return this.show(this.last.suggestions[index]);
+  }
+
+  /** Show the last finished word as committed; false when it already is. */
+  undo() {
+    return this.last !== null && this.show(this.last.letters);
+  }
+
+  show(word) {
+    const last = this.last;
+    if (!last || last.shown === word) return false;
+    const end = last.start + last.shown.length;
+    this.done = this.done.slice(0, last.start) + word + this.done.slice(end);
+    last.shown = word;
+    return true;
+  }
+}

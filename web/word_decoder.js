@@ -1,0 +1,133 @@
+// The page's copy of word_decoder.py: a finished word's committed letters rescored against the
+// lexicon (a beam search over a prefix trie allowing one missed and one extra letter, with a
+// word-frequency prior).  Its settings come from the server's /config.json ("decoder"), which
+// reads them from word_decoder.py, so both sides score alike.  Iteration orders follow the
+// Python dicts (insertion order) so ties break the same way.
+
+const ALPHABET = Array.from({ length: 26 }, (_, i) => String.fromCharCode(65 + i));
+
+let nodeIds = 0;
+
+class TrieNode {
+  constructor() {
+    this.id = nodeIds++;
+    this.children = new Map();  // letter index 0-25 -> TrieNode
+    this.word = null;
+    this.logProb = -Infinity;
+    this.best = -Infinity;
+  }
+}
+
+/** The prefix trie of [word, logProb] pairs (most frequent first through each node). */
+function buildTrie(words) {
+  const root = new TrieNode();
+  const sorted = [...words].sort((a, b) => b[1] - a[1]);  // stable, as Python's sorted
+  for (const [word, logProb] of sorted) {
+    let node = root;
+    for (const ch of word) {
+      if (node.best === -Infinity) node.best = logProb;
+      const k = ch.charCodeAt(0) - 65;
+      let child = node.children.get(k);
+      if (!child) node.children.set(k, (child = new TrieNode()));
+      node = child;
+    }
+    if (node.best === -Infinity) node.best = logProb;
+    node.word = word;
+    node.logProb = logProb;
+  }
+  return root;
+}
+
+/** Store `score` under `key` unless a higher one is there (`states` keeps the state too). */
+function keep(scores, key, score, states, state) {
+  if (score > (scores.has(key) ? scores.get(key) : -Infinity)) {
+    scores.set(key, score);
+    if (states) states.set(key, state);
+  }
+}
+
+/** The `n` largest entries of a Map by `value(key, score)`, in order (stable for ties). */
+function largest(scores, n, value) {
+  return [...scores].map((e, i) => [e, value(e[0], e[1]), i])
+    .sort((a, b) => b[1] - a[1] || a[2] - b[2]).slice(0, n).map(([e]) => e);
+}
+
+export class WordDecoder {
+  /** `words`: [word, logProb] pairs (null: the raw letters are always kept). */
+  constructor(words, classes, settings) {
+    this.s = settings;
+    this.words = words ? new Set(words.map(([w]) => w)) : null;
+    this.columns = ALPHABET.map((c) => classes.indexOf(c));
+    this.root = words ? buildTrie(words) : null;
+  }
+
+  /** {text, suggestions: [{word, score}], corrected} for the committed `letters` and each
+   * letter's smoothed class probabilities. */
+  decode(letters, probs) {
+    if (letters.length !== probs.length) throw new Error(`${letters.length} letters but ${probs.length} vectors`);
+    if (!/^[A-Z]*$/.test(letters)) throw new Error(`${letters} is not upper-case letters A-Z`);
+    if (!this.root || !letters) return { text: letters, suggestions: [], corrected: false };
+    const logP = probs.map((p) => this.logProbs(p));
+    let raw = 0;
+    for (let i = 0; i < letters.length; i++) raw += logP[i][letters.charCodeAt(i) - 65];
+    raw += this.s.prior_weight * this.s.oov_log_prior;
+    const suggestions = this.search(logP);
+    if (!this.words.has(letters) && suggestions.length && suggestions[0].score > raw + this.s.margin) {
+      return { text: suggestions[0].word, suggestions, corrected: true };
+    }
+    return { text: letters, suggestions, corrected: false };
+  }
+
+  /** log P of A-Z at one position: renormalised over the letters, floored. */
+  logProbs(full) {
+    const p = this.columns.map((c) => {
+      const v = c >= 0 ? full[c] : 0;
+      return Number.isFinite(v) ? Math.max(v, 0) : 0;
+    });
+    const total = p.reduce((a, b) => a + b, 0);
+    return p.map((v) => Math.log(Math.max(total > 0 ? v / total : 1 / 26, this.s.prob_floor)));
+  }
+
+  /** The best lexicon words by beam search over the trie. */
+  search(logP) {
+    const { top_k: topK, beam, missed_penalty: missedCost, extra_penalty: extraCost } = this.s;
+    const tops = logP.map((row) => row.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1])
+      .slice(0, topK).map(([, i]) => i));
+    const key = (node, missed, extra) => node.id * 4 + (missed ? 2 : 0) + (extra ? 1 : 0);
+    let scores = new Map([[key(this.root, false, false), 0]]);
+    let states = new Map([[key(this.root, false, false), [this.root, false, false]]]);
+    for (let i = 0; i <= logP.length; i++) {
+      if (scores.size > beam) {
+        const kept = largest(scores, beam, (k, score) => score + this.s.prior_weight * states.get(k)[0].best);
+        scores = new Map(kept);
+        states = new Map(kept.map(([k]) => [k, states.get(k)]));
+      }
+      for (const [k, score] of [...scores]) {  // a missed letter before position i
+        const [node, missed, extra] = states.get(k);
+        if (missed) continue;
+        for (const child of node.children.values()) {
+          keep(scores, key(child, true, extra), score + missedCost, states, [child, true, extra]);
+        }
+      }
+      if (i === logP.length) break;
+      const [prevScores, prevStates] = [scores, states];
+      scores = new Map();
+      states = new Map();
+      const row = logP[i];
+      for (const [k, score] of prevScores) {
+        const [node, missed, extra] = prevStates.get(k);
+        for (const letter of tops[i]) {
+          const child = node.children.get(letter);
+          if (child) keep(scores, key(child, missed, extra), score + row[letter], states, [child, missed, extra]);
+        }
+        if (!extra) keep(scores, key(node, missed, true), score + extraCost, states, [node, missed, true]);
+      }
+    }
+    const words = new Map();
+    for (const [k, score] of scores) {
+      const node = states.get(k)[0];
+      if (node.word !== null) keep(words, node.word, score + this.s.prior_weight * node.logProb);
+    }
+    return largest(words, this.s.n_suggestions, (_, score) => score).map(([word, score]) => ({ word, score }));
+  }
+}
