@@ -97,7 +97,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_interrupt)  # set only now: an in-process main() that fails leaves it alone
     try:
         if args.host != web_server.LOOPBACK:
-            print(f"warning: listening on {args.host}: the page and the models can be reached from other machines",
+            print(f"warning: listening on {args.host}: the page and the models can be reached from other machines "
+                  f"(browsers give a page the camera only on 127.0.0.1/localhost or over https)",
                   file=sys.stderr, flush=True)
         host, port = server.server_address[:2]
         print(f"serving http://{host}:{port}/ (Ctrl-C to stop)", flush=True)
