@@ -41,12 +41,15 @@ def letterbox(bgr: np.ndarray) -> np.ndarray:
 
 
 def job_setup(paths: list[str], video_images: int, folder: str, weights: str, hold_frames: int,
-              startup_frames: int) -> dict:
+              startup_frames: int, web_fps: int) -> dict:
     """The test videos (640x480 mp4v: `video_images` real images of at least 200 px, letterboxed,
     `hold_frames` frames each; and a still video of `startup_frames` frames for start-up), the .pth to time (a random-weight stand-in
-    when absent: timing does not depend on the weights) and its ONNX export.  Run as a job so the
-    parent stays small (a child's ru_maxrss cannot be below its parent's peak RSS)."""
+    when absent: timing does not depend on the weights) and its ONNX export.  Where the page can be
+    driven (browser_session.missing()), also the test video as the y4m its fake camera plays at
+    `web_fps` (each image held as long; else `y4m` is None and a note says why).  Run as a job so
+    the parent stays small (a child's ru_maxrss cannot be below its parent's peak RSS)."""
     import cv2
+    import browser_session
     import onnx_export
     frames = [letterbox(bgr) for bgr in map(cv2.imread, paths) if bgr is not None and min(bgr.shape[:2]) >= 200]
     if not frames:
@@ -58,7 +61,14 @@ def job_setup(paths: list[str], video_images: int, folder: str, weights: str, ho
             for _ in range(hold):
                 writer.write(frame)
         writer.release()
-    notes = []
+    notes, y4m = [], None
+    if (why := browser_session.missing()) is None:
+        y4m = str(Path(folder, "video.y4m"))
+        hold = max(1, round(hold_frames * web_fps / FPS))
+        browser_session.write_y4m(y4m, (cv2.cvtColor(frame, cv2.COLOR_BGR2RGB) for frame in frames[:video_images]
+                                        for _ in range(hold)), web_fps)
+    else:
+        notes.append(f"the page is not timed: {why}")
     if not Path(weights).is_file():
         import dataset_layout as layout
         import model as model_lib
@@ -69,4 +79,4 @@ def job_setup(paths: list[str], video_images: int, folder: str, weights: str, ho
     onnx_path = Path(folder, "onnx", "model.onnx")
     onnx_export.export(Path(weights), onnx_path)
     return {"video": str(Path(folder, "video.mp4")), "still": str(Path(folder, "still.mp4")), "pth": weights,
-            "onnx": str(onnx_path), "notes": notes}
+            "onnx": str(onnx_path), "y4m": y4m, "notes": notes}

@@ -21,14 +21,21 @@ run back to back, and its median reported.
 - classifier: logits and predict_proba at batch 1 (median latency) and batch 1024 (throughput),
   PyTorch eager and ONNX Runtime; batch-1 latency as a fraction of the landmarker's frame time.
 - train: `train.py` on a preprocess.py output of all shared data (--train-data).
+- web: the browser page (web/) in headless Chromium, a fresh browser and page each round, its fake
+  camera playing the test video as a y4m at 15 fps: ready time (navigation start to the models and
+  the lexicon loaded), then per-frame ms from `window.asl.timings` of --web-frames frames after
+  --web-warmup: landmarker, features + model (+ smoothing, speller, text), drawing, their sum;
+  (model + draw) / landmarker as a ratio of medians (p50 of the per-frame sum / p50 of the
+  landmarker); frames the page processed per second; Chromium's summed PSS.  Skipped, with a
+  note, where browser_session.missing() says the page cannot be driven.
 - startup: `main.py --no-display --jsonl` on a short video, from process start to its first
   JSONL line (the first processed frame), after one untimed warm-up run (warm file cache), with
   the .pth and the .onnx weights.
 
 The measurements are in bench_files.py (preprocess, bare loop), bench_live.py (frame, photos),
-bench_classifier.py, bench_processes.py (child processes, start-up, train) and bench_inputs.py
-(the image slice, test videos and weights); this script holds the settings, runs the jobs and
-reports.
+bench_web.py (the page), bench_classifier.py, bench_processes.py (child processes, start-up,
+train) and bench_inputs.py (the image slice, test videos and weights); this script holds the
+settings, runs the jobs and reports.
 """
 from __future__ import annotations
 
@@ -47,6 +54,7 @@ import bench_classifier
 import bench_files
 import bench_inputs
 import bench_live
+import bench_web
 from bench_processes import run, time_startup, time_training
 
 REPO = Path(__file__).resolve().parent
@@ -61,6 +69,9 @@ HOLD_FRAMES = 10  # ... each held for this many frames (a signer holding a lette
 WARMUP_FRAMES = 5  # first frames left out of the per-frame statistics
 STARTUP_FRAMES = 15  # frames of the short video main.py start-up is timed on
 PHOTOS = 30  # photos of at least 200 px from the slice, for main.py's photo path
+WEB_FPS = 15  # the page's fake camera plays the test video at this rate ...
+WEB_FRAMES = 100  # ... and this many frames the page processed are timed (at most 300) ...
+WEB_WARMUP_FRAMES = 10  # ... after this many
 CALLS = 2000  # batch-1 classifier calls per round
 BATCH = 1024
 BATCH_CALLS = 20
@@ -75,13 +86,16 @@ TARGETS = {  # name: (figure, "min" or "max", limit)
     "classifier batch-1 / landmarker frame": ("classifier.torch.batch1_fraction", "max", 0.01),
     "train 50 epochs, all data (s)": ("train.50_epochs_s", "max", 300.0),
     "main.py start-up to first frame, .onnx (s)": ("startup.onnx_s", "max", 2.0),
+    "page: features + model + drawing / landmarker": ("web.overhead_vs_landmarker", "max", 0.10),
+    "page ready, headless (s)": ("web.ready_s", "max", 3.0),
 }
 # -----------------------------------------------------------------------------
 
 
 # ----------------------------------------------------------------------------- jobs (child processes)
 JOBS = {"setup": bench_inputs.job_setup, "bare": bench_files.job_bare, "preprocess": bench_files.job_preprocess,
-        "frames": bench_live.job_frames, "photos": bench_live.job_photos, "classifier": bench_classifier.job_classifier}
+        "frames": bench_live.job_frames, "photos": bench_live.job_photos, "classifier": bench_classifier.job_classifier,
+        "web": bench_web.job_web}
 
 
 def run_job_here(name: str, args: dict, result: str, profile: str | None) -> None:
@@ -142,6 +156,12 @@ def one_round(args: argparse.Namespace, r: int, tmp: Path, images: Path, paths: 
     out.update(clf)
     for name in bench_classifier.CLASSIFIERS:
         out[f"classifier.{name}.batch1_fraction"] = out[f"classifier.{name}.batch1_ms"] / out["landmarker.p50_ms"]
+    if setup["y4m"]:  # None where browser_session.missing() (job_setup's note says why)
+        for hands, prefix in ((None, "web"), (2, "web.two_hands")):  # None: the page's default (one hand)
+            web = run_job("web", tmp, y4m=setup["y4m"], onnx=setup["onnx"], frames=args.web_frames,
+                          warmup_frames=args.web_warmup, max_hands=hands, prefix=prefix)
+            out[f"memory_mb.{prefix}"] = web.pop("memory_mb")
+            out.update(web)
     for kind in ("pth", "onnx"):
         out[f"startup.{kind}_s"], out[f"memory_mb.main.{kind}"] = time_startup(
             Path(setup[kind]), Path(setup["still"]), tmp, warm=r == 0 and not args.quick, frames=STARTUP_FRAMES)
@@ -188,6 +208,16 @@ def report(summary: dict[str, float], args: argparse.Namespace) -> tuple[str, li
                  (f"{name}: predict_proba batch 1 (ms)", f"classifier.{name}.proba_batch1_ms"),
                  (f"{name}: logits batch {BATCH} (samples/s)", f"classifier.{name}.batch{BATCH}_per_s"),
                  (f"{name}: batch 1 / landmarker p50", f"classifier.{name}.batch1_fraction")]
+    rows += [("page ready, headless, fresh browser (s)", "web.ready_s"),
+             ("page frame, all stages p50 / p95 (ms)", "web.frame"),
+             ("  landmarker (detectForVideo)", "web.landmarker"),
+             ("  features + model + smoothing + speller", "web.model"),
+             ("  drawing (canvas skeleton + panel)", "web.draw"),
+             ("page: (model + draw) p50 / landmarker p50", "web.overhead_vs_landmarker"),
+             ("page: frames processed per second", "web.fps"),
+             ("page: Chromium processes, summed PSS (MB)", "web.chromium_pss_mb"),
+             ("page, two hands: landmarker p50 / p95 (ms)", "web.two_hands.landmarker"),
+             ("page, two hands: frames processed per second", "web.two_hands.fps")]
     rows += [("train.py, per epoch (s)", "train.epoch_s"), ("train.py, wall (s)", "train.wall_s"),
              (f"train.py, {TRAIN_EPOCHS} epochs (s)", "train.50_epochs_s"), ("train samples", "train.samples"),
              ("main.py start to first JSONL line, .pth (s)", "startup.pth_s"),
@@ -207,7 +237,7 @@ def report(summary: dict[str, float], args: argparse.Namespace) -> tuple[str, li
         verdicts.append({"target": name, "figure": key, "value": value, kind: limit, "pass": ok})
         shown = "not measured" if value is None else f"{value:.4g}"
         verdict = "skip" if ok is None else "PASS" if ok else "FAIL"
-        lines.append(f"  {verdict:<5} {name:<42} {shown:>12}  ({'>=' if kind == 'min' else '<='} {limit:g})")
+        lines.append(f"  {verdict:<5} {name:<46} {shown:>12}  ({'>=' if kind == 'min' else '<='} {limit:g})")
     return "\n".join(lines), verdicts
 
 
@@ -228,6 +258,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeats", type=int, default=REPEATS, help="rounds; each figure is their median")
     p.add_argument("--video-images", type=int, default=VIDEO_IMAGES, help="images in the test video")
     p.add_argument("--calls", type=int, default=CALLS, help="batch-1 classifier calls per round")
+    p.add_argument("--web-frames", type=int, default=WEB_FRAMES, help="page frames timed (at most 300)")
+    p.add_argument("--web-warmup", type=int, default=WEB_WARMUP_FRAMES, help="page frames before the timed ones")
     p.add_argument("--weights", type=Path, default=WEIGHTS, help=".pth checkpoint timed (random if absent)")
     p.add_argument("--train-data", default=TRAIN_DATA, help="preprocess.py output of all data, for train.py")
     p.add_argument("--train-epochs", type=int, default=TRAIN_EPOCHS,
@@ -236,15 +268,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile", type=Path, metavar="DIR", help="also cProfile the preprocess (1 worker) and "
                                                                "frame jobs into DIR and print their hot spots")
     p.add_argument("--quick", action="store_true", help="smoke run: 12 images, 1 round, 2 video images, "
-                                                        "few calls, no training, no warm-up run")
+                                                        "few calls, 20 page frames, no training, no warm-up run")
     p.add_argument("--json", type=Path, metavar="OUT", help="write all figures as JSON")
     for hidden in ("--job", "--job-args", "--job-result", "--job-profile"):
         p.add_argument(hidden, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.quick:
         args.images, args.repeats, args.video_images, args.calls, args.skip_train = 12, 1, 2, 100, True
-    if min(args.images, args.workers, args.repeats, args.video_images, args.calls, args.train_epochs) < 1:
+        args.web_frames, args.web_warmup = 20, 5
+    if min(args.images, args.workers, args.repeats, args.video_images, args.calls, args.train_epochs,
+           args.web_frames, args.web_warmup) < 1:
         p.error("counts must be at least 1")
+    if args.web_frames > bench_web.KEPT_TIMINGS:
+        p.error(f"--web-frames: the page keeps the timings of its last {bench_web.KEPT_TIMINGS} frames")
     if args.workers == 1:
         p.error("--workers is N of the '1 vs N workers' comparison; use 2 or more")
     return args
@@ -268,7 +304,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(name)
         images, paths = bench_inputs.image_slice(args.data, args.images, tmp)
         setup = run_job("setup", tmp, paths=paths, video_images=args.video_images, folder=str(tmp),
-                        weights=str(args.weights.resolve()), hold_frames=HOLD_FRAMES, startup_frames=STARTUP_FRAMES)
+                        weights=str(args.weights.resolve()), hold_frames=HOLD_FRAMES, startup_frames=STARTUP_FRAMES,
+                        web_fps=WEB_FPS)
         notes += setup["notes"]
         for r in range(args.repeats):
             print(f"round {r + 1}/{args.repeats} (load average {os.getloadavg()[0]:.1f})", file=sys.stderr)

@@ -45,6 +45,9 @@ BINARY = "application/octet-stream"
 TEXT = "text/plain; charset=utf-8"  # the 404 and 405 bodies
 NOT_FOUND = b"not found\n"
 HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+# Hands the page looks for (main.py: 2).  In the browser the landmarker looks for a second hand with
+# the palm detector on every frame, which halves the frame rate (benchmark.py: web.two_hands.*).
+PAGE_MAX_HANDS = 1
 
 Found = tuple[bytes | Path, str]  # the body (bytes, or a file to send) and its content type
 
@@ -55,8 +58,8 @@ class StartupError(RuntimeError):
 
 @dataclass(frozen=True)
 class Settings:
-    """The live path's settings the page runs with (recogniser.py's defaults, main.py's flags)."""
-    max_hands: int = recogniser.MAX_HANDS
+    """The live path's settings the page runs with (recogniser.py's defaults but one hand; main.py's flags)."""
+    max_hands: int = PAGE_MAX_HANDS
     threshold: float = recogniser.THRESHOLD
     hold_s: float = recogniser.HOLD
     gap_ms: float = recogniser.GAP_MS

@@ -8,7 +8,14 @@ import sys
 from pathlib import Path
 
 import benchmark
+import browser_session
 from conftest import REPO, needs_data
+
+
+# The page's figures, where it can be driven (else a note says why it was not timed).
+WEB_KEYS = () if browser_session.missing() else (
+    "web.ready_s", "web.landmarker.p50_ms", "web.model.p95_ms", "web.draw.p50_ms", "web.frame.p50_ms",
+    "web.overhead_vs_landmarker", "web.fps", "memory_mb.web")
 
 
 @needs_data
@@ -25,7 +32,7 @@ def test_quick_run_writes_every_figure(tmp_path: Path) -> None:
                 "onnx.frame_vs_landmarker", "classifier.torch.batch1_ms", "classifier.onnx.batch1024_per_s",
                 "classifier.torch.batch1_fraction", "photo.all_views_vs_landmarker", "photo.one_view.p50_ms",
                 "startup.pth_s", "startup.onnx_s", "memory_mb.preprocess.w2",
-                "memory_mb.main.onnx"):
+                "memory_mb.main.onnx", *WEB_KEYS):
         assert isinstance(median.get(key), float), key
     assert {t["figure"] for t in result["targets"]} == {v[0] for v in benchmark.TARGETS.values()}
     assert "FAIL" in done.stdout or "PASS" in done.stdout

@@ -18,6 +18,7 @@ from conftest import REPO, SHARED_DATA, needs_data, synthetic_hand
 import browser_session
 import keypoints
 import speller
+import web_server
 from lexicon import Lexicon
 from onnx_classifier import OnnxClassifier
 from text_entry import TextEntry
@@ -206,7 +207,8 @@ def test_page_spells_the_camera_as_main_py_spells_the_same_frames(playwright, se
     video = spelling_video(tmp_path)
     jsonl = tmp_path / "main.jsonl"
     run = subprocess.run([sys.executable, str(REPO / "main.py"), "--source", str(video), "--no-display",
-                          "--weights", str(ONNX), "--jsonl", str(jsonl)], capture_output=True, text=True, timeout=300)
+                          "--weights", str(ONNX), "--jsonl", str(jsonl),
+                          "--max-hands", str(web_server.PAGE_MAX_HANDS)], capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
     lines = [json.loads(line) for line in jsonl.read_text().splitlines()]
     expected = [line for line in lines if "frame" in line][-1]

@@ -26,6 +26,7 @@ import web
 import word_decoder
 from classifier_base import read_class_mapping
 from onnx_classifier import OnnxClassifier, file_sha256
+import web_server
 from web_server import App, Settings, make_server
 
 ONNX = REPO / "keypoint_model_L_cnn_50.onnx"
@@ -137,7 +138,7 @@ def test_config_describes_the_shipped_model_and_the_settings(port: int):
     assert config["hand_model"] == {"url": "/models/hand_landmarker.task", "sha256": keypoints.HAND_MODEL_SHA256}
     assert config["lexicon"] is None
     assert config["settings"] == {
-        "max_hands": recogniser.MAX_HANDS, "threshold": recogniser.THRESHOLD, "hold_s": recogniser.HOLD,
+        "max_hands": web_server.PAGE_MAX_HANDS, "threshold": recogniser.THRESHOLD, "hold_s": recogniser.HOLD,
         "gap_ms": recogniser.GAP_MS, "smooth_ms": recogniser.SMOOTH_MS, "word_pause_s": recogniser.WORD_PAUSE,
         "reacquire_ms": recogniser.REACQUIRE_MS, "borders": list(keypoints.FALLBACK_BORDERS)}
     assert config["decoder"] == {
