@@ -27,10 +27,10 @@ from text_entry import TextEntry
 # ----------------------------------------------------------------------------- defaults (main.py's settings)
 MAX_HANDS = 2  # hands detected per frame
 THRESHOLD = 0.3  # smoothed probability below which no letter is shown or held (chosen with spellbench.py)
-HOLD = 0.4  # seconds a letter must be held to be added to the text (chosen with spellbench.py: README)
+HOLD = 0.3  # seconds a letter must be held to be added to the text (chosen with spellbench.py: README)
 GAP_MS = 150.0  # dips shorter than this (no letter, or another one) do not restart the hold
 SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the frames in it)
-WORD_PAUSE = 1.0  # seconds with no hand that end a word (and add its space)
+WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
 REACQUIRE_MS = 100  # on streams: time without a hand before the frame is read with borders too
 # -----------------------------------------------------------------------------
 

@@ -1,6 +1,6 @@
 """Spelling benchmark: words spelled from each signer's photos, played through the live path.
 
-    python spellbench.py [--data ../shared/data] [--fold-models DIR | --weights PATH] [--holds 1.0 0.6 0.4]
+    python spellbench.py [--data ../shared/data] [--fold-models DIR | --weights PATH] [--holds 1.0 0.6 0.4 0.3]
                          [--gaps-ms 150] [--signers NAME ...] [--jobs 2] [--json OUT.json]
 
 For each signer (a collection of photos), hold time and gap: dictionary words and names/codes
@@ -37,7 +37,7 @@ DATA_DIRS = ["../shared/data"]
 SIGNERS: list[str] = []  # empty: every collection of photos
 WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.onnx"))
 FOLD_MODELS = None  # crossval.py --keep-models DIR: spell each signer with the model that never saw it
-HOLDS = [1.0, 0.6, 0.4]  # seconds a letter is held to commit (main.py --hold)
+HOLDS = [1.0, 0.6, 0.4, 0.3]  # seconds a letter is held to commit (main.py --hold; 0.3 is its default)
 GAPS_MS = [live.GAP_MS]  # dips bridged while holding (main.py --gap-ms)
 WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (main.py --word-pause)
 THRESHOLD = live.THRESHOLD  # smoothed confidence below which no letter is shown or held (main.py --threshold)

@@ -30,7 +30,7 @@ from classifier import write_class_mapping
 WORD = "CALL"  # C, A and a double letter (release between the two Ls)
 FPS = 10
 LETTER_FRAMES = 15  # 1.5 s per letter at FPS
-GAP_FRAMES = 8  # 0.8 s of empty scene between letters
+GAP_FRAMES = 5  # 0.5 s of empty scene between letters (shorter than the 0.7 s word pause)
 HOLD = "0.5"
 CANDIDATES = 12  # photos tried per letter; the one the model is surest of is used
 KEPTSECRET = SHARED_DATA / "keptsecret" / "train"
