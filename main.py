@@ -16,9 +16,10 @@ import argparse
 import os
 import signal
 import sys
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
@@ -57,6 +58,7 @@ BOTH_VIEWS = None  # read each frame and its mirror image too: None = for photos
 BORDER_VIEWS = None  # read each photo with every fallback border too: None = for photos (IMAGE mode only)
 # -----------------------------------------------------------------------------
 
+LEXICON_WAIT_S = 5.0  # the English list loads after the first frame, or after this long without one
 QUIT_KEYS = {ord("q"), 27}
 SUGGESTION_KEYS = {ord(str(i)): i - 1 for i in range(1, 4)}
 
@@ -161,6 +163,7 @@ class Run:
     recorder: Recorder | None = None
     fps: float = 0.0
     draw_ms: float = 0.0
+    first_frame: threading.Event = field(default_factory=threading.Event)  # set once a frame is out
 
 
 def loop(source: Source, run: Run, window: Window | None, output: AnnotatedOutput | None,
@@ -188,7 +191,9 @@ def loop(source: Source, run: Run, window: Window | None, output: AnnotatedOutpu
         now = time.perf_counter()
         run.fps = 0.9 * run.fps + 0.1 / max(now - last, 1e-6) if run.fps else 1 / max(now - last, 1e-6)
         last = now
-        if window is not None and not window.show(bgr, run, 0 if source.mode == "image" else 1):
+        shown = window is None or window.show(bgr, run, 0 if source.mode == "image" else 1)
+        run.first_frame.set()  # the English list may load now (make_text)
+        if not shown:
             break
 
 
@@ -196,10 +201,12 @@ def _raise_interrupt(*_: object) -> None:
     raise KeyboardInterrupt
 
 
-def make_text(lexicon: str, classes: list[str], speaker: speech.Speaker | None) -> TextEntry:
+def make_text(lexicon: str, classes: list[str], speaker: speech.Speaker | None,
+              after: threading.Event | None = None) -> TextEntry:
     """The text entry for --lexicon (UsageError for a missing or empty word list, at once).  The
-    English list takes about a second to load, so it loads on a thread while the camera starts;
-    the first word to end waits for it if it must."""
+    English list takes most of a second of Python to load, so it loads on a thread once `after`
+    is set (main.py: the first frame is out, so it does not delay start-up; at most
+    LEXICON_WAIT_S later); the first word to end waits for it if it must."""
     english, own_file = split_spec(lexicon)
     try:
         own = load_user_words(own_file) if own_file else None
@@ -210,7 +217,12 @@ def make_text(lexicon: str, classes: list[str], speaker: speech.Speaker | None) 
         return TextEntry(WordDecoder(own, classes) if own is not None else None, on_word=on_word)
 
     pool = ThreadPoolExecutor(1, thread_name_prefix="lexicon")
-    loading = pool.submit(lambda: WordDecoder(english_with(own), classes))
+    def load() -> WordDecoder:
+        if after is not None:
+            after.wait(LEXICON_WAIT_S)
+        return WordDecoder(english_with(own), classes)
+
+    loading = pool.submit(load)
     pool.shutdown(wait=False)  # the thread ends when the list is loaded
     return TextEntry(loading, on_word=on_word)
 
@@ -239,7 +251,8 @@ def main(argv: list[str] | None = None) -> int:
         letter = record_class(args.record, classifier.classes) if args.record else None
         if args.speak or args.speak_wav:
             speaker = speech.Speaker(args.speak_wav)
-        text = make_text(args.lexicon, classifier.classes, speaker)
+        first_frame = threading.Event()
+        text = make_text(args.lexicon, classifier.classes, speaker, after=first_frame)
         keypoints.resolve_hand_model(args.hand_model)
         source = open_source(args.source, args.width, args.height)
         detector = keypoints.HandDetector(args.hand_model, mode=source.mode, max_hands=args.max_hands)
@@ -253,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
                                 every_border=source.mode == "image" and args.border_views is not False,
                                 gap_ms=args.gap_ms, word_pause_s=args.word_pause, text=text)
         recorder = Recorder(Path(args.record_dir), letter, args.record_interval_ms) if letter else None
-        run = Run(recogniser, mirror=source.is_camera, recorder=recorder)
+        run = Run(recogniser, mirror=source.is_camera, recorder=recorder, first_frame=first_frame)
         output = AnnotatedOutput(Path(args.output), source.fps) if args.output else None
         if args.jsonl:
             Path(args.jsonl).parent.mkdir(parents=True, exist_ok=True)

@@ -455,3 +455,15 @@ def test_lexicon_loads_in_the_background_and_adds_your_words(tmp_path):
     own = main.make_text(str(words), classes, None)
     assert "WATER" not in own.decoder.lexicon and "ZOLTAN" in own.decoder.lexicon
     assert main.make_text("none", classes, None).decoder is None
+
+
+def test_english_list_loads_only_after_the_first_frame():
+    """main.py starts loading the English list once its first frame is out, so the list never
+    delays start-up; a word that ends before it is loaded waits for it."""
+    import threading
+    first_frame = threading.Event()
+    text = main.make_text("en", dataset_layout.KAGGLE_CLASSES, None, after=first_frame)
+    time.sleep(0.5)
+    assert not text.decoder.done()
+    first_frame.set()
+    assert "WATER" in text.decoder.result(timeout=30).lexicon
