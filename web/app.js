@@ -151,7 +151,7 @@ async function processFrame(video, mediaTime) {
   keep("draw", drawMs);
   fps = lastFrame ? 0.9 * fps + 0.1 * 1000 / Math.max(now - lastFrame, 1e-3) : 0;
   lastFrame = now;
-  if (frame % 15 === 0) {
+  if (frame % 15 === 14) {  // every 15 frames, the first after the warm-up frames
     overlay.stats(fps, Object.fromEntries(Object.entries(asl.timings).map(([k, v]) => [k, median(v)])));
   }
   asl.last = frameRecord(frame++, t, result);
