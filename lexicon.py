@@ -22,13 +22,16 @@ from __future__ import annotations
 import math
 import re
 import sys
+import threading
+from concurrent.futures import Future
 from pathlib import Path
-from typing import Iterator, Mapping
+from typing import Callable, Iterator, Mapping, TypeVar
 
 ENGLISH_SIZE = 50_000
 # A user's word without a count is taken to be as common as 1 word in 100,000 (zipf 4: "pencil",
 # "wizard"): well above the tail of the English list, so a listed name beats its look-alikes.
 USER_WORD_FREQUENCY = 1e-5
+T = TypeVar("T")
 _WORD = re.compile(r"[A-Z]+")
 _ENGLISH_WORD = re.compile(r"[a-z]+")
 
@@ -135,12 +138,36 @@ def load_user_words(path: str) -> Lexicon:
     return words
 
 
+def read_spec(spec: str) -> tuple[bool, Lexicon | None]:
+    """(the English list wanted, the user's own words read now or None) of a command-line value
+    (`split_spec`); a user's list is checked as `load_user_words` does."""
+    english, path = split_spec(spec)
+    return english, load_user_words(path) if path else None
+
+
 def load_lexicon(spec: str) -> Lexicon | None:
     """The lexicon of a command-line value (`split_spec`): None for `none`; a user's list is
     checked as `load_user_words` does."""
-    english, path = split_spec(spec)
-    own = load_user_words(path) if path else None
+    english, own = read_spec(spec)
     return english_with(own) if english else own
+
+
+def in_background(work: Callable[[], T], after: threading.Event | None = None, wait_s: float = 0.0) -> Future[T]:
+    """`work()` on a daemon thread (a process that quits never waits for it), started once `after`
+    is set or `wait_s` seconds have passed; its result or error lands in the Future.  The English
+    list takes most of a second of Python to build, which is why it is loaded this way."""
+    future: Future[T] = Future()
+
+    def run() -> None:
+        if after is not None:
+            after.wait(wait_s)
+        try:
+            future.set_result(work())
+        except BaseException as err:  # handed to whoever waits for the result
+            future.set_exception(err)
+
+    threading.Thread(target=run, name="lexicon", daemon=True).start()
+    return future
 
 
 def english_with(own: Lexicon | None) -> Lexicon:

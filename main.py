@@ -18,7 +18,6 @@ import signal
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -33,7 +32,7 @@ import speech
 from classifier import CheckpointError, Classifier, load_classifier
 from dataset_layout import canonical_class
 from frame_sources import Source, UsageError, open_source
-from lexicon import english_with, load_user_words, split_spec
+from lexicon import english_with, in_background, read_spec
 from recogniser import Recogniser
 from run_outputs import AnnotatedOutput, Recorder
 from text_entry import TextEntry
@@ -207,23 +206,14 @@ def make_text(lexicon: str, classes: list[str], speaker: speech.Speaker | None,
     English list takes most of a second of Python to load, so it loads on a thread once `after`
     is set (main.py: the first frame is out, so it does not delay start-up; at most
     LEXICON_WAIT_S later); the first word to end waits for it if it must."""
-    english, own_file = split_spec(lexicon)
     try:
-        own = load_user_words(own_file) if own_file else None
+        english, own = read_spec(lexicon)
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(f"--lexicon: {err}") from None
     on_word = speaker.say if speaker is not None else None
     if not english:
         return TextEntry(WordDecoder(own, classes) if own is not None else None, on_word=on_word)
-
-    pool = ThreadPoolExecutor(1, thread_name_prefix="lexicon")
-    def load() -> WordDecoder:
-        if after is not None:
-            after.wait(LEXICON_WAIT_S)
-        return WordDecoder(english_with(own), classes)
-
-    loading = pool.submit(load)
-    pool.shutdown(wait=False)  # the thread ends when the list is loaded
+    loading = in_background(lambda: WordDecoder(english_with(own), classes), after, LEXICON_WAIT_S)
     return TextEntry(loading, on_word=on_word)
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import threading
 import urllib.parse
 from concurrent.futures import Future
 from dataclasses import asdict, dataclass
@@ -24,7 +23,7 @@ import keypoints
 import recogniser
 import word_decoder
 from classifier_base import CheckpointError, default_class_mapping
-from lexicon import Lexicon, english_with, load_user_words, split_spec
+from lexicon import Lexicon, english_with, in_background, read_spec
 from onnx_classifier import OnnxClassifier
 
 REPO = Path(__file__).resolve().parent
@@ -103,26 +102,11 @@ def lexicon_bytes(words: Lexicon) -> bytes:
                       separators=(",", ":")).encode()
 
 
-def in_background(work: Callable[[], bytes]) -> Future:
-    """Run `work` on a daemon thread (it never delays exit); its result or error lands in the Future."""
-    future: Future = Future()
-
-    def run() -> None:
-        try:
-            future.set_result(work())
-        except BaseException as err:  # handed to whoever waits for the result
-            future.set_exception(err)
-
-    threading.Thread(target=run, name="lexicon", daemon=True).start()
-    return future
-
-
 def load_lexicon(spec: str) -> Future | None:
     """`/lexicon.json` for a --lexicon value (none, en, FILE, en+FILE): None for none.  A user's word
     list is read now (StartupError if missing or empty); the English list is built in the background."""
-    english, own_file = split_spec(spec)
     try:
-        own = load_user_words(own_file) if own_file else None
+        english, own = read_spec(spec)
     except (FileNotFoundError, ValueError) as err:
         raise StartupError(f"--lexicon: {err}") from None
     if english:
