@@ -72,14 +72,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--source", default=SOURCE, help="camera index, video file, image file or folder of images")
     p.add_argument("--weights", default=WEIGHTS, help=".pth or .onnx, with class_mapping.txt beside it")
     p.add_argument("--hand-model", default=HAND_MODEL, help="hand_landmarker.task (None: found automatically)")
-    p.add_argument("--max-hands", type=int, default=MAX_HANDS, help="hands detected per frame")
-    p.add_argument("--threshold", type=float, default=THRESHOLD, help="min smoothed confidence for a letter")
-    p.add_argument("--hold", type=float, default=HOLD, help="seconds a letter is held to add it to the text")
-    p.add_argument("--gap-ms", type=float, default=GAP_MS,
-                   help="dips shorter than this (ms) do not restart a letter's hold")
-    p.add_argument("--smooth-ms", type=float, default=SMOOTH_MS, help="smoothing window in milliseconds")
-    p.add_argument("--word-pause", type=float, default=WORD_PAUSE,
-                   help="seconds with no hand that end a word (and add its space)")
+    live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE)
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE",
                    help="word list that finished words are rescored against (FILE: one word a line)")
     p.add_argument("--speak", action=argparse.BooleanOptionalAction, default=SPEAK,
@@ -100,8 +93,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--record-interval-ms", type=float, default=RECORD_INTERVAL_MS,
                    help="at most one sample per this many milliseconds")
     args = p.parse_args(argv)
-    if args.hold < 0 or args.gap_ms < 0 or args.smooth_ms < 0 or args.word_pause <= 0:
-        p.error("--hold, --gap-ms and --smooth-ms must be >= 0 and --word-pause > 0")
+    live.check_flags(p, args)
     return args
 
 

@@ -12,6 +12,7 @@ the frame, which the photo path finds with a border, are found on streams too.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -33,6 +34,27 @@ SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the f
 WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
 REACQUIRE_MS = 100  # on streams: time without a hand before the frame is read with borders too
 # -----------------------------------------------------------------------------
+
+
+def add_flags(p: argparse.ArgumentParser, max_hands: int, threshold: float, hold: float, gap_ms: float,
+              smooth_ms: float, word_pause: float) -> None:
+    """The live path's flags (main.py and web.py), with the script's defaults."""
+    p.add_argument("--max-hands", type=int, default=max_hands, help="hands detected per frame")
+    p.add_argument("--threshold", type=float, default=threshold, help="min smoothed confidence for a letter")
+    p.add_argument("--hold", type=float, default=hold, help="seconds a letter is held to add it to the text")
+    p.add_argument("--gap-ms", type=float, default=gap_ms,
+                   help="dips shorter than this (ms) do not restart a letter's hold")
+    p.add_argument("--smooth-ms", type=float, default=smooth_ms, help="smoothing window in milliseconds")
+    p.add_argument("--word-pause", type=float, default=word_pause,
+                   help="seconds with no hand that end a word (and add its space)")
+
+
+def check_flags(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with a usage error for live-path flags out of range (`add_flags`)."""
+    if args.hold < 0 or args.gap_ms < 0 or args.smooth_ms < 0 or args.word_pause <= 0:
+        p.error("--hold, --gap-ms and --smooth-ms must be >= 0 and --word-pause > 0")
+    if args.max_hands < 1:
+        p.error("--max-hands must be >= 1")
 
 
 @dataclass
