@@ -51,12 +51,13 @@ export class Classifier {
 
   /** Per hand, its class probabilities (Float32Array), or null for unusable landmarks. */
   async predictProba(hands) {
-    const ok = hands.filter((h) => validLandmarks(h.landmarks));
+    const usable = hands.map((h) => validLandmarks(h.landmarks));
+    const ok = hands.filter((_, i) => usable[i]);
     const z = ok.length ? await this.logits(ok) : [];
     const n = this.classes.length;
     let row = 0;
-    return hands.map((h) => {
-      if (!validLandmarks(h.landmarks)) return null;
+    return hands.map((_, i) => {
+      if (!usable[i]) return null;
       const scores = Array.from(z.subarray(row * n, ++row * n), (v) => v / this.temperature);
       const top = Math.max(...scores);
       const e = scores.map((v) => Math.exp(v - top));

@@ -6,15 +6,13 @@
 
 const ALPHABET = Array.from({ length: 26 }, (_, i) => String.fromCharCode(65 + i));
 
-let nodeIds = 0;
-
 class TrieNode {
   constructor() {
-    this.id = nodeIds++;
     this.children = new Map();  // letter index 0-25 -> TrieNode
     this.word = null;
     this.logProb = -Infinity;
     this.best = -Infinity;
+    this.states = [];  // the search states at this node (`state`)
   }
 }
 
@@ -38,18 +36,21 @@ function buildTrie(words) {
   return root;
 }
 
-/** Store `score` under `key` unless a higher one is there (`states` keeps the state too). */
-function keep(scores, key, score, states, state) {
-  if (score > (scores.has(key) ? scores.get(key) : -Infinity)) {
-    scores.set(key, score);
-    if (states) states.set(key, state);
-  }
+/** Store `score` under `key` unless a higher one is there. */
+function keep(scores, key, score) {
+  if (score > (scores.has(key) ? scores.get(key) : -Infinity)) scores.set(key, score);
 }
 
 /** The `n` largest entries of a Map by `value(key, score)`, in order (stable for ties). */
 function largest(scores, n, value) {
   return [...scores].map((e, i) => [e, value(e[0], e[1]), i])
     .sort((a, b) => b[1] - a[1] || a[2] - b[2]).slice(0, n).map(([e]) => e);
+}
+
+/** A search state, (trie node, missed letter used, extra letter used): one object per state (kept
+ * on its node), so it can key a Map as the Python dict's tuple does. */
+function state(node, missed, extra) {
+  return (node.states[(missed ? 2 : 0) + (extra ? 1 : 0)] ??= { node, missed, extra });
 }
 
 export class WordDecoder {
@@ -93,39 +94,27 @@ export class WordDecoder {
     const { top_k: topK, beam, missed_penalty: missedCost, extra_penalty: extraCost } = this.s;
     const tops = logP.map((row) => row.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1])
       .slice(0, topK).map(([, i]) => i));
-    const key = (node, missed, extra) => node.id * 4 + (missed ? 2 : 0) + (extra ? 1 : 0);
-    let scores = new Map([[key(this.root, false, false), 0]]);
-    let states = new Map([[key(this.root, false, false), [this.root, false, false]]]);
+    let layer = new Map([[state(this.root, false, false), 0]]);
     for (let i = 0; i <= logP.length; i++) {
-      if (scores.size > beam) {
-        const kept = largest(scores, beam, (k, score) => score + this.s.prior_weight * states.get(k)[0].best);
-        scores = new Map(kept);
-        states = new Map(kept.map(([k]) => [k, states.get(k)]));
-      }
-      for (const [k, score] of [...scores]) {  // a missed letter before position i
-        const [node, missed, extra] = states.get(k);
+      if (layer.size > beam) layer = new Map(largest(layer, beam, (st, score) => score + this.s.prior_weight * st.node.best));
+      for (const [{ node, missed, extra }, score] of [...layer]) {  // a missed letter before position i
         if (missed) continue;
-        for (const child of node.children.values()) {
-          keep(scores, key(child, true, extra), score + missedCost, states, [child, true, extra]);
-        }
+        for (const child of node.children.values()) keep(layer, state(child, true, extra), score + missedCost);
       }
       if (i === logP.length) break;
-      const [prevScores, prevStates] = [scores, states];
-      scores = new Map();
-      states = new Map();
+      const previous = layer;
+      layer = new Map();
       const row = logP[i];
-      for (const [k, score] of prevScores) {
-        const [node, missed, extra] = prevStates.get(k);
+      for (const [{ node, missed, extra }, score] of previous) {
         for (const letter of tops[i]) {
           const child = node.children.get(letter);
-          if (child) keep(scores, key(child, missed, extra), score + row[letter], states, [child, missed, extra]);
+          if (child) keep(layer, state(child, missed, extra), score + row[letter]);
         }
-        if (!extra) keep(scores, key(node, missed, true), score + extraCost, states, [node, missed, true]);
+        if (!extra) keep(layer, state(node, missed, true), score + extraCost);
       }
     }
     const words = new Map();
-    for (const [k, score] of scores) {
-      const node = states.get(k)[0];
+    for (const [{ node }, score] of layer) {
       if (node.word !== null) keep(words, node.word, score + this.s.prior_weight * node.logProb);
     }
     return largest(words, this.s.n_suggestions, (_, score) => score).map(([word, score]) => ({ word, score }));
