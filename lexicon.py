@@ -152,9 +152,10 @@ def load_lexicon(spec: str) -> Lexicon | None:
     return english_with(own) if english else own
 
 
-def in_background(work: Callable[[], T], after: threading.Event | None = None, wait_s: float = 0.0) -> Future[T]:
+def in_background(work: Callable[[], T], after: threading.Event | None = None,
+                  wait_s: float | None = None) -> Future[T]:
     """`work()` on a daemon thread (a process that quits never waits for it), started once `after`
-    is set or `wait_s` seconds have passed; its result or error lands in the Future.  The English
+    is set (or `wait_s` seconds have passed, when given); its result or error lands in the Future.  The English
     list takes most of a second of Python to build, which is why it is loaded this way."""
     future: Future[T] = Future()
 
