@@ -43,6 +43,10 @@ FEATURE_CHANNELS = 6  # x, y, z (wrist-centred, scale-normalised) + unit bone di
 # Borders tried, in order, when the palm detector finds no hand (fraction of the longer side).
 # Hands that fill the frame are missed by the palm detector; a border gives it context.
 FALLBACK_BORDERS = (0.25, 0.5, 0.75)
+# A photo (IMAGE mode) where no reading finds a hand at the detector's confidence is read once more,
+# as it is and with each border, with the palm detector and landmark network at this confidence.
+# Only photos nobody found get it, so no reading that found a hand changes (docs/model_card.md).
+LAST_RESORT_CONFIDENCE = 0.15
 MAX_IMAGE_SIDE = 1280  # larger photos are downscaled before detection (the landmarker works at 224 px)
 
 
@@ -136,32 +140,45 @@ class HandDetector:
     In IMAGE mode a photo where no hand is found is tried again with a replicated-edge border
     (`FALLBACK_BORDERS`), which recovers hands that fill the frame.  `readings(every_border=True)`
     reads a photo with every border instead: each border gives the landmark network another crop
-    of the same hand, and combining those readings is more accurate than any one of them.
+    of the same hand, and combining those readings is more accurate than any one of them.  A photo
+    no reading finds a hand in is read the same way once more at `last_resort_confidence`.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, mode: str = "image",
                  max_hands: int = 2, min_confidence: float = 0.5,
-                 fallback_borders: Sequence[float] = FALLBACK_BORDERS) -> None:
+                 fallback_borders: Sequence[float] = FALLBACK_BORDERS,
+                 last_resort_confidence: float | None = LAST_RESORT_CONFIDENCE) -> None:
         if mode not in ("image", "video"):
             raise ValueError(f"mode must be 'image' or 'video', not {mode!r}")
-        path = resolve_hand_model(model_path)
+        self._path = resolve_hand_model(model_path)
         silence_native_stderr()
         import mediapipe as mp
-        from mediapipe.tasks.python import BaseOptions, vision
-        options = vision.HandLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(path)),
-            running_mode=vision.RunningMode.IMAGE if mode == "image" else vision.RunningMode.VIDEO,
-            num_hands=max_hands, min_hand_detection_confidence=min_confidence,
-            min_hand_presence_confidence=min_confidence, min_tracking_confidence=min_confidence)
-        self._landmarker = vision.HandLandmarker.create_from_options(options)
         self._mp = mp
         self.mode = mode
+        self.max_hands = max_hands
+        self._landmarker = self._create(min_confidence)
         self.fallback_borders = tuple(fallback_borders) if mode == "image" else ()
+        self.last_resort_confidence = (last_resort_confidence if mode == "image"
+                                       and last_resort_confidence is not None
+                                       and last_resort_confidence < min_confidence else None)
+        self._last_resort = None  # its landmarker, made the first time a photo needs it
         self._last_ts = -1
 
+    def _create(self, confidence: float):
+        """A MediaPipe HandLandmarker in this detector's mode at `confidence`."""
+        from mediapipe.tasks.python import BaseOptions, vision
+        options = vision.HandLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(self._path)),
+            running_mode=vision.RunningMode.IMAGE if self.mode == "image" else vision.RunningMode.VIDEO,
+            num_hands=self.max_hands, min_hand_detection_confidence=confidence,
+            min_hand_presence_confidence=confidence, min_tracking_confidence=confidence)
+        return vision.HandLandmarker.create_from_options(options)
+
     def close(self) -> None:
-        """Release the landmarker."""
+        """Release the landmarker(s)."""
         self._landmarker.close()
+        if self._last_resort is not None:
+            self._last_resort.close()
 
     def __enter__(self) -> "HandDetector":
         return self
@@ -169,12 +186,16 @@ class HandDetector:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, rgb: np.ndarray, timestamp_ms: int | None) -> list[Hand]:
+    def _run(self, rgb: np.ndarray, timestamp_ms: int | None, last_resort: bool = False) -> list[Hand]:
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if self.mode == "video":
             ts = max(int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33), self._last_ts + 1)
             self._last_ts = ts
             result = self._landmarker.detect_for_video(image, ts)
+        elif last_resort:
+            if self._last_resort is None:
+                self._last_resort = self._create(self.last_resort_confidence)
+            result = self._last_resort.detect(image)
         else:
             result = self._landmarker.detect(image)
         h, w = rgb.shape[:2]
@@ -185,11 +206,13 @@ class HandDetector:
             hands.append(Hand(xyz, labels[0].category_name, float(labels[0].score)))
         return hands
 
-    def read(self, rgb: np.ndarray, border: float = 0.0, timestamp_ms: int | None = None) -> list[Hand]:
+    def read(self, rgb: np.ndarray, border: float = 0.0, timestamp_ms: int | None = None,
+             last_resort: bool = False) -> list[Hand]:
         """Hands in `rgb` read with a replicated-edge border of `border` x its longer side (0: none),
-        mapped back into `rgb`'s coordinates (units of its longer side)."""
+        mapped back into `rgb`'s coordinates (units of its longer side); with `last_resort`, at
+        `last_resort_confidence` (IMAGE mode)."""
         if not border:
-            return self._run(rgb, timestamp_ms)
+            return self._run(rgb, timestamp_ms, last_resort)
         import cv2
         side = max(rgb.shape[:2])
         pad = int(round(border * side))
@@ -197,20 +220,26 @@ class HandDetector:
         scale = (side + 2 * pad) / side
         offset = np.array([pad, pad, 0], np.float32) / side
         return [Hand(hand.landmarks * scale - offset, hand.handedness, hand.score)
-                for hand in self._run(padded, timestamp_ms)]
+                for hand in self._run(padded, timestamp_ms, last_resort)]
 
     def readings(self, rgb: np.ndarray, every_border: bool = False,
                  timestamp_ms: int | None = None) -> list[tuple[float, list[Hand]]]:
         """(border, hands) for each way `rgb` was read: as it is, then with each fallback border
-        until one finds a hand, or with `every_border` with all of them.  Hands are best score
-        first, in units of the longer side of `rgb`, origin at its top-left corner."""
+        until one finds a hand, or with `every_border` with all of them; when none finds a hand, the
+        same once more at `last_resort_confidence`.  Hands are best score first, in units of the
+        longer side of `rgb`, origin at its top-left corner."""
         rgb = np.ascontiguousarray(_limit_size(rgb))
-        out = []
-        for border in (0.0, *self.fallback_borders):
-            if out and out[-1][1] and not every_border:
+        out: list[tuple[float, list[Hand]]] = []
+        for last_resort in (False, True):
+            if last_resort and (self.last_resort_confidence is None or any(hands for _, hands in out)):
                 break
-            hands = self.read(rgb, border, timestamp_ms)
-            out.append((border, sorted(hands, key=lambda hand: -hand.score)))
+            found = False
+            for border in (0.0, *self.fallback_borders):
+                if found and not every_border:
+                    break
+                hands = self.read(rgb, border, timestamp_ms, last_resort)
+                out.append((border, sorted(hands, key=lambda hand: -hand.score)))
+                found = found or bool(hands)
         return out
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[Hand]:
@@ -254,8 +283,8 @@ def detect_files(paths: Sequence[str], workers: int = 1, hand_model: str | None 
     """Detect hands in independent photos (IMAGE mode) with `workers` processes, in completion
     order: (index into paths, its readings), None for a file that cannot be decoded.  Each entry
     of `views` (False: the photo, True: the mirrored photo) is read as `HandDetector.readings`
-    does (up to the first border that finds a hand, or with `every_border` with all of them).
-    Resolve the hand model first (`resolve_hand_model`) to fail fast with a clear message."""
+    does (up to the first border that finds a hand, or with `every_border` with all of them; the
+    same again at `LAST_RESORT_CONFIDENCE` when none finds one).  Resolve the hand model first (`resolve_hand_model`) to fail fast with a clear message."""
     jobs = [(i, str(p), views, every_border) for i, p in enumerate(paths)]
     if not jobs:
         return
