@@ -229,17 +229,21 @@ class HandDetector:
         same once more at `last_resort_confidence`.  Hands are best score first, in units of the
         longer side of `rgb`, origin at its top-left corner."""
         rgb = np.ascontiguousarray(_limit_size(rgb))
+        out = self._read_borders(rgb, every_border, timestamp_ms, last_resort=False)
+        if self.last_resort_confidence is not None and not any(hands for _, hands in out):
+            out += self._read_borders(rgb, every_border, timestamp_ms, last_resort=True)
+        return out
+
+    def _read_borders(self, rgb: np.ndarray, every_border: bool, timestamp_ms: int | None,
+                      last_resort: bool) -> list[tuple[float, list[Hand]]]:
+        """`readings` at one confidence: no border, then each fallback border until one finds a hand
+        (with `every_border`, all of them)."""
         out: list[tuple[float, list[Hand]]] = []
-        for last_resort in (False, True):
-            if last_resort and (self.last_resort_confidence is None or any(hands for _, hands in out)):
+        for border in (0.0, *self.fallback_borders):
+            if out and out[-1][1] and not every_border:
                 break
-            found = False
-            for border in (0.0, *self.fallback_borders):
-                if found and not every_border:
-                    break
-                hands = self.read(rgb, border, timestamp_ms, last_resort)
-                out.append((border, sorted(hands, key=lambda hand: -hand.score)))
-                found = found or bool(hands)
+            hands = self.read(rgb, border, timestamp_ms, last_resort)
+            out.append((border, sorted(hands, key=lambda hand: -hand.score)))
         return out
 
     def detect(self, rgb: np.ndarray, timestamp_ms: int | None = None) -> list[Hand]:
@@ -284,7 +288,8 @@ def detect_files(paths: Sequence[str], workers: int = 1, hand_model: str | None 
     order: (index into paths, its readings), None for a file that cannot be decoded.  Each entry
     of `views` (False: the photo, True: the mirrored photo) is read as `HandDetector.readings`
     does (up to the first border that finds a hand, or with `every_border` with all of them; the
-    same again at `LAST_RESORT_CONFIDENCE` when none finds one).  Resolve the hand model first (`resolve_hand_model`) to fail fast with a clear message."""
+    same again at `LAST_RESORT_CONFIDENCE` when none finds one).  Resolve the hand model first
+    (`resolve_hand_model`) to fail fast with a clear message."""
     jobs = [(i, str(p), views, every_border) for i, p in enumerate(paths)]
     if not jobs:
         return
