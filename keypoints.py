@@ -150,32 +150,28 @@ class HandDetector:
                  last_resort_confidence: float | None = LAST_RESORT_CONFIDENCE) -> None:
         if mode not in ("image", "video"):
             raise ValueError(f"mode must be 'image' or 'video', not {mode!r}")
-        self._path = resolve_hand_model(model_path)
+        path = resolve_hand_model(model_path)
         silence_native_stderr()
         import mediapipe as mp
+        from mediapipe.tasks.python import BaseOptions, vision
+        options = vision.HandLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            running_mode=vision.RunningMode.IMAGE if mode == "image" else vision.RunningMode.VIDEO,
+            num_hands=max_hands, min_hand_detection_confidence=min_confidence,
+            min_hand_presence_confidence=min_confidence, min_tracking_confidence=min_confidence)
+        self._landmarker = vision.HandLandmarker.create_from_options(options)
         self._mp = mp
         self.mode = mode
-        self.max_hands = max_hands
-        self._landmarker = self._create(min_confidence)
         self.fallback_borders = tuple(fallback_borders) if mode == "image" else ()
         self.last_resort_confidence = (last_resort_confidence if mode == "image"
                                        and last_resort_confidence is not None
                                        and last_resort_confidence < min_confidence else None)
-        self._last_resort = None  # its landmarker, made the first time a photo needs it
+        self._last_resort: HandDetector | None = None  # made the first time a photo needs it
+        self._path, self._max_hands = path, max_hands
         self._last_ts = -1
 
-    def _create(self, confidence: float):
-        """A MediaPipe HandLandmarker in this detector's mode at `confidence`."""
-        from mediapipe.tasks.python import BaseOptions, vision
-        options = vision.HandLandmarkerOptions(
-            base_options=BaseOptions(model_asset_path=str(self._path)),
-            running_mode=vision.RunningMode.IMAGE if self.mode == "image" else vision.RunningMode.VIDEO,
-            num_hands=self.max_hands, min_hand_detection_confidence=confidence,
-            min_hand_presence_confidence=confidence, min_tracking_confidence=confidence)
-        return vision.HandLandmarker.create_from_options(options)
-
     def close(self) -> None:
-        """Release the landmarker(s)."""
+        """Release the landmarker (and the last resort's, if one was made)."""
         self._landmarker.close()
         if self._last_resort is not None:
             self._last_resort.close()
@@ -186,16 +182,12 @@ class HandDetector:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _run(self, rgb: np.ndarray, timestamp_ms: int | None, last_resort: bool = False) -> list[Hand]:
+    def _run(self, rgb: np.ndarray, timestamp_ms: int | None) -> list[Hand]:
         image = self._mp.Image(image_format=self._mp.ImageFormat.SRGB, data=np.ascontiguousarray(rgb))
         if self.mode == "video":
             ts = max(int(timestamp_ms if timestamp_ms is not None else self._last_ts + 33), self._last_ts + 1)
             self._last_ts = ts
             result = self._landmarker.detect_for_video(image, ts)
-        elif last_resort:
-            if self._last_resort is None:
-                self._last_resort = self._create(self.last_resort_confidence)
-            result = self._last_resort.detect(image)
         else:
             result = self._landmarker.detect(image)
         h, w = rgb.shape[:2]
@@ -206,13 +198,11 @@ class HandDetector:
             hands.append(Hand(xyz, labels[0].category_name, float(labels[0].score)))
         return hands
 
-    def read(self, rgb: np.ndarray, border: float = 0.0, timestamp_ms: int | None = None,
-             last_resort: bool = False) -> list[Hand]:
+    def read(self, rgb: np.ndarray, border: float = 0.0, timestamp_ms: int | None = None) -> list[Hand]:
         """Hands in `rgb` read with a replicated-edge border of `border` x its longer side (0: none),
-        mapped back into `rgb`'s coordinates (units of its longer side); with `last_resort`, at
-        `last_resort_confidence` (IMAGE mode)."""
+        mapped back into `rgb`'s coordinates (units of its longer side)."""
         if not border:
-            return self._run(rgb, timestamp_ms, last_resort)
+            return self._run(rgb, timestamp_ms)
         import cv2
         side = max(rgb.shape[:2])
         pad = int(round(border * side))
@@ -220,7 +210,7 @@ class HandDetector:
         scale = (side + 2 * pad) / side
         offset = np.array([pad, pad, 0], np.float32) / side
         return [Hand(hand.landmarks * scale - offset, hand.handedness, hand.score)
-                for hand in self._run(padded, timestamp_ms, last_resort)]
+                for hand in self._run(padded, timestamp_ms)]
 
     def readings(self, rgb: np.ndarray, every_border: bool = False,
                  timestamp_ms: int | None = None) -> list[tuple[float, list[Hand]]]:
@@ -229,20 +219,23 @@ class HandDetector:
         same once more at `last_resort_confidence`.  Hands are best score first, in units of the
         longer side of `rgb`, origin at its top-left corner."""
         rgb = np.ascontiguousarray(_limit_size(rgb))
-        out = self._read_borders(rgb, every_border, timestamp_ms, last_resort=False)
+        out = self._read_borders(rgb, every_border, timestamp_ms)
         if self.last_resort_confidence is not None and not any(hands for _, hands in out):
-            out += self._read_borders(rgb, every_border, timestamp_ms, last_resort=True)
+            if self._last_resort is None:
+                self._last_resort = HandDetector(self._path, "image", self._max_hands, self.last_resort_confidence,
+                                                 self.fallback_borders, last_resort_confidence=None)
+            out += self._last_resort._read_borders(rgb, every_border, timestamp_ms)
         return out
 
-    def _read_borders(self, rgb: np.ndarray, every_border: bool, timestamp_ms: int | None,
-                      last_resort: bool) -> list[tuple[float, list[Hand]]]:
-        """`readings` at one confidence: no border, then each fallback border until one finds a hand
-        (with `every_border`, all of them)."""
+    def _read_borders(self, rgb: np.ndarray, every_border: bool,
+                      timestamp_ms: int | None) -> list[tuple[float, list[Hand]]]:
+        """`readings` at this detector's confidence: no border, then each fallback border until one
+        finds a hand (with `every_border`, all of them)."""
         out: list[tuple[float, list[Hand]]] = []
         for border in (0.0, *self.fallback_borders):
             if out and out[-1][1] and not every_border:
                 break
-            hands = self.read(rgb, border, timestamp_ms, last_resort)
+            hands = self.read(rgb, border, timestamp_ms)
             out.append((border, sorted(hands, key=lambda hand: -hand.score)))
         return out
 
