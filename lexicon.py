@@ -155,8 +155,8 @@ def load_lexicon(spec: str) -> Lexicon | None:
 def in_background(work: Callable[[], T], after: threading.Event | None = None,
                   wait_s: float | None = None) -> Future[T]:
     """`work()` on a daemon thread (a process that quits never waits for it), started once `after`
-    is set (or `wait_s` seconds have passed, when given); its result or error lands in the Future.  The English
-    list takes most of a second of Python to build, which is why it is loaded this way."""
+    is set (or `wait_s` seconds have passed, when given); its result or error lands in the Future.
+    The English list takes most of a second of Python to build, which is why it is loaded this way."""
     future: Future[T] = Future()
 
     def run() -> None:
