@@ -97,13 +97,16 @@ def browser(playwright: object, camera: str | Path | None = None, fake_camera: b
         chromium.close()
 
 
-def open_page(chromium: object, url: str, timeout_s: float = READY_TIMEOUT_S) -> object:
+def open_page(chromium: object, url: str, timeout_s: float = READY_TIMEOUT_S, fake_clock: bool = False) -> object:
     """A new page at `url`, once `window.asl` is ready or has an error.  `page.requests` lists
-    every URL the page asked for."""
+    every URL the page asked for.  `fake_clock`: the page's timers run on Playwright's clock
+    (`page.clock.run_for` moves them on)."""
     page = chromium.new_page()
     page.requests = []
     page.on("request", lambda request: page.requests.append(request.url))
+    if fake_clock:
+        page.clock.install()
     page.goto(url)
-    page.wait_for_function("window.asl && (window.asl.ready || window.asl.error !== null)",
+    page.wait_for_function("() => window.asl && (window.asl.ready || window.asl.error !== null)",
                            timeout=timeout_s * 1000)
     return page

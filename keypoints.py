@@ -141,7 +141,9 @@ class HandDetector:
     (`FALLBACK_BORDERS`), which recovers hands that fill the frame.  `readings(every_border=True)`
     reads a photo with every border instead: each border gives the landmark network another crop
     of the same hand, and combining those readings is more accurate than any one of them.  A photo
-    no reading finds a hand in is read the same way once more at `last_resort_confidence`.
+    no reading finds a hand in is read the same way once more at `last_resort_confidence`.  On
+    streams the last resort is `last_resort()`, a twin VIDEO-mode detector at that confidence that
+    the live path's re-acquisition tries in turn (recogniser.py); `readings` itself does not use it.
     """
 
     def __init__(self, model_path: str | os.PathLike | None = None, mode: str = "image",
@@ -163,10 +165,9 @@ class HandDetector:
         self._mp = mp
         self.mode = mode
         self.fallback_borders = tuple(fallback_borders) if mode == "image" else ()
-        self.last_resort_confidence = (last_resort_confidence if mode == "image"
-                                       and last_resort_confidence is not None
+        self.last_resort_confidence = (last_resort_confidence if last_resort_confidence is not None
                                        and last_resort_confidence < min_confidence else None)
-        self._last_resort: HandDetector | None = None  # made the first time a photo needs it
+        self._last_resort: HandDetector | None = None  # made the first time it is needed
         self._path, self._max_hands = path, max_hands
         self._last_ts = -1
 
@@ -220,12 +221,19 @@ class HandDetector:
         longer side of `rgb`, origin at its top-left corner."""
         rgb = np.ascontiguousarray(_limit_size(rgb))
         out = self._read_borders(rgb, every_border, timestamp_ms)
-        if self.last_resort_confidence is not None and not any(hands for _, hands in out):
-            if self._last_resort is None:
-                self._last_resort = HandDetector(self._path, "image", self._max_hands, self.last_resort_confidence,
-                                                 self.fallback_borders, last_resort_confidence=None)
-            out += self._last_resort._read_borders(rgb, every_border, timestamp_ms)
+        if self.mode == "image" and not any(hands for _, hands in out):
+            last_resort = self.last_resort()
+            if last_resort is not None:
+                out += last_resort._read_borders(rgb, every_border, timestamp_ms)
         return out
+
+    def last_resort(self) -> HandDetector | None:
+        """The same landmarker in the same mode at `last_resort_confidence` (None without one),
+        made on the first call."""
+        if self._last_resort is None and self.last_resort_confidence is not None:
+            self._last_resort = HandDetector(self._path, self.mode, self._max_hands, self.last_resort_confidence,
+                                             self.fallback_borders, last_resort_confidence=None)
+        return self._last_resort
 
     def _read_borders(self, rgb: np.ndarray, every_border: bool,
                       timestamp_ms: int | None) -> list[tuple[float, list[Hand]]]:

@@ -5,10 +5,15 @@ with every fallback border) -> classifier.Classifier.predict_proba -> speller.Sm
 speller.Speller (hold-to-commit, short dips bridged) -> text_entry.TextEntry (words, lexicon).
 
 On a stream (VIDEO mode) a hand the tracker cannot find is looked for again: after REACQUIRE_MS
-without a hand, each frame is read with the next of (no border, *keypoints.FALLBACK_BORDERS)
-until one finds a hand, and that border is kept while the hand is tracked.  It costs no extra
-landmarker run (a frame without a tracked hand runs the palm detector anyway), so hands that fill
-the frame, which the photo path finds with a border, are found on streams too.
+without a hand, each frame is read with the next of (no border, *keypoints.FALLBACK_BORDERS),
+then, with `last_resort`, the same borders by the detector's last resort (its twin at
+keypoints.LAST_RESORT_CONFIDENCE), until one finds a hand; that reading is kept while the hand is
+tracked.  It costs no extra landmarker run (a frame without a tracked hand runs the palm detector
+anyway), so hands that fill the frame or that only a lower confidence finds, which the photo path
+finds, are found on streams too.  As on photos, the last resort reads only hands the detector
+cannot: while it holds the hand, every PROBE_FRAMES-th frame is read by the detector first (with
+the same border), which takes the hand back when it finds it (the last resort then reads that
+frame only when the detector finds nothing).
 """
 from __future__ import annotations
 
@@ -33,6 +38,8 @@ GAP_MS = 150.0  # dips shorter than this (no letter, or another one) do not rest
 SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the frames in it)
 WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
 REACQUIRE_MS = 100  # on streams: time without a hand before the frame is read with borders too
+PROBE_FRAMES = 3  # on streams, while the last resort holds the hand: every this many frames the
+# detector itself reads the frame first, and takes the hand back when it finds it
 # -----------------------------------------------------------------------------
 
 
@@ -124,7 +131,7 @@ class Recogniser:
                  hold_s: float = HOLD, smooth_ms: float = SMOOTH_MS, independent_frames: bool = False,
                  mirror_detector: keypoints.HandDetector | None = None, every_border: bool = False,
                  gap_ms: float = GAP_MS, word_pause_s: float = WORD_PAUSE, text: TextEntry | None = None,
-                 reacquire: bool = True) -> None:
+                 reacquire: bool = True, last_resort: bool = True) -> None:
         self.detector = detector
         self.mirror_detector = mirror_detector
         self.every_border = every_border
@@ -137,25 +144,43 @@ class Recogniser:
         self.text = text if text is not None else TextEntry()
         self.word_pause_ms = word_pause_s * 1000.0
         self.reacquire = reacquire and detector is not None and detector.mode == "video"
-        self._borders = (0.0, *keypoints.FALLBACK_BORDERS)
-        self._border = 0  # index in _borders of the border streams are read with
+        borders = (0.0, *keypoints.FALLBACK_BORDERS)
+        # The ways streams are read, in turn while no hand is found: (by the last resort, border).
+        last_resort = last_resort and self.reacquire and detector.last_resort_confidence is not None
+        self._ways = [(False, b) for b in borders] + ([(True, b) for b in borders] if last_resort else [])
+        self._way = 0  # index in _ways of the way streams are read now
+        self._held = 0  # frames in a row the last resort has found the hand
         self._no_hand_since: float | None = None
         self._smoothers: dict[str, speller.Smoother] = {}
 
-    def _read(self, detector: keypoints.HandDetector, rgb: np.ndarray, ts: int | None) -> list[list[keypoints.Hand]]:
-        """The hands of each reading of `rgb` by `detector`: on streams one reading, with the
-        border that last found a hand; on photos as is, then with the fallback borders."""
+    def _read(self, detector: keypoints.HandDetector, rgb: np.ndarray, ts: int | None,
+              way: int) -> list[list[keypoints.Hand]]:
+        """The hands of each reading of `rgb` by `detector`: on streams one reading, the `way`-th of
+        `_ways`; on photos as is, then with the fallback borders (then the last resort)."""
         if self.reacquire:
-            return [detector.read(rgb, self._borders[self._border], ts)]
+            by_last_resort, border = self._ways[way]
+            return [(detector.last_resort() if by_last_resort else detector).read(rgb, border, ts)]
         return [hands for _, hands in detector.readings(rgb, self.every_border, ts)]
 
-    def _views(self, frame_rgb: np.ndarray, timestamp_ms: float) -> list[list[keypoints.Hand]]:
+    def _frame_views(self, frame_rgb: np.ndarray, timestamp_ms: float) -> list[list[keypoints.Hand]]:
+        """`_views` read the way streams are read now; while the last resort holds the hand, every
+        PROBE_FRAMES-th frame is read by the detector first, which keeps the hand if it finds it."""
+        by_last_resort, border = self._ways[self._way]
+        if self.reacquire and by_last_resort and self._held % PROBE_FRAMES == PROBE_FRAMES - 1:
+            own = self._ways.index((False, border))
+            views = self._views(frame_rgb, timestamp_ms, own)
+            if any(views):
+                self._way = own
+                return views
+        return self._views(frame_rgb, timestamp_ms, self._way)
+
+    def _views(self, frame_rgb: np.ndarray, timestamp_ms: float, way: int) -> list[list[keypoints.Hand]]:
         """The hands of each reading of the frame (the frame, then its mirror image mapped back)."""
         ts = int(timestamp_ms) if self.detector.mode == "video" else None
         mirrored = None
         if self.mirror_detector is not None:  # the landmarker releases the GIL: both views run at once
-            mirrored = self._pool.submit(self._read, self.mirror_detector, frame_rgb[:, ::-1], ts)
-        views = self._read(self.detector, frame_rgb, ts)
+            mirrored = self._pool.submit(self._read, self.mirror_detector, frame_rgb[:, ::-1], ts, way)
+        views = self._read(self.detector, frame_rgb, ts, way)
         if mirrored is not None:
             h, w = frame_rgb.shape[:2]
             views += [[keypoints.Hand(keypoints.mirror_landmarks(t.landmarks, w / max(h, w)),
@@ -166,7 +191,7 @@ class Recogniser:
     def process(self, frame_rgb: np.ndarray, timestamp_ms: float) -> FrameResult:
         """Recognise one RGB frame taken at `timestamp_ms` (increasing for streams)."""
         t0 = time.perf_counter()
-        views = self._views(frame_rgb, timestamp_ms)
+        views = self._frame_views(frame_rgb, timestamp_ms)
         groups = group_views(views) if len(views) > 1 else [[hand] for hand in views[0]]
         hands = [group[0] for group in groups]
         self._track_absence(bool(hands), timestamp_ms)
@@ -205,6 +230,7 @@ class Recogniser:
         """Word pause and re-acquisition: how long the frame has been without a hand."""
         if found:
             self._no_hand_since = None
+            self._held = self._held + 1 if self._ways[self._way][0] else 0
             return
         if self._no_hand_since is None:
             self._no_hand_since = timestamp_ms
@@ -212,7 +238,7 @@ class Recogniser:
         if not self.independent_frames and away >= self.word_pause_ms:
             self.text.end_word()
         if self.reacquire and away >= REACQUIRE_MS:
-            self._border = (self._border + 1) % len(self._borders)
+            self._way = (self._way + 1) % len(self._ways)
 
     def finish(self) -> None:
         """The stream has ended: end the word being spelled (no space after it)."""

@@ -90,7 +90,8 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     out: dict[str, Any] = {"words": [], "idle": {}, "frames": 0}
     with keypoints.HandDetector(args.hand_model, mode="video", max_hands=live.MAX_HANDS) as detector:
         recogniser = live.Recogniser(detector, clf, threshold=args.threshold, hold_s=hold, gap_ms=gap_ms,
-                                     word_pause_s=args.word_pause, text=text, reacquire=args.reacquire)
+                                     word_pause_s=args.word_pause, text=text, reacquire=args.reacquire,
+                                     last_resort=args.last_resort)
         t_ms = 0.0
         for kind, count in zip(KINDS, (args.words, args.names)):
             for word in pick_words(signer, kind, count, args.seed):
@@ -216,6 +217,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="main.py's --threshold")
     p.add_argument("--reacquire", action=argparse.BooleanOptionalAction, default=True,
                    help="look for a lost hand with borders (what main.py does; off: plain VIDEO-mode tracking)")
+    p.add_argument("--last-resort", action=argparse.BooleanOptionalAction, default=True,
+                   help="look for it at a lower confidence too (what main.py does; off: the borders only)")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE")
     p.add_argument("--words", type=int, default=WORDS, help="dictionary words per signer")
     p.add_argument("--names", type=int, default=NAMES, help="names and codes per signer")

@@ -43,7 +43,14 @@ CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", 
 BINARY = "application/octet-stream"
 TEXT = "text/plain; charset=utf-8"  # the 404 and 405 bodies
 NOT_FOUND = b"not found\n"
-HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"}
+# The page may fetch, run and show only what this server serves: @mediapipe/tasks-vision ships a
+# usage logger that posts to odml.pa.googleapis.com once a minute, which this refuses.  WASM needs
+# 'wasm-unsafe-eval'; the landmarker's frames are blob: and data: images.
+CONTENT_SECURITY_POLICY = ("default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self'; "
+                           "img-src 'self' data: blob:; media-src 'self' blob: mediastream:; worker-src 'self' blob:; "
+                           "object-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+HEADERS = {"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff",
+           "Content-Security-Policy": CONTENT_SECURITY_POLICY}
 # Hands the page looks for (main.py: 2).  In the browser the landmarker looks for a second hand with
 # the palm detector on every frame, which halves the frame rate (benchmark.py: web.two_hands.*).
 PAGE_MAX_HANDS = 1
@@ -149,7 +156,9 @@ class App:
             "hand_model": {"url": HAND_MODEL_URL, "sha256": keypoints.HAND_MODEL_SHA256},
             "lexicon": {"url": LEXICON_URL, "spec": lexicon} if self.lexicon is not None else None,
             "settings": {**asdict(settings), "reacquire_ms": recogniser.REACQUIRE_MS,
-                         "borders": list(keypoints.FALLBACK_BORDERS)},
+                         "borders": list(keypoints.FALLBACK_BORDERS),
+                         "last_resort_confidence": keypoints.LAST_RESORT_CONFIDENCE,
+                         "probe_frames": recogniser.PROBE_FRAMES},
             "decoder": {"prior_weight": word_decoder.PRIOR_WEIGHT, "oov_log_prior": word_decoder.OOV_LOG_PRIOR,
                         "missed_penalty": word_decoder.MISSED_PENALTY, "extra_penalty": word_decoder.EXTRA_PENALTY,
                         "margin": word_decoder.MARGIN, "prob_floor": word_decoder.PROB_FLOOR,

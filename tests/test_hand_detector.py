@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from conftest import SHARED_DATA, needs_data
+from conftest import SHARED_DATA, WEIGHTS, needs_data
 
 import keypoints
 
@@ -57,8 +57,27 @@ def test_photos_read_at_the_default_confidence_are_unchanged(detectors, name):
                 np.testing.assert_array_equal(x.landmarks, y.landmarks)
 
 
-def test_streams_have_no_last_resort():
+@needs_data
+@pytest.mark.parametrize("name", MISSED)
+def test_streams_find_those_hands_through_the_last_resort(name):
+    """The live path's re-acquisition tries the last resort in turn: a held letter that every
+    border misses at the default confidence still commits on a stream."""
+    import recogniser as live
+    from classifier import load_classifier
+    rgb, clf = photo(name), load_classifier(WEIGHTS.with_suffix(".onnx"))
+    letter = name.split("/")[-2]
+    for last_resort, want in ((False, ""), (True, letter)):
+        with keypoints.HandDetector(mode="video") as video:
+            r = live.Recogniser(video, clf, last_resort=last_resort)
+            found = sum(bool(r.process(rgb, i * 1000 / 15).hands) for i in range(30))
+            r.finish()
+        assert r.text.letters == want and (found > 15) == last_resort
+
+
+def test_the_last_resort_keeps_the_mode_and_is_made_once():
     with keypoints.HandDetector(mode="video") as video:
-        assert video.last_resort_confidence is None and video.fallback_borders == ()
+        assert video.fallback_borders == () and video.last_resort_confidence == keypoints.LAST_RESORT_CONFIDENCE
+        twin = video.last_resort()
+        assert twin is video.last_resort() and twin.mode == "video" and twin.last_resort() is None
     with keypoints.HandDetector(min_confidence=0.1) as low:  # already below the last resort's confidence
-        assert low.last_resort_confidence is None
+        assert low.last_resort_confidence is None and low.last_resort() is None

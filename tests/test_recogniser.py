@@ -36,15 +36,22 @@ def proba(letter: str, confidence: float = 0.9, second: str | None = None, p2: f
 
 class FakeDetector:
     """VIDEO-mode stand-in: a frame is a probability vector (or None: no hand); the hand is found
-    only when the frame is read with one of `finds` borders."""
+    only when the frame is read with one of `finds` borders (by its last resort: `last_finds`), and
+    never when it signs one of the letters `blind`."""
     mode = "video"
 
-    def __init__(self, finds: tuple[float, ...] = (0.0,)) -> None:
-        self.finds, self.borders = finds, []
+    def __init__(self, finds: tuple[float, ...] = (0.0,), last_finds: tuple[float, ...] | None = None,
+                 blind: str = "") -> None:
+        self.finds, self.blind, self.borders = finds, blind, []
+        self.last_resort_confidence = None if last_finds is None else keypoints.LAST_RESORT_CONFIDENCE
+        self._twin = None if last_finds is None else FakeDetector(last_finds)
+
+    def last_resort(self) -> FakeDetector | None:
+        return self._twin
 
     def read(self, frame: np.ndarray | None, border: float = 0.0, timestamp_ms: int | None = None) -> list:
         self.borders.append(border)
-        if frame is None or border not in self.finds:
+        if frame is None or border not in self.finds or signs(frame) in self.blind:
             return []
         landmarks = np.zeros((21, 3), np.float32)
         landmarks[:, 0] = np.resize(frame, 21)  # the probabilities ride along in the landmarks
@@ -70,6 +77,11 @@ def frame_of(p: np.ndarray | None) -> np.ndarray | None:
         return None
     FakeClassifier.probs.append(p)
     return np.full(21, (len(FakeClassifier.probs) - 1) / 1e6, np.float32)
+
+
+def signs(frame: np.ndarray) -> str:
+    """The class a fake frame's hand signs."""
+    return CLASSES[int(np.argmax(FakeClassifier.probs[int(round(frame[0] * 1e6))]))]
 
 
 def signed(word: str, misreads: dict[int, str] | None = None, pause_s: float = 2.0) -> list:
@@ -148,6 +160,26 @@ def test_hands_the_stream_misses_are_found_with_a_border():
     found = [b for b in detector.borders if b == 0.5]
     assert len(found) > 0.8 * len(detector.borders) - 3 * 2 * FPS  # mostly read with the border that works
     assert run(signed("CAB"), detector=FakeDetector(finds=(0.5,)), reacquire=False).text.text == ""
+
+
+def test_hands_only_a_lower_confidence_finds_are_found_by_the_last_resort():
+    """A hand the tracker misses at every border but its last resort finds: found in turn, and
+    that reading is kept while the hand stays; without the last resort it is never found."""
+    detector = FakeDetector(finds=(), last_finds=(0.25,))
+    assert run(signed("CAB"), detector=detector).text.text == "CAB "
+    assert len(detector.last_resort().borders) > 0.6 * len(detector.borders)
+    assert set(detector.last_resort().borders) == {0.0, *keypoints.FALLBACK_BORDERS}
+    assert run(signed("CAB"), detector=FakeDetector(finds=(), last_finds=(0.25,)), last_resort=False).text.text == ""
+    assert run(signed("CAB"), detector=FakeDetector(finds=())).text.text == ""  # a detector without one
+
+
+def test_the_detector_takes_the_hand_back_from_the_last_resort():
+    """Only the last resort finds the C; the detector reads the A and B again within PROBE_FRAMES
+    frames of their start, so the last resort reads only the hands the detector cannot."""
+    detector = FakeDetector(last_finds=(0.0,), blind="C")
+    assert run(signed("CAB", pause_s=0.0) + signed("CAB"), detector=detector).text.text == "CABCAB "
+    c_frames = 2 * round(LETTER_S * FPS)  # the frames of the two Cs
+    assert c_frames <= len(detector.last_resort().borders) < 1.5 * c_frames  # (never taken back: 3.5 x)
 
 
 def test_jsonl_records_carry_text_letters_and_suggestions(english: Lexicon):

@@ -110,6 +110,7 @@ def test_page_and_package_files_are_served(port: int, site: Path, path: str, kin
     assert status == 200 and body == (site / file).read_bytes()
     assert headers["Content-Type"] == kind
     assert headers["Cache-Control"] == "no-cache" and headers["X-Content-Type-Options"] == "nosniff"
+    assert "connect-src 'self';" in headers["Content-Security-Policy"]
     status, headers, body = request(port, path, "HEAD")
     assert status == 200 and body == b"" and int(headers["Content-Length"]) == (site / file).stat().st_size
 
@@ -140,7 +141,8 @@ def test_config_describes_the_shipped_model_and_the_settings(port: int):
     assert config["settings"] == {
         "max_hands": web_server.PAGE_MAX_HANDS, "threshold": recogniser.THRESHOLD, "hold_s": recogniser.HOLD,
         "gap_ms": recogniser.GAP_MS, "smooth_ms": recogniser.SMOOTH_MS, "word_pause_s": recogniser.WORD_PAUSE,
-        "reacquire_ms": recogniser.REACQUIRE_MS, "borders": list(keypoints.FALLBACK_BORDERS)}
+        "reacquire_ms": recogniser.REACQUIRE_MS, "borders": list(keypoints.FALLBACK_BORDERS),
+        "last_resort_confidence": keypoints.LAST_RESORT_CONFIDENCE, "probe_frames": recogniser.PROBE_FRAMES}
     assert config["decoder"] == {
         "prior_weight": word_decoder.PRIOR_WEIGHT, "oov_log_prior": word_decoder.OOV_LOG_PRIOR,
         "missed_penalty": word_decoder.MISSED_PENALTY, "extra_penalty": word_decoder.EXTRA_PENALTY,
@@ -167,7 +169,8 @@ def test_settings_reach_the_config(site: Path):
     body, _ = make_app(site, lexicon="none", settings=settings).resolve("/config.json")
     assert json.loads(body)["settings"] == {"max_hands": 1, "threshold": 0.5, "hold_s": 0.6, "gap_ms": 10.0,
                                             "smooth_ms": 100.0, "word_pause_s": 2.0, "reacquire_ms": 100,
-                                            "borders": [0.25, 0.5, 0.75]}
+                                            "borders": [0.25, 0.5, 0.75], "last_resort_confidence": 0.15,
+                                            "probe_frames": 3}
 
 
 def test_a_word_list_is_served_in_the_lexicons_order(site: Path, tmp_path: Path):

@@ -53,11 +53,15 @@ async function loadLandmarker(config) {
   const digest = await sha256(bytes);
   if (digest !== null && digest !== config.hand_model.sha256) throw new Error("the file fails its sha256 check");
   const fileset = await vision.FilesetResolver.forVisionTasks("/npm/tasks-vision/wasm");
-  return vision.HandLandmarker.createFromOptions(fileset, {
+  const make = (confidence) => vision.HandLandmarker.createFromOptions(fileset, {
     baseOptions: { modelAssetBuffer: bytes, delegate: "CPU" }, runningMode: "VIDEO",
-    numHands: config.settings.max_hands, minHandDetectionConfidence: 0.5,
-    minHandPresenceConfidence: 0.5, minTrackingConfidence: 0.5,
+    numHands: config.settings.max_hands, minHandDetectionConfidence: confidence,
+    minHandPresenceConfidence: confidence, minTrackingConfidence: confidence,
   });
+  // The landmarker, and its last resort at a lower confidence (recogniser.js).
+  const lastResort = config.settings.last_resort_confidence;
+  const landmarker = await make(0.5);  // one at a time: the WASM loader keeps its factory in a global
+  return [landmarker, lastResort === null ? null : await make(lastResort)];
 }
 
 async function loadModel(config) {
@@ -78,12 +82,12 @@ const labelled = (what, promise) => promise.catch((err) => { throw new Error(`${
 
 async function load() {
   const config = await labelled("the configuration", fetchJson("/config.json"));
-  const [landmarker, classifier, decoder] = await Promise.all([
+  const [[landmarker, lastResort], classifier, decoder] = await Promise.all([
     labelled("the hand model", loadLandmarker(config)),
     labelled("the letter model", loadModel(config)),
     labelled("the lexicon", loadDecoder(config)),
   ]);
-  recogniser = new Recogniser(landmarker, classifier, config.settings, new TextEntry(decoder));
+  recogniser = new Recogniser(landmarker, classifier, config.settings, new TextEntry(decoder), lastResort);
   overlay = new Overlay($("overlay"), config.hand_connections, (i) => recogniser.text.choose(i));
   asl.config = config;
   asl.ready = true;

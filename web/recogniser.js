@@ -1,6 +1,8 @@
 // The page's copy of recogniser.py's stream path: landmarks (a hand the tracker lost is looked
-// for again with replicated-edge borders), letter probabilities, smoothing per hand, committing
-// and the word pause.  `frameRecord` is the object main.py writes per JSONL line.
+// for again with replicated-edge borders, then by the last resort, a landmarker at a lower
+// confidence, which gives the hand back to the first one when it finds it), letter
+// probabilities, smoothing per hand, committing and the word pause.  `frameRecord` is the object
+// main.py writes per JSONL line.
 
 import { rightProbability, toProjectUnits } from "./keypoints.js";
 import { Smoother, Speller, best } from "./speller.js";
@@ -23,15 +25,20 @@ function handKeys(hands) {
 }
 
 export class Recogniser {
-  /** `settings`: config.json's "settings" (recogniser.py's defaults, or web.py's flags). */
-  constructor(landmarker, classifier, settings, text) {
+  /** `settings`: config.json's "settings" (recogniser.py's defaults, or web.py's flags);
+   * `lastResort`: the landmarker at settings.last_resort_confidence (null: none). */
+  constructor(landmarker, classifier, settings, text, lastResort = null) {
     this.landmarker = landmarker;
+    this.lastResort = lastResort;
     this.classifier = classifier;
     this.settings = settings;
     this.text = text;
     this.speller = new Speller(settings.hold_s * 1000, settings.gap_ms);
-    this.borders = [0, ...settings.borders];
-    this.border = 0;  // index in borders of the border frames are read with
+    const borders = [0, ...settings.borders];
+    // The ways frames are read, in turn while no hand is found: [by the last resort, border].
+    this.ways = [...borders.map((b) => [false, b]), ...(lastResort ? borders.map((b) => [true, b]) : [])];
+    this.way = 0;  // index in ways of the way frames are read now
+    this.held = 0;  // frames in a row the last resort has found the hand
     this.noHandSince = null;
     this.smoothers = new Map();
     this.lastTs = -1;
@@ -40,7 +47,8 @@ export class Recogniser {
 
   /** Hands in `frame` (width x height) read with a border of `border` x its longer side,
    * in units of the frame's longer side: [{landmarks, handedness, score, right}]. */
-  read(frame, width, height, border, ts) {
+  read(frame, width, height, way, ts) {
+    const [byLastResort, border] = this.ways[way];
     let source = frame, scale = 1, offset = 0, w = width, h = height;
     if (border) {
       const side = Math.max(width, height);
@@ -49,7 +57,7 @@ export class Recogniser {
       [w, h, scale, offset] = [width + 2 * pad, height + 2 * pad, (side + 2 * pad) / side, pad / side];
     }
     this.lastTs = Math.max(Math.trunc(ts), this.lastTs + 1);
-    const result = this.landmarker.detectForVideo(source, this.lastTs);
+    const result = (byLastResort ? this.lastResort : this.landmarker).detectForVideo(source, this.lastTs);
     return result.landmarks.map((marks, i) => {
       const landmarks = toProjectUnits(marks, w, h);
       if (border) {
@@ -81,7 +89,7 @@ export class Recogniser {
   /** Recognise one frame taken at `t` ms (increasing); the FrameResult of recogniser.py. */
   async process(frame, width, height, t) {
     const t0 = performance.now();
-    const hands = this.read(frame, width, height, this.borders[this.border], t);
+    const hands = this.readFrame(frame, width, height, t);
     this.trackAbsence(hands.length > 0, t);
     const t1 = performance.now();
     const proba = hands.length ? await this.classifier.predictProba(hands) : [];
@@ -107,16 +115,33 @@ export class Recogniser {
     };
   }
 
+  /** The hands of the frame read the way frames are read now; while the last resort holds the
+   * hand, every probe_frames-th frame is read by the landmarker first, which keeps the hand if it
+   * finds it. */
+  readFrame(frame, width, height, t) {
+    const [byLastResort, border] = this.ways[this.way];
+    if (byLastResort && this.held % this.settings.probe_frames === this.settings.probe_frames - 1) {
+      const own = this.ways.findIndex(([last, b]) => !last && b === border);
+      const hands = this.read(frame, width, height, own, t);
+      if (hands.length) {
+        this.way = own;
+        return hands;
+      }
+    }
+    return this.read(frame, width, height, this.way, t);
+  }
+
   /** Word pause and re-acquisition: how long the frames have been without a hand. */
   trackAbsence(found, t) {
     if (found) {
       this.noHandSince = null;
+      this.held = this.ways[this.way][0] ? this.held + 1 : 0;
       return;
     }
     if (this.noHandSince === null) this.noHandSince = t;
     const away = t - this.noHandSince;
     if (away >= this.settings.word_pause_s * 1000) this.text.endWord();
-    if (away >= this.settings.reacquire_ms) this.border = (this.border + 1) % this.borders.length;
+    if (away >= this.settings.reacquire_ms) this.way = (this.way + 1) % this.ways.length;
   }
 
   /** Empty the spelled text. */
