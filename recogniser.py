@@ -166,7 +166,7 @@ class Recogniser:
         """`_views` read the way streams are read now; while the last resort holds the hand, every
         PROBE_FRAMES-th frame is read by the detector first, which keeps the hand if it finds it."""
         by_last_resort, border = self._ways[self._way]
-        if self.reacquire and by_last_resort and self._held % PROBE_FRAMES == PROBE_FRAMES - 1:
+        if by_last_resort and self._held % PROBE_FRAMES == PROBE_FRAMES - 1:  # (only ways of streams)
             own = self._ways.index((False, border))
             views = self._views(frame_rgb, timestamp_ms, own)
             if any(views):
