@@ -25,7 +25,7 @@ import sys
 import threading
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, TypeVar
+from typing import Callable, Iterable, Iterator, Mapping, TypeVar
 
 ENGLISH_SIZE = 50_000
 # A user's word without a count is taken to be as common as 1 word in 100,000 (zipf 4: "pencil",
@@ -94,6 +94,11 @@ class Lexicon:
                 counts[word] = counts.get(word, 0.0) + (float(fields[1]) if len(fields) == 2 else 1.0)
         log_probs = {word: min(0.0, math.log(USER_WORD_FREQUENCY * count)) for word, count in counts.items()}
         return cls(log_probs, skipped)
+
+    def without(self, words: Iterable[str]) -> Lexicon:
+        """This lexicon less `words` (upper-case; words it does not hold are ignored)."""
+        gone = set(words)
+        return Lexicon({w: lp for w, lp in self.log_probs.items() if w not in gone}, self.skipped)
 
     def merge(self, other: Lexicon) -> Lexicon:
         """This lexicon plus `other`'s words; a word in both keeps the higher log-probability."""

@@ -11,7 +11,9 @@ smoothing, hold-to-commit, the word pause, the lexicon).  Then idle stretches (n
 signer's `nothing` photos) count false commits.  Scored per signer and overall, for the letters
 as committed (no lexicon) and as shown (--lexicon), from the same run: word accuracy, character
 error rate (missed, wrong and extra letters), letters per minute (right letters per minute of
-stream) and false commits per idle minute.  The JSON keeps every word's committed letters with
+stream) and false commits per idle minute.  Names are decoded with the benchmark's names taken out
+of the lexicon (most are in the English list, and a user's own name often is not), so the names
+figure says whether the lexicon keeps a name it does not know; --known-names keeps them in.  The JSON keeps every word's committed letters with
 their probabilities, so a lexicon setting can be compared without playing the streams again.  With --fold-models (crossval.py --keep-models DIR),
 each signer is spelled by the model trained without its collection: a new person's figure.  Running again with more signers, holds or gaps and the same --json plays
 only what is new; --rescore EARLIER.json decodes an earlier run's committed letters again (another
@@ -23,14 +25,14 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
 import atomic_files
 import recogniser as live
 from finished_runs import Finished
-from spelling_streams import Player, find_signers, frames_at, pick_words
+from spelling_streams import WORD_LISTS, Player, find_signers, frames_at, pick_words, read_words
 
 # ----------------------------------------------------------------------------- settings
 DATA_DIRS = ["../shared/data"]
@@ -42,6 +44,7 @@ GAPS_MS = [live.GAP_MS]  # dips bridged while holding (main.py --gap-ms)
 WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (main.py --word-pause)
 THRESHOLD = live.THRESHOLD  # smoothed confidence below which no letter is shown or held (main.py --threshold)
 LEXICON = "en"  # main.py --lexicon
+KNOWN_NAMES = False  # decode names with the lexicon as it is (default: the benchmark's names taken out of it)
 WORDS = 12  # dictionary words per signer
 NAMES = 8  # names and codes per signer
 FPS = 15.0  # frames per second of the streams
@@ -76,14 +79,12 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
 
     import keypoints
     from classifier import load_classifier
-    from lexicon import load_lexicon
     from text_entry import TextEntry
-    from word_decoder import WordDecoder
     torch.set_num_threads(1)
     clf = load_classifier(weights)
-    words = load_lexicon(args.lexicon)
+    decoders = kind_decoders(args.lexicon, clf.classes, args.known_names)
     finished: list[dict[str, Any]] = []  # each finished word's letters and their probabilities
-    text = TextEntry(WordDecoder(words, clf.classes) if words is not None else None,
+    text = TextEntry(decoders["dictionary"],
                      on_word=lambda _: finished.append({"letters": text.last.letters, "probs": [
                          None if p is None else np.round(p, 4).tolist() for p in text.last.probs]}))
     player = Player(signer, args.seed)
@@ -94,6 +95,7 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
                                      last_resort=args.last_resort)
         t_ms = 0.0
         for kind, count in zip(KINDS, (args.words, args.names)):
+            text.decoder = decoders[kind]
             for word in pick_words(signer, kind, count, args.seed):
                 frames = player.word(word, hold + args.slack, args.release, args.word_pause + args.pause_margin)
                 shown, letters = len(text.text), len(text.letters)
@@ -120,22 +122,32 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     return out
 
 
-def rescore(runs: dict[str, dict[str, Any]], lexicon: str) -> None:
+def kind_decoders(lexicon: str, classes: Sequence[str], known_names: bool) -> dict[str, Any]:
+    """The word decoder (None without a lexicon) for each kind of word: names get the lexicon
+    less the benchmark's names unless `known_names`."""
+    from lexicon import load_lexicon
+    from word_decoder import WordDecoder
+    words = load_lexicon(lexicon)
+    if words is None:
+        return dict.fromkeys(KINDS)
+    names = words if known_names else words.without(read_words(WORD_LISTS["names"]))
+    return {"dictionary": WordDecoder(words, classes), "names": WordDecoder(names, classes)}
+
+
+def rescore(runs: dict[str, dict[str, Any]], lexicon: str, known_names: bool) -> None:
     """Decode every finished word of `runs` again (in place) with `lexicon` and the word decoder's
     settings now in force, exactly as text_entry.TextEntry does when a word ends."""
     from dataset_layout import KAGGLE_CLASSES
-    from lexicon import load_lexicon
     from text_entry import TextEntry
-    from word_decoder import WordDecoder
-    words, decoders = load_lexicon(lexicon), {}
+    decoders: dict[tuple[str, ...], dict[str, Any]] = {}
     for run in runs.values():
         classes = tuple(run.get("classes", KAGGLE_CLASSES))
         if classes not in decoders:
-            decoders[classes] = WordDecoder(words, classes) if words is not None else None
+            decoders[classes] = kind_decoders(lexicon, classes, known_names)
         for word in run["words"]:
             shown = []
             for finished in word["finished"]:
-                text = TextEntry(decoders[classes])
+                text = TextEntry(decoders[classes][word["kind"]])
                 for letter, p in zip(finished["letters"], finished["probs"]):
                     text.commit(letter, None if p is None else np.array(p, np.float32))
                 text.end_word(space=False)
@@ -220,6 +232,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--last-resort", action=argparse.BooleanOptionalAction, default=True,
                    help="look for it at a lower confidence too (what main.py does; off: the borders only)")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE")
+    p.add_argument("--known-names", action=argparse.BooleanOptionalAction, default=KNOWN_NAMES,
+                   help="decode names with the lexicon as it is (off: the benchmark's names taken out of it)")
     p.add_argument("--words", type=int, default=WORDS, help="dictionary words per signer")
     p.add_argument("--names", type=int, default=NAMES, help="names and codes per signer")
     p.add_argument("--fps", type=float, default=FPS)
@@ -333,14 +347,15 @@ def main_rescore(args: argparse.Namespace) -> int:
         print(f"spellbench.py: error: {problem}", file=sys.stderr)
         return 2
     import word_decoder
-    rescore(earlier["runs"], args.lexicon)
+    rescore(earlier["runs"], args.lexicon, args.known_names)
     runs = dict(sorted(earlier["runs"].items(), key=lambda item: item[0].split("/", 1)[1]))
     results = tables(runs, f"rescored from {args.rescore}")
     if args.json:
         settings = {k: getattr(word_decoder, k) for k in ("PRIOR_WEIGHT", "OOV_LOG_PRIOR", "MISSED_PENALTY",
                                                           "EXTRA_PENALTY", "MARGIN", "TOP_K", "BEAM")}
         atomic_files.write_json(args.json, {**earlier, "rescored_from": args.rescore, "lexicon": args.lexicon,
-                                            "word_decoder": settings, "results": results})
+                                            "known_names": args.known_names, "word_decoder": settings,
+                                            "results": results})
     return 0
 
 

@@ -39,6 +39,29 @@ def test_scores_of_known_outcomes():
     assert summary["overall"]["names.lexicon"]["word_accuracy"] == 1.0
 
 
+def test_names_are_decoded_as_names_the_lexicon_does_not_know():
+    """UNESCO is in the English list; a benchmark name must be one the lexicon does not know, so
+    the misread UNESCA is not put right unless --known-names, while WATEP still becomes WATER."""
+    from dataset_layout import KAGGLE_CLASSES
+
+    def vector(letter: str, second: str | None = None) -> list[float]:
+        p = np.full(len(KAGGLE_CLASSES), 0.001)
+        p[KAGGLE_CLASSES.index(letter)] = 0.6 if second else 0.97
+        if second:
+            p[KAGGLE_CLASSES.index(second)] = 0.35
+        return (p / p.sum()).tolist()
+
+    def word(kind: str, truth: str, letters: str, misread: str) -> dict:
+        probs = [vector(c, misread if i == len(letters) - 1 else None) for i, c in enumerate(letters)]
+        return {"kind": kind, "word": truth, "letters": letters, "lexicon": letters,
+                "finished": [{"letters": letters, "probs": probs}]}
+    for known, shown in ((False, "UNESCA"), (True, "UNESCO")):
+        runs = {"s/0.3/150": {"words": [word("dictionary", "WATER", "WATEP", "R"),
+                                        word("names", "UNESCO", "UNESCA", "O")], "classes": list(KAGGLE_CLASSES)}}
+        spellbench.rescore(runs, "en", known_names=known)
+        assert [w["lexicon"] for w in runs["s/0.3/150"]["words"]] == ["WATER", shown]
+
+
 @pytest.fixture
 def tiny_signer(tmp_path: Path) -> streams.Signer:
     """A signer with two photos of A-E and L and one of `nothing`, each photo a different colour

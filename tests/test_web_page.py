@@ -190,6 +190,44 @@ def test_speller_and_lexicon_match_python(page) -> None:
     assert corrected, "the streams should exercise the lexicon's corrections"
 
 
+DECODE_JS = """async ([cases, words]) => {
+  const { WordDecoder } = await import('/web/word_decoder.js');
+  const decoder = new WordDecoder(words, asl.config.model.classes, asl.config.decoder);
+  return cases.map(([letters, probs]) => {
+    const result = decoder.decode(letters, probs);
+    return [result.text, result.suggestions.map(({ word, score }) => [word, score])];
+  });
+}"""
+
+
+def test_word_decoder_matches_python(page) -> None:
+    """Finished words with each kind of edit (a misread, a missed letter, a double commit, an
+    unsure and a confident extra letter): the page picks the same word with the same scores."""
+    classes = page.evaluate("asl.config.model.classes")
+    words = {"WATER": -7.5, "WAFER": -11.5, "US": -6.0, "USE": -7.0, "BORN": -8.0, "CAT": -8.0, "CUT": -8.5}
+    rng = np.random.default_rng(0)
+
+    def vector(letter: str, confidence: float, second: str) -> list[float]:
+        p = rng.dirichlet(np.full(len(classes), 0.5)) * (1 - confidence) * 0.2
+        p[classes.index(letter)] += confidence
+        p[classes.index(second)] += 1 - p.sum()
+        return p.tolist()
+    cases = []
+    for letters, unsure, second in (("WATEP", 4, "R"), ("WTER", -1, "A"), ("WAATER", 2, "E"), ("WATKER", 3, "E"),
+                                    ("USB", -1, "E"), ("BJORN", -1, "A"), ("CXT", 1, "A"), ("QQ", 0, "R")):
+        probs = [vector(c, 0.55 if i == unsure else 0.98, second if c != second else "Z")
+                 for i, c in enumerate(letters)]
+        cases.append((letters, probs))
+    got = page.evaluate(DECODE_JS, [cases, [[w, lp] for w, lp in words.items()]])
+    decoder = WordDecoder(Lexicon(words), classes)
+    for (letters, probs), (text, suggestions) in zip(cases, got):
+        want = decoder.decode(letters, [np.array(p) for p in probs])
+        assert text == want.text, letters
+        assert [w for w, _ in suggestions] == [c.word for c in want.suggestions], letters
+        assert [s for _, s in suggestions] == pytest.approx([c.score for c in want.suggestions], abs=1e-9), letters
+    assert {text for text, _ in got} >= {"WATER", "CAT"}, "the cases should exercise corrections"
+
+
 # ----------------------------------------------------------------------------- end to end
 def spelling_video(folder: Path) -> Path:
     """A y4m of the signer spelling WORD: a second with no hand, each letter a photo held 1.25 s

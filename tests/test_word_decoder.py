@@ -96,6 +96,20 @@ def test_extra_letter_is_removed(decoder: WordDecoder):
     assert (result.text, result.corrected) == ("WATER", True)
 
 
+def test_unsure_extra_letter_is_removed(decoder: WordDecoder):
+    result = decoder.decode("WATKER", stream("WATKER", **{"3": "E"}))
+    assert (result.text, result.corrected) == ("WATER", True)
+
+
+@pytest.mark.parametrize("code", ["USB", "KLM", "BJORN"])
+def test_confidently_read_letter_is_not_dropped_to_make_a_word(english: Lexicon, code: str):
+    # Codes and names the list does not know, each letter read at 0.98: dropping one would make
+    # US, KM or BORN, far likelier words, but a confident letter is rarely an extra commit.
+    unknown = WordDecoder(english.without([code]), CLASSES)
+    probs = [proba(c, 0.98) for c in code]
+    assert unknown.decode(code, probs).text == code
+
+
 def test_suggestions_are_three_distinct_words_best_first(decoder: WordDecoder, english: Lexicon):
     result = decoder.decode("WATEP", stream("WATEP", **{"4": "R"}))
     words = [c.word for c in result.suggestions]

@@ -72,7 +72,7 @@ export class WordDecoder {
     let raw = 0;
     for (let i = 0; i < letters.length; i++) raw += logP[i][letters.charCodeAt(i) - 65];
     raw += this.s.prior_weight * this.s.oov_log_prior;
-    const suggestions = this.search(logP);
+    const suggestions = this.search(logP, this.extraCosts(letters, logP));
     if (!this.words.has(letters) && suggestions.length && suggestions[0].score > raw + this.s.margin) {
       return { text: suggestions[0].word, suggestions, corrected: true };
     }
@@ -89,9 +89,20 @@ export class WordDecoder {
     return p.map((v) => Math.log(Math.max(total > 0 ? v / total : 1 / 26, this.s.prob_floor)));
   }
 
-  /** The best lexicon words by beam search over the trie. */
-  search(logP) {
-    const { top_k: topK, beam, missed_penalty: missedCost, extra_penalty: extraCost } = this.s;
+  /** The cost of each committed letter being one the word does not have: extra_penalty for a
+   * repeat of the letter before it, else extra_penalty + log(1 - p), 1 - p floored at prob_floor. */
+  extraCosts(letters, logP) {
+    return [...letters].map((c, i) => {
+      const p = Math.exp(logP[i][c.charCodeAt(0) - 65]);
+      const repeat = i > 0 && c === letters[i - 1];
+      return this.s.extra_penalty + (repeat ? 0 : Math.log(Math.max(this.s.prob_floor, 1 - p)));
+    });
+  }
+
+  /** The best lexicon words by beam search over the trie (`extraCosts`: the cost of dropping
+   * each committed position). */
+  search(logP, extraCosts) {
+    const { top_k: topK, beam, missed_penalty: missedCost } = this.s;
     const tops = logP.map((row) => row.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1])
       .slice(0, topK).map(([, i]) => i));
     let layer = new Map([[state(this.root, false, false), 0]]);
@@ -110,7 +121,7 @@ export class WordDecoder {
           const child = node.children.get(letter);
           if (child) keep(layer, state(child, missed, extra), score + row[letter]);
         }
-        if (!extra) keep(layer, state(node, missed, true), score + extraCost);
+        if (!extra) keep(layer, state(node, missed, true), score + extraCosts[i]);
       }
     }
     const words = new Map();
