@@ -16,6 +16,7 @@ FONT = cv2.FONT_HERSHEY_SIMPLEX
 HAND_COLOURS = {"right": (255, 160, 0), "left": (0, 200, 255)}  # BGR: blue-ish right, amber left
 OTHER_COLOUR = (200, 200, 200)
 NO_LETTER_COLOUR = (150, 150, 150)
+BONES = np.array(keypoints.HAND_CONNECTIONS)  # (bones, 2) landmark indices: the skeleton, one polyline a bone
 WHITE, BLACK, GREEN, RED = (255, 255, 255), (0, 0, 0), (60, 220, 60), (40, 40, 230)
 
 
@@ -57,8 +58,7 @@ def draw_hand(frame: np.ndarray, landmarks: np.ndarray, handedness: str, letter:
     colour = HAND_COLOURS.get(handedness.lower(), OTHER_COLOUR)
     points = np.rint(landmarks[:, :2] * max(frame.shape[:2])).astype(np.int32)
     line = max(1, round((3 if spelling else 2) * s))
-    for a, b in keypoints.HAND_CONNECTIONS:
-        cv2.line(frame, tuple(points[a]), tuple(points[b]), colour, line, cv2.LINE_AA)
+    cv2.polylines(frame, list(points[BONES]), False, colour, line, cv2.LINE_AA)
     for x, y in points:
         cv2.circle(frame, (int(x), int(y)), max(2, round(4 * s)), WHITE, cv2.FILLED, cv2.LINE_AA)
     if confidence is None:
