@@ -34,8 +34,9 @@ from lexicon import Lexicon
 # frequencies more and the hand less (more corrections towards common words).  0.7 and the
 # confidence-weighted extra letter were chosen with spellbench.py --rescore (names the word list
 # does not know, on four earlier runs' fold models) on half of the signers and checked on the
-# other half: at 1.0 the lexicon turned 15% of rightly spelled unknown names into common words
-# (USB -> US, KLM -> KM, BJORN -> BORN); at 0.7 none, for 3% fewer dictionary words.
+# other half: at 1.0, without that term, the lexicon turned a quarter of the rightly spelled
+# unknown names into common words (USB -> US, KLM -> KM, BJORN -> BORN); now none, for about 3
+# points fewer dictionary words (docs/model_card.md, "Names the lexicon does not know").
 PRIOR_WEIGHT = 0.7
 # The settings below were chosen with spellbench.py --rescore on half of the signers (new
 # people, fold models, hold 1 s) and checked on the other half; see the README's spelling table.
