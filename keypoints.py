@@ -67,9 +67,8 @@ class Hand:
 
     @property
     def right_probability(self) -> float:
-        """The probability that this is a right hand (the gesture embedder's `handedness` input):
-        `right_probability` of one label, in plain Python (it runs on every hand of every frame)."""
-        return float(np.float32(1.0 - self.score if self.handedness.lower() == "left" else self.score))
+        """The probability that this is a right hand (the gesture embedder's `handedness` input)."""
+        return float(right_probability(self.handedness, self.score)[0])
 
 
 # ----------------------------------------------------------------------------- hand model

@@ -190,7 +190,7 @@ def test_predict_proba_takes_labels_or_left_flags(tmp_path):
 
 @pytest.mark.parametrize("label", ["Left", "Right", "left", "RIGHT", "Other"])
 def test_hand_right_probability_is_the_embedders_handedness_input(label: str):
-    """A detected hand's right-hand probability (computed per frame in plain Python) is what
-    `keypoints.right_probability` gives for its label and score."""
+    """A detected hand's right-hand probability is what `keypoints.right_probability` gives for
+    its label and score."""
     hand = keypoints.Hand(synthetic_hand(np.random.default_rng(0)), label, 0.8317)
     assert hand.right_probability == float(keypoints.right_probability(label, 0.8317)[0])
