@@ -4,11 +4,11 @@ Frame -> keypoints.HandDetector (landmarks; for photos also of the mirror image,
 with every fallback border) -> classifier.Classifier.predict_proba -> speller.Smoother per hand ->
 speller.Speller (hold-to-commit, short dips bridged) -> text_entry.TextEntry (words, lexicon).
 
-On a stream (VIDEO mode) a hand the tracker cannot find is looked for again: after REACQUIRE_MS
-without a hand, each frame is read with the next of (no border, *keypoints.FALLBACK_BORDERS),
-then, with `last_resort`, the same borders by the detector's last resort (its twin at
-keypoints.LAST_RESORT_CONFIDENCE), until one finds a hand; that reading is kept while the hand is
-tracked.  It costs no extra landmarker run (a frame without a tracked hand runs the palm detector
+On a stream (VIDEO mode) a hand the tracker cannot find is looked for again: from the frame
+after the one that lost it, each frame is read the next way of (no border,
+*keypoints.FALLBACK_BORDERS), then, with `last_resort`, the same borders by the detector's last
+resort (its twin at keypoints.LAST_RESORT_CONFIDENCE), starting again from the plain reading each
+time a hand is lost, until one finds a hand; that reading is kept while the hand is tracked.  It costs no extra landmarker run (a frame without a tracked hand runs the palm detector
 anyway), so hands that fill the frame or that only a lower confidence finds, which the photo path
 finds, are found on streams too.  As on photos, the last resort reads only hands the detector
 cannot: while it holds the hand, every PROBE_FRAMES-th frame is read by the detector first (with
@@ -37,7 +37,6 @@ HOLD = 0.3  # seconds a letter must be held to be added to the text (chosen with
 GAP_MS = 150.0  # dips shorter than this (no letter, or another one) do not restart the hold
 SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the frames in it)
 WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
-REACQUIRE_MS = 100  # on streams: time without a hand before the frame is read with borders too
 PROBE_FRAMES = 3  # on streams, while the last resort holds the hand: every this many frames the
 # detector itself reads the frame first, and takes the hand back when it finds it
 # -----------------------------------------------------------------------------
@@ -232,13 +231,14 @@ class Recogniser:
             self._no_hand_since = None
             self._held = self._held + 1 if self._ways[self._way][0] else 0
             return
-        if self._no_hand_since is None:
+        lost_now = self._no_hand_since is None
+        if lost_now:
             self._no_hand_since = timestamp_ms
         away = timestamp_ms - self._no_hand_since
         if not self.independent_frames and away >= self.word_pause_ms:
             self.text.end_word()
-        if self.reacquire and away >= REACQUIRE_MS:
-            self._way = (self._way + 1) % len(self._ways)
+        if self.reacquire:
+            self._way = 0 if lost_now else (self._way + 1) % len(self._ways)
 
     def finish(self) -> None:
         """The stream has ended: end the word being spelled (no space after it)."""

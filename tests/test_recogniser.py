@@ -41,8 +41,9 @@ class FakeDetector:
     mode = "video"
 
     def __init__(self, finds: tuple[float, ...] = (0.0,), last_finds: tuple[float, ...] | None = None,
-                 blind: str = "") -> None:
+                 blind: str = "", finds_for: dict[str, tuple[float, ...]] | None = None) -> None:
         self.finds, self.blind, self.borders = finds, blind, []
+        self.finds_for = finds_for or {}  # letter -> the borders its hand is found with (else `finds`)
         self.last_resort_confidence = None if last_finds is None else keypoints.LAST_RESORT_CONFIDENCE
         self._twin = None if last_finds is None else FakeDetector(last_finds)
 
@@ -51,7 +52,7 @@ class FakeDetector:
 
     def read(self, frame: np.ndarray | None, border: float = 0.0, timestamp_ms: int | None = None) -> list:
         self.borders.append(border)
-        if frame is None or border not in self.finds or signs(frame) in self.blind:
+        if frame is None or border not in self.finds_for.get(signs(frame), self.finds) or signs(frame) in self.blind:
             return []
         landmarks = np.zeros((21, 3), np.float32)
         landmarks[:, 0] = np.resize(frame, 21)  # the probabilities ride along in the landmarks
@@ -160,6 +161,20 @@ def test_hands_the_stream_misses_are_found_with_a_border():
     found = [b for b in detector.borders if b == 0.5]
     assert len(found) > 0.8 * len(detector.borders) - 3 * 2 * FPS  # mostly read with the border that works
     assert run(signed("CAB"), detector=FakeDetector(finds=(0.5,)), reacquire=False).text.text == ""
+
+
+def test_a_hand_lost_at_a_new_letter_is_looked_for_one_way_a_frame_from_the_plain_reading():
+    """The C's hand is found only with a 0.5 border, the A's only without one: when the letter
+    changes, the frame after the loss is read plainly, then each further frame with the next
+    border, so no frame is spent on a reading that just failed."""
+    detector = FakeDetector(finds_for={"C": (0.5,)})
+    frames = signed("CAC")
+    assert run(frames, detector=detector).text.text == "CAC "
+    letter = round(LETTER_S * FPS)
+    a_start, c_start = letter, 2 * letter
+    assert detector.borders[a_start:a_start + 2] == [0.5, 0.0]  # lost with the C's border, then plain
+    assert detector.borders[c_start:c_start + 4] == [0.0, 0.0, 0.25, 0.5]  # plain twice, then in turn
+    assert detector.borders[c_start + 4:c_start + letter] == [0.5] * (letter - 4)  # kept while it stays
 
 
 def test_hands_only_a_lower_confidence_finds_are_found_by_the_last_resort():

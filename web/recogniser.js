@@ -138,10 +138,11 @@ export class Recogniser {
       this.held = this.ways[this.way][0] ? this.held + 1 : 0;
       return;
     }
-    if (this.noHandSince === null) this.noHandSince = t;
+    const lostNow = this.noHandSince === null;
+    if (lostNow) this.noHandSince = t;
     const away = t - this.noHandSince;
     if (away >= this.settings.word_pause_s * 1000) this.text.endWord();
-    if (away >= this.settings.reacquire_ms) this.way = (this.way + 1) % this.ways.length;
+    this.way = lostNow ? 0 : (this.way + 1) % this.ways.length;
   }
 
   /** Empty the spelled text. */
