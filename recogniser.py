@@ -8,8 +8,9 @@ On a stream (VIDEO mode) a hand the tracker cannot find is looked for again: fro
 after the one that lost it, each frame is read the next way of (no border,
 *keypoints.FALLBACK_BORDERS), then, with `last_resort`, the same borders by the detector's last
 resort (its twin at keypoints.LAST_RESORT_CONFIDENCE), starting again from the plain reading each
-time a hand is lost, until one finds a hand; that reading is kept while the hand is tracked.  It costs no extra landmarker run (a frame without a tracked hand runs the palm detector
-anyway), so hands that fill the frame or that only a lower confidence finds, which the photo path
+time a hand is lost, until one finds a hand; that reading is kept while the hand is tracked.
+It costs no extra landmarker run (a frame without a tracked hand runs the palm detector anyway),
+so hands that fill the frame or that only a lower confidence finds, which the photo path
 finds, are found on streams too.  As on photos, the last resort reads only hands the detector
 cannot: while it holds the hand, every PROBE_FRAMES-th frame is read by the detector first (with
 the same border), which takes the hand back when it finds it (the last resort then reads that
