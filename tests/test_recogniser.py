@@ -52,7 +52,8 @@ class FakeDetector:
 
     def read(self, frame: np.ndarray | None, border: float = 0.0, timestamp_ms: int | None = None) -> list:
         self.borders.append(border)
-        if frame is None or border not in self.finds_for.get(signs(frame), self.finds) or signs(frame) in self.blind:
+        letter = None if frame is None else signs(frame)
+        if letter is None or border not in self.finds_for.get(letter, self.finds) or letter in self.blind:
             return []
         landmarks = np.zeros((21, 3), np.float32)
         landmarks[:, 0] = np.resize(frame, 21)  # the probabilities ride along in the landmarks
