@@ -15,10 +15,11 @@ stream) and false commits per idle minute.  Names are decoded with the benchmark
 out of the lexicon (most are in the English list, and a user's own name often is not), so the
 names figure says whether the lexicon keeps a name it does not know; --known-names keeps them
 in.  The JSON keeps every word's committed letters with their probabilities, so a lexicon
-setting can be compared without playing the streams again.  With --fold-models (crossval.py --keep-models DIR),
-each signer is spelled by the model trained without its collection: a new person's figure.  Running again with more signers, holds or gaps and the same --json plays
-only what is new; --rescore EARLIER.json decodes an earlier run's committed letters again (another
---lexicon or word_decoder.py setting) without playing anything.
+setting can be compared without playing the streams again.  With --fold-models
+(crossval.py --keep-models DIR), each signer is spelled by the model trained without its
+collection: a new person's figure.  Running again with more signers, holds or gaps and the same
+--json plays only what is new; --rescore EARLIER.json decodes an earlier run's committed letters
+again (another --lexicon or word_decoder.py setting) without playing anything.
 """
 from __future__ import annotations
 
