@@ -32,7 +32,19 @@ class TorchClassifier(Classifier):
 
     def logits(self, inputs: keypoints.ModelInputs) -> np.ndarray:
         with self._torch.inference_mode():
-            return self.model(*(self._torch.from_numpy(np.ascontiguousarray(part)) for part in inputs)).numpy()
+            return self.model(*self._tensors(inputs)).numpy()
+
+    @property
+    def can_adapt(self) -> bool:
+        return self.model.inputs != "ensemble"
+
+    def logits_and_hidden(self, inputs: keypoints.ModelInputs) -> tuple[np.ndarray, np.ndarray]:
+        with self._torch.inference_mode():
+            logits, hidden = self.model.with_hidden(*self._tensors(inputs))
+        return logits.numpy(), hidden.numpy()
+
+    def _tensors(self, inputs: keypoints.ModelInputs) -> list:
+        return [self._torch.from_numpy(np.ascontiguousarray(part)) for part in inputs]
 
 
 def load_classifier(weights: str | os.PathLike, class_mapping: str | os.PathLike | None = None) -> Classifier:

@@ -6,6 +6,7 @@ back-ends (`classifier.TorchClassifier`, `onnx_classifier.OnnxClassifier`) build
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -19,15 +20,34 @@ class CheckpointError(RuntimeError):
     """A weights file that is missing, unreadable, or does not match the code or class list."""
 
 
+@dataclass
+class Scores:
+    """A batch of hands as the model saw them: class probabilities (after any signer adaptation),
+    and, with an `adapter`, the calibrated logits before it and the head's hidden layer (what
+    adaptation.py learns from).  Rows for unusable hands are NaN."""
+    proba: np.ndarray  # (N, classes)
+    calibrated: np.ndarray | None = None  # (N, classes): logits / temperature, unadapted
+    hidden: np.ndarray | None = None  # (N, hidden)
+
+
 class Classifier:
-    """A loaded model with its class names; `predict_proba` takes raw landmarks."""
+    """A loaded model with its class names; `predict_proba` takes raw landmarks.  With an
+    `adapter` (adaptation.SignerAdapter; needs a model with a hidden-layer output), its
+    correction is added to the calibrated logits of every hand."""
 
     def __init__(self, classes: list[str], temperature: float = 1.0) -> None:
         self.classes = classes
         self.temperature = temperature
+        self.adapter = None
 
     def logits(self, inputs: keypoints.ModelInputs) -> np.ndarray:
         """Raw scores for a batch of model inputs (`keypoints.model_inputs`)."""
+        raise NotImplementedError
+
+    can_adapt = False  # the model has a hidden-layer output (`logits_and_hidden`)
+
+    def logits_and_hidden(self, inputs: keypoints.ModelInputs) -> tuple[np.ndarray, np.ndarray]:
+        """Raw scores and the head's hidden layer (where `can_adapt`)."""
         raise NotImplementedError
 
     def predict_proba(self, landmarks: np.ndarray, handedness: str | Sequence[str] | np.ndarray) -> np.ndarray:
@@ -35,6 +55,10 @@ class Classifier:
         MediaPipe labels, left-hand flags or right-hand probabilities (`Hand.right_probability`;
         see `keypoints.right_probability`).  Rows for unusable landmarks (non-finite or collapsed)
         are NaN: such a hand never gets a letter."""
+        return self.predict(landmarks, handedness).proba
+
+    def predict(self, landmarks: np.ndarray, handedness: str | Sequence[str] | np.ndarray) -> Scores:
+        """`predict_proba`'s probabilities, with what signer adaptation needs when adapting."""
         lm = np.asarray(landmarks, np.float32).reshape(-1, keypoints.NUM_LANDMARKS, 3)
         right = keypoints.right_probability(handedness)
         if right.size == 1:
@@ -43,11 +67,20 @@ class Classifier:
             raise ValueError(f"{len(lm)} hands but {len(right)} handedness values")
         out = np.full((len(lm), len(self.classes)), np.nan, np.float32)
         ok = keypoints.valid_landmarks(lm)
+        scores = Scores(out)
         if ok.any():
-            z = self.logits(keypoints.model_inputs(lm[ok], right[ok])) / self.temperature
+            inputs = keypoints.model_inputs(lm[ok], right[ok])
+            if self.adapter is None:
+                z = self.logits(inputs) / self.temperature
+            else:
+                raw, hidden = self.logits_and_hidden(inputs)
+                scores.calibrated, scores.hidden = np.full_like(out, np.nan), np.full((len(lm), hidden.shape[1]), np.nan,
+                                                                                       np.float32)
+                scores.calibrated[ok], scores.hidden[ok] = raw / self.temperature, hidden
+                z = scores.calibrated[ok] + self.adapter.correction(hidden)
             z = np.exp(z - z.max(axis=1, keepdims=True))
             out[ok] = z / z.sum(axis=1, keepdims=True)
-        return out
+        return scores
 
 
 def combine_views(probs: np.ndarray, photo_ids: Sequence) -> tuple[np.ndarray, np.ndarray]:

@@ -1,7 +1,7 @@
 """Leave-one-source-out: how well the model does on a collection it never saw.
 
     python crossval.py --data OUT [--holdout SOURCE ...] [--seeds 42 7] [--inputs fused] [--jobs 2] [--json OUT.json]
-                       [--keep-models DIR]
+                       [--keep-models DIR] [--adapt-shots 1 3]
 
 For each held-out source and seed: train.py on every other source (its train/valid splits), then
 score all of the held-out source's samples (every split); `--keep-models` keeps each fold's model as
@@ -12,7 +12,10 @@ end: images where no hand was found (from manifest.csv) count as the prediction 
 ways to read a photo are scored: the photo (`evaluate.py --no-both-views --no-border-views`), its
 mirror image (`.mirror.npy`, the other hand: `... --flip`), both averaged per photo
 (`evaluate.py --no-border-views`) and all views: both, each read with every fallback border too
-(`evaluate.py`'s default; needs preprocess.py --border-views).
+(`evaluate.py`'s default; needs preprocess.py --border-views).  `--adapt-shots K` also scores
+signer adaptation (main.py --adapt): K of the held-out signer's photos per letter (camera view)
+teach adaptation.SignerAdapter, as K confirmed letters of each would live, and the signer's other
+letters are scored before and after (`adapted_K`).
 """
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
@@ -41,6 +44,7 @@ SEEDS = [42, 7]  # each fold is trained once per seed: the spread shows what is 
 JOBS = 1  # folds trained at once (each on one thread); 2 on a 2-core machine halves the time
 # Sources that hold more than one signer, left out of the single-signer mean.
 MULTI_SIGNER_SOURCES = ("roboflow_asl_letters", "keptsecret-train")
+ADAPT_SHOTS: list[int] = []  # letters per class that teach signer adaptation (empty: not scored)
 # -----------------------------------------------------------------------------
 
 
@@ -93,8 +97,27 @@ def train_flags(options: dict[str, Any]) -> list[str]:
     return flags
 
 
+def score_adapted(clf: Any, held: LandmarkDataset, shots: int, seed: int) -> dict[str, Any]:
+    """Signer adaptation from `shots` camera-view samples of each letter of the held-out signer:
+    accuracy on its other letters (camera view, found hands) before and after."""
+    from adaptation import SignerAdapter
+    letter = np.isin(np.array(held.classes)[held.labels], layout.LETTERS)
+    rows = np.flatnonzero(~held.mirrored & ~held.extra & letter)
+    rng = np.random.default_rng(seed)
+    enrol = np.concatenate([rng.permutation(rows[held.labels[rows] == c])[:shots] for c in np.unique(held.labels[rows])])
+    rest = np.setdiff1d(rows, enrol)
+    before = clf.predict_proba(held.landmarks[rest], held.right[rest]).argmax(1) == held.labels[rest]
+    clf.adapter = SignerAdapter(clf.classes)
+    scores = clf.predict(held.landmarks[enrol], held.right[enrol])
+    labels = "".join(held.classes[i] for i in held.labels[enrol])
+    clf.adapter.learn(None, labels, labels, list(zip(scores.calibrated, scores.hidden)), True)
+    after = clf.predict_proba(held.landmarks[rest], held.right[rest]).argmax(1) == held.labels[rest]
+    clf.adapter = None
+    return {"enrolled": len(enrol), "scored": len(rest), "before": float(before.mean()), "after": float(after.mean())}
+
+
 def run_fold(roots: list[str], source: str, seed: int, options: dict[str, Any], manifest: list[dict[str, str]],
-             work: Path) -> dict[str, Any]:
+             work: Path, adapt_shots: Sequence[int] = ()) -> dict[str, Any]:
     """Train without `source` (training.fit with `options`) into `work`/SOURCE-SEED/model.pth, then score it
     in each of `VIEWS` (all views: what evaluate.py and main.py do for photos by default)."""
     import torch
@@ -117,6 +140,8 @@ def run_fold(roots: list[str], source: str, seed: int, options: dict[str, Any], 
         rows, probs = combine_views(clf.predict_proba(held.landmarks[mask], held.right[mask]), held.photos[mask])
         truth = [held.classes[i] for i in held.labels[np.flatnonzero(mask)[rows]]]
         result[name] = score_view(truth, [clf.classes[i] for i in probs.argmax(1)], missed)
+    for shots in adapt_shots:
+        result[f"adapted_{shots}"] = score_adapted(clf, held, shots, seed)
     return result
 
 
@@ -141,9 +166,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="train.py's use of the further border readings")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--keep-models", metavar="DIR", help="keep each fold's model as DIR/SOURCE-SEED/model.pth")
+    p.add_argument("--adapt-shots", type=int, nargs="*", default=ADAPT_SHOTS, metavar="K",
+                   help="also score signer adaptation taught by K samples per letter of the held-out signer")
     args = p.parse_args(argv)
-    if args.epochs < 1 or args.jobs < 1:
-        p.error("--epochs and --jobs must be at least 1")
+    if args.epochs < 1 or args.jobs < 1 or min(args.adapt_shots, default=1) < 1:
+        p.error("--epochs, --jobs and --adapt-shots must be at least 1")
     return args
 
 
@@ -164,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                "finetune_embedder": args.finetune_embedder}
     manifest = layout.read_manifest(Path(args.data[0], "manifest.csv"))  # photos with no hand found
     jobs = [(source, seed) for source in holdout for seed in args.seeds]
-    done = Finished(Path(args.json + ".runs") if args.json else None, [*args.data, *train_flags(options)])
+    done = Finished(Path(args.json + ".runs") if args.json else None,
+                    [*args.data, *train_flags(options), *map(str, args.adapt_shots)])
     todo = [job for job in jobs if done.get(job) is None]
     if len(todo) < len(jobs):
         print(f"resuming: {len(jobs) - len(todo)} of {len(jobs)} folds already trained ({done.path})", file=sys.stderr)
@@ -176,13 +204,13 @@ def main(argv: list[str] | None = None) -> int:
                 import multiprocessing
                 from concurrent.futures import ProcessPoolExecutor, as_completed
                 with ProcessPoolExecutor(args.jobs, mp_context=multiprocessing.get_context("spawn")) as pool:
-                    futures = {pool.submit(run_fold, args.data, s, seed, options, manifest, Path(work)): (s, seed)
-                               for s, seed in todo}
+                    futures = {pool.submit(run_fold, args.data, s, seed, options, manifest, Path(work),
+                                           args.adapt_shots): (s, seed) for s, seed in todo}
                     for future in as_completed(futures):
                         done.add(futures[future], future.result())
             else:
                 for s, seed in todo:
-                    done.add((s, seed), run_fold(args.data, s, seed, options, manifest, Path(work)))
+                    done.add((s, seed), run_fold(args.data, s, seed, options, manifest, Path(work), args.adapt_shots))
     except KeyboardInterrupt:
         print(f"\ninterrupted; run the same command to continue ({done.path or 'nothing kept without --json'})",
               file=sys.stderr)
@@ -192,9 +220,12 @@ def main(argv: list[str] | None = None) -> int:
     for source in holdout:
         mine = [run for (s, _), run in zip(jobs, runs) if s == source]
         results[source] = {"samples": mine[0]["samples"],
-                           **{view: merge_seeds([r[view] for r in mine]) for view in VIEWS if view in mine[0]}}
+                           **{view: merge_seeds([r[view] for r in mine]) for view in VIEWS if view in mine[0]},
+                           **{f"adapted_{k}": {key: float(np.mean([r[f"adapted_{k}"][key] for r in mine]))
+                                               for key in mine[0][f"adapted_{k}"]} for k in args.adapt_shots}}
     summary = summarise(results)
     print_tables(results, summary)
+    summary.update(summarise_adapted(results, args.adapt_shots))
     if args.json:
         atomic_files.write_json(args.json, {"epochs": args.epochs, "seeds": args.seeds, "inputs": args.inputs,
                                          "finetune_embedder": args.finetune_embedder, "augment": args.augment,
@@ -216,6 +247,19 @@ def summarise(results: dict[str, Any]) -> dict[str, Any]:
                              "single_signer_folds": len(single),
                              **{f"single_signer_mean_{k}": float(np.mean([d[k] for d in single])) if single else None
                                 for k in SCORES}}
+    return summary
+
+
+def summarise_adapted(results: dict[str, Any], shots: Sequence[int]) -> dict[str, Any]:
+    """Per --adapt-shots K, the mean over folds of accuracy before and after adaptation; printed."""
+    summary = {}
+    for k in shots:
+        key = f"adapted_{k}"
+        print(f"\nsigner adaptation from {k} sample(s) per letter (camera view, the signer's other letters):")
+        for source, r in results.items():
+            print(f"{source:<24} {100 * r[key]['before']:>7.2f} -> {100 * r[key]['after']:.2f}")
+        summary[key] = {f"mean_{x}": float(np.mean([r[key][x] for r in results.values()])) for x in ("before", "after")}
+        print(f"{'mean over folds':<24} {100 * summary[key]['mean_before']:>7.2f} -> {100 * summary[key]['mean_after']:.2f}")
     return summary
 
 

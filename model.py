@@ -120,13 +120,18 @@ class LetterModel(nn.Module):
         else:
             self.head = head(sum(widths))
 
-    def branch_logits(self, features: torch.Tensor, hand: torch.Tensor, right: torch.Tensor) -> list[torch.Tensor]:
-        """Each head's logits (one head but for "ensemble"); `forward` is their mean."""
+    def _branches(self, features: torch.Tensor, hand: torch.Tensor, right: torch.Tensor) -> list[torch.Tensor]:
+        """What each input branch hands the head(s): the CNN's pooled maps, the normalised embedding."""
         parts = []
         if self.inputs != "embedding":
             parts.append(self.pool(self.conv(features)).flatten(1))
         if self.inputs != "cnn":
             parts.append(self.embedding_norm(self.embedder(hand, right)))
+        return parts
+
+    def branch_logits(self, features: torch.Tensor, hand: torch.Tensor, right: torch.Tensor) -> list[torch.Tensor]:
+        """Each head's logits (one head but for "ensemble"); `forward` is their mean."""
+        parts = self._branches(features, hand, right)
         if self.inputs == "ensemble":
             return [head(part) for head, part in zip(self.heads, parts)]
         return [self.head(torch.cat(parts, dim=1))]
@@ -135,6 +140,15 @@ class LetterModel(nn.Module):
         """Logits for a batch of model inputs."""
         parts = self.branch_logits(features, hand, right)
         return parts[0] if len(parts) == 1 else torch.stack(parts).mean(dim=0)
+
+    def with_hidden(self, features: torch.Tensor, hand: torch.Tensor,
+                    right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Logits and the head's hidden layer (its input to the last dense layer, `hidden` wide),
+        what signer adaptation (adaptation.py) learns a correction on.  One head only (not "ensemble")."""
+        if self.inputs == "ensemble":
+            raise ValueError("an ensemble has one hidden layer per head; signer adaptation needs one")
+        hidden = self.head[:-1](torch.cat(self._branches(features, hand, right), dim=1))
+        return self.head[-1](hidden), hidden
 
 
 def build_model(num_classes: int, config: dict[str, Any] | None = None,

@@ -19,6 +19,7 @@ THREADS = 1  # ONNX Runtime intra-op threads: 1 gives the lowest batch-1 latency
 # -----------------------------------------------------------------------------
 METADATA_KEYS = ("classes", "feature_version", "temperature")
 CHECKPOINT_SHA256 = "checkpoint_sha256"  # metadata key: sha256 of the .pth file the export was made from
+HIDDEN = "hidden"  # the optional second output: the head's hidden layer (signer adaptation)
 
 
 def file_sha256(path: str | os.PathLike) -> str:
@@ -76,11 +77,22 @@ class OnnxClassifier(Classifier):
             raise CheckpointError(f"{path} takes inputs this code does not make ({', '.join(unknown)}); "
                                   f"export it again with `python export.py`")
         self.output_name = output.name
+        self.hidden_name = next((o.name for o in self.session.get_outputs()[1:] if o.name == HIDDEN), None)
         self.feature_version = int(meta["feature_version"])
         self.checkpoint_sha256 = meta.get(CHECKPOINT_SHA256)  # of the .pth the export was made from
         super().__init__(classes, float(meta["temperature"]))
 
     def logits(self, inputs: keypoints.ModelInputs) -> np.ndarray:
+        return self.session.run([self.output_name], self._feeds(inputs))[0]
+
+    @property
+    def can_adapt(self) -> bool:
+        return self.hidden_name is not None
+
+    def logits_and_hidden(self, inputs: keypoints.ModelInputs) -> tuple[np.ndarray, np.ndarray]:
+        logits, hidden = self.session.run([self.output_name, self.hidden_name], self._feeds(inputs))
+        return logits, hidden
+
+    def _feeds(self, inputs: keypoints.ModelInputs) -> dict[str, np.ndarray]:
         named = inputs._asdict()
-        feeds = {name: np.ascontiguousarray(named[name], np.float32) for name in self.input_names}
-        return self.session.run([self.output_name], feeds)[0]
+        return {name: np.ascontiguousarray(named[name], np.float32) for name in self.input_names}

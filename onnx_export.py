@@ -2,7 +2,8 @@
 
 The graph maps the model inputs (`keypoints.model_inputs`: features (batch, 6, 21), the gesture
 embedder's hand (batch, 21, 3) and right-hand probability (batch, 1), float32; those the model
-uses) -> logits (batch, classes), with a dynamic batch axis; dropout is off and BatchNorm is
+uses) -> logits (batch, classes) and, for a one-head model, its hidden layer (batch, hidden: what
+adaptation.py corrects), with a dynamic batch axis; dropout is off and BatchNorm is
 folded into the convolutions.  The pretrained embedder is inside the graph.  The metadata_props
 carry `classes` (JSON list), `feature_version`, `temperature` and `checkpoint_sha256` (of the .pth
 file's bytes), which OnnxClassifier checks; class_mapping.txt is written beside the output when
@@ -25,13 +26,29 @@ import atomic_files
 import keypoints
 import model as model_lib
 from classifier import CheckpointError, default_class_mapping, read_class_mapping, write_class_mapping
-from onnx_classifier import CHECKPOINT_SHA256, file_sha256
+from onnx_classifier import CHECKPOINT_SHA256, HIDDEN, file_sha256
 
 # ----------------------------------------------------------------------------- settings
 OPSET = 17  # runs on ONNX Runtime >= 1.13
 TOLERANCE = 1e-5  # max |ONNX Runtime - PyTorch| logit difference accepted
 # -----------------------------------------------------------------------------
 OUTPUT = "logits"
+
+
+class _WithHidden(torch.nn.Module):
+    """The model with its hidden layer as a second output (`LetterModel.with_hidden`)."""
+
+    def __init__(self, net: model_lib.LetterModel) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, features: torch.Tensor, hand: torch.Tensor, right: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        return self.net.with_hidden(features, hand, right)
+
+
+def outputs(net: model_lib.LetterModel) -> list[str]:
+    """The graph's outputs: logits, and the hidden layer where the model has one head."""
+    return [OUTPUT] if net.inputs == "ensemble" else [OUTPUT, HIDDEN]
 
 
 def example_inputs(n: int, seed: int = 0) -> keypoints.ModelInputs:
@@ -41,34 +58,36 @@ def example_inputs(n: int, seed: int = 0) -> keypoints.ModelInputs:
     return keypoints.model_inputs(landmarks, rng.random(n).astype(np.float32))
 
 
-def to_onnx(net: torch.nn.Module, opset: int) -> onnx.ModelProto:
+def to_onnx(net: model_lib.LetterModel, opset: int) -> onnx.ModelProto:
     """The eval-mode model as an ONNX graph with a dynamic batch axis (TorchScript-based exporter,
     which needs no extra package; the dynamo exporter would need onnxscript).  Its inputs are the
-    model inputs the model uses (`keypoints.MODEL_INPUT_NAMES`), by name."""
-    names = list(keypoints.MODEL_INPUT_NAMES)
+    model inputs the model uses (`keypoints.MODEL_INPUT_NAMES`), by name; its outputs `outputs(net)`."""
+    names, out_names = list(keypoints.MODEL_INPUT_NAMES), outputs(net)
     example = tuple(torch.from_numpy(part) for part in example_inputs(2))
     buffer = io.BytesIO()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         warnings.simplefilter("ignore", UserWarning)  # unused inputs of a CNN-only model are dropped
-        torch.onnx.export(net.eval(), example, buffer, dynamo=False, opset_version=opset,
-                          input_names=names, output_names=[OUTPUT],
-                          dynamic_axes={**{name: {0: "batch"} for name in names}, OUTPUT: {0: "batch"}})
+        torch.onnx.export((net if len(out_names) == 1 else _WithHidden(net)).eval(), example, buffer, dynamo=False,
+                          opset_version=opset, input_names=names, output_names=out_names,
+                          dynamic_axes={name: {0: "batch"} for name in names + out_names})
     return onnx.load_from_string(buffer.getvalue())
 
 
-def max_difference(net: torch.nn.Module, data: bytes, samples: int = 256) -> float:
-    """Largest |logit| difference between ONNX Runtime and PyTorch on random hands."""
+def max_difference(net: model_lib.LetterModel, data: bytes, samples: int = 256) -> float:
+    """Largest |difference| between ONNX Runtime and PyTorch on random hands, over every output."""
     import onnxruntime as ort
     session = ort.InferenceSession(data, providers=["CPUExecutionProvider"])
     used = [i.name for i in session.get_inputs()]
+    out_names = outputs(net)
     worst = 0.0
     for n in (1, samples):
         inputs = example_inputs(n, seed=n)
         with torch.inference_mode():
-            expected = net(*(torch.from_numpy(part) for part in inputs)).numpy()
-        got = session.run([OUTPUT], {name: getattr(inputs, name) for name in used})[0]
-        worst = max(worst, float(np.abs(got - expected).max()))
+            tensors = tuple(torch.from_numpy(part) for part in inputs)
+            expected = net.with_hidden(*tensors) if len(out_names) > 1 else (net(*tensors),)
+        got = session.run(out_names, {name: getattr(inputs, name) for name in used})
+        worst = max(worst, *(float(np.abs(g - e.numpy()).max()) for g, e in zip(got, expected)))
     return worst
 
 
@@ -95,7 +114,8 @@ def export(weights: Path, out: Path, opset: int = OPSET) -> float:
             "source_weights": weights.name, CHECKPOINT_SHA256: sha256}
     onnx.helper.set_model_props(proto, meta)
     proto.doc_string = ("ASL fingerspelling classifier: features (batch, 6, 21), hand (batch, 21, 3) and "
-                        "right (batch, 1), as keypoints.model_inputs makes them -> logits (batch, classes)")
+                        "right (batch, 1), as keypoints.model_inputs makes them -> logits (batch, classes) "
+                        "[and hidden (batch, hidden), the head's last hidden layer]")
     onnx.checker.check_model(proto)
     data = proto.SerializeToString()
     difference = max_difference(net, data)

@@ -15,6 +15,10 @@ finds, are found on streams too.  As on photos, the last resort reads only hands
 cannot: while it holds the hand, every PROBE_FRAMES-th frame is read by the detector first (with
 the same border), which takes the hand back when it finds it (the last resort then reads that
 frame only when the detector finds nothing).
+
+With `adapt`, the classifier learns this signer's hand from the words they spell
+(adaptation.SignerAdapter): each committed letter keeps its hand's sample (the model's view of it on
+the commit frame), and each confirmed word teaches the adapter its letters.
 """
 from __future__ import annotations
 
@@ -28,8 +32,10 @@ import numpy as np
 
 import keypoints
 import speller
-from classifier import Classifier, combine_views
-from text_entry import TextEntry
+from adaptation import SignerAdapter
+from classifier import CheckpointError, Classifier, combine_views
+from classifier_base import Scores
+from text_entry import FinishedWord, TextEntry
 
 # ----------------------------------------------------------------------------- defaults (main.py's settings)
 MAX_HANDS = 2  # hands detected per frame
@@ -38,13 +44,14 @@ HOLD = 0.3  # seconds a letter must be held to be added to the text (chosen with
 GAP_MS = 150.0  # dips shorter than this (no letter, or another one) do not restart the hold
 SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the frames in it)
 WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
+ADAPT = False  # learn the signer's hand from the words they spell (adaptation.py)
 PROBE_FRAMES = 3  # on streams, while the last resort holds the hand: every this many frames the
 # detector itself reads the frame first, and takes the hand back when it finds it
 # -----------------------------------------------------------------------------
 
 
 def add_flags(p: argparse.ArgumentParser, max_hands: int, threshold: float, hold: float, gap_ms: float,
-              smooth_ms: float, word_pause: float) -> None:
+              smooth_ms: float, word_pause: float, adapt: bool) -> None:
     """The live path's flags (main.py and web.py), with the script's defaults."""
     p.add_argument("--max-hands", type=int, default=max_hands, help="hands detected per frame")
     p.add_argument("--threshold", type=float, default=threshold, help="min smoothed confidence for a letter")
@@ -54,6 +61,9 @@ def add_flags(p: argparse.ArgumentParser, max_hands: int, threshold: float, hold
     p.add_argument("--smooth-ms", type=float, default=smooth_ms, help="smoothing window in milliseconds")
     p.add_argument("--word-pause", type=float, default=word_pause,
                    help="seconds with no hand that end a word (and add its space)")
+    p.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=adapt,
+                   help="learn the signer's hand from the words they spell (each word the lexicon, a suggestion "
+                        "or undo confirms teaches the model its letters as signed)")
 
 
 def check_flags(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -131,7 +141,7 @@ class Recogniser:
                  hold_s: float = HOLD, smooth_ms: float = SMOOTH_MS, independent_frames: bool = False,
                  mirror_detector: keypoints.HandDetector | None = None, every_border: bool = False,
                  gap_ms: float = GAP_MS, word_pause_s: float = WORD_PAUSE, text: TextEntry | None = None,
-                 reacquire: bool = True, last_resort: bool = True) -> None:
+                 reacquire: bool = True, last_resort: bool = True, adapt: bool = ADAPT) -> None:
         self.detector = detector
         self.mirror_detector = mirror_detector
         self.every_border = every_border
@@ -143,6 +153,14 @@ class Recogniser:
         self.speller = speller.Speller(0.0 if independent_frames else hold_s * 1000.0, gap_ms)
         self.text = text if text is not None else TextEntry()
         self.word_pause_ms = word_pause_s * 1000.0
+        if adapt and not getattr(classifier, "can_adapt", False):
+            raise CheckpointError("this model cannot adapt to the signer (it has no hidden-layer output: an ONNX "
+                                  "export older than --adapt, or an ensemble); export it again with `python "
+                                  "export.py`, or run with --no-adapt")
+        self.adapter = SignerAdapter(classifier.classes) if adapt else None
+        if self.adapter is not None:  # the classifier applies it; confirmed words teach it
+            classifier.adapter = self.adapter
+            self.text.on_finished = self._learn
         self.reacquire = reacquire and detector is not None and detector.mode == "video"
         borders = (0.0, *keypoints.FALLBACK_BORDERS)
         # The ways streams are read, in turn while no hand is found: (by the last resort, border).
@@ -199,12 +217,18 @@ class Recogniser:
         if self.independent_frames:
             self._smoothers.clear()
             self.speller.release()
+        samples: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(hands)
         if hands:
             readings = [hand for group in groups for hand in group]
-            proba = self.classifier.predict_proba(np.stack([r.landmarks for r in readings]),
-                                                  np.array([r.right_probability for r in readings], np.float32))
+            hands_in = (np.stack([r.landmarks for r in readings]),
+                        np.array([r.right_probability for r in readings], np.float32))
+            scores = (self.classifier.predict(*hands_in) if self.adapter is not None
+                      else Scores(self.classifier.predict_proba(*hands_in)))
+            proba = scores.proba
             if len(readings) > len(hands):  # one row per hand: its readings combined
                 proba = combine_views(proba, [i for i, group in enumerate(groups) for _ in group])[1]
+            elif scores.hidden is not None:  # what adaptation learns from, should this hand's letter commit
+                samples = [None if np.isnan(h).any() else (z, h) for z, h in zip(scores.calibrated, scores.hidden)]
         keys = hand_keys(hands)
         for key in self._smoothers.keys() - set(keys):
             self._smoothers[key].update(timestamp_ms, None)
@@ -218,9 +242,9 @@ class Recogniser:
         self._smoothers = {k: s for k, s in self._smoothers.items() if not s.empty}
         chosen = speller.best(r.prediction for r in results)
         committed = self.speller.update(timestamp_ms, chosen.letter)
-        if committed is not None:
-            self.text.commit(committed, chosen.proba)
         spelling = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
+        if committed is not None:
+            self.text.commit(committed, chosen.proba, None if spelling is None else samples[spelling])
         t2 = time.perf_counter()
         return FrameResult(results, spelling, committed, self.text.text, self.speller.progress(timestamp_ms),
                            self.text.letters, self.text.suggestions,
@@ -240,6 +264,10 @@ class Recogniser:
             self.text.end_word()
         if self.reacquire:
             self._way = 0 if lost_now else (self._way + 1) % len(self._ways)
+
+    def _learn(self, word: FinishedWord) -> None:
+        """A word ended, or its shown text changed: the adapter takes what it confirms."""
+        self.adapter.learn(word, word.shown, word.letters, word.samples, word.confirmed)
 
     def finish(self) -> None:
         """The stream has ended: end the word being spelled (no space after it)."""

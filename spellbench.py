@@ -46,6 +46,7 @@ GAPS_MS = [live.GAP_MS]  # dips bridged while holding (main.py --gap-ms)
 WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (main.py --word-pause)
 THRESHOLD = live.THRESHOLD  # smoothed confidence below which no letter is shown or held (main.py --threshold)
 LEXICON = "en"  # main.py --lexicon
+ADAPT = live.ADAPT  # main.py --adapt: the signer's confirmed words teach the model their hand
 KNOWN_NAMES = False  # decode names with the lexicon as it is (default: the benchmark's names taken out of it)
 WORDS = 12  # dictionary words per signer
 NAMES = 8  # names and codes per signer
@@ -94,7 +95,7 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     with keypoints.HandDetector(args.hand_model, mode="video", max_hands=live.MAX_HANDS) as detector:
         recogniser = live.Recogniser(detector, clf, threshold=args.threshold, hold_s=hold, gap_ms=gap_ms,
                                      word_pause_s=args.word_pause, text=text, reacquire=args.reacquire,
-                                     last_resort=args.last_resort)
+                                     last_resort=args.last_resort, adapt=args.adapt)
         t_ms = 0.0
         for kind, count in zip(KINDS, (args.words, args.names)):
             text.decoder = decoders[kind]
@@ -233,6 +234,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="look for a lost hand with borders (what main.py does; off: plain VIDEO-mode tracking)")
     p.add_argument("--last-resort", action=argparse.BooleanOptionalAction, default=True,
                    help="look for it at a lower confidence too (what main.py does; off: the borders only)")
+    p.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=ADAPT,
+                   help="learn each signer's hand from the words they spell, as main.py --adapt")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE")
     p.add_argument("--known-names", action=argparse.BooleanOptionalAction, default=KNOWN_NAMES,
                    help="decode names with the lexicon as it is (off: the benchmark's names taken out of it)")

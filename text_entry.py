@@ -11,7 +11,9 @@ When a word ends it is rescored by `word_decoder.WordDecoder` (the lexicon); the
 decoder's choice, `letters` keeps what was committed, and `suggestions` holds the decoder's best
 words for the last finished word.  `choose(i)` replaces that word by suggestion i and `undo()`
 puts back the letters as committed.  Each finished word's shown text goes to `on_word` (e.g.
-speech); `last` holds the rest.
+speech); `last` holds the rest, and goes to `on_finished` when the word ends and again after a
+choice or an undo (signer adaptation learns from it: adaptation.py).  A word is `confirmed` when it
+shows a lexicon word, or the user chose it or kept the letters with undo.
 """
 from __future__ import annotations
 
@@ -28,12 +30,15 @@ from word_decoder import WordDecoder
 @dataclass
 class FinishedWord:
     """The last finished word: where it starts in the text, the letters committed, what is shown,
-    the decoder's suggestions (best first) and each letter's smoothed probabilities."""
+    the decoder's suggestions (best first), each letter's smoothed probabilities and sample (what
+    `commit` was given), and whether what is shown is confirmed (a lexicon word, or the user's choice)."""
     start: int
     letters: str
     shown: str
     suggestions: tuple[str, ...]
     probs: tuple[np.ndarray | None, ...] = ()
+    samples: tuple[object, ...] = ()
+    confirmed: bool = False
 
 
 class TextEntry:
@@ -41,9 +46,11 @@ class TextEntry:
     still loading, is waited for when the first word ends)."""
 
     def __init__(self, decoder: WordDecoder | Future[WordDecoder] | None = None,
-                 on_word: Callable[[str], None] | None = None) -> None:
+                 on_word: Callable[[str], None] | None = None,
+                 on_finished: Callable[[FinishedWord], None] | None = None) -> None:
         self.decoder = decoder
         self.on_word = on_word
+        self.on_finished = on_finished
         self.clear()
 
     def clear(self) -> None:
@@ -52,6 +59,7 @@ class TextEntry:
         self._done_letters = ""  # the finished text, as committed
         self._word: list[str] = []
         self._probs: list[np.ndarray | None] = []
+        self._samples: list[object] = []
         self.last: FinishedWord | None = None
 
     @property
@@ -74,8 +82,9 @@ class TextEntry:
         """True while a word is being spelled (letters since the last word boundary)."""
         return bool(self._word)
 
-    def commit(self, cls: str, proba: np.ndarray | None = None) -> None:
-        """Apply a committed class with the smoothed probabilities it was committed with."""
+    def commit(self, cls: str, proba: np.ndarray | None = None, sample: object = None) -> None:
+        """Apply a committed class with the smoothed probabilities it was committed with (and,
+        for signer adaptation, the hand's `sample` as the model saw it)."""
         if cls == SPACE:
             if not self.end_word():
                 self._done += " "
@@ -84,12 +93,14 @@ class TextEntry:
             if self._word:
                 self._word.pop()
                 self._probs.pop()
+                self._samples.pop()
             elif self._done:
                 self._done, self._done_letters = self._done[:-1], self._done_letters[:-1]
                 self.last = None  # the finished word was edited: nothing left to undo or choose
         else:
             self._word.append(cls)
             self._probs.append(proba)
+            self._samples.append(sample)
 
     def end_word(self, space: bool = True) -> bool:
         """End the word being spelled (rescored by the lexicon) and add a space (unless `space` is
@@ -104,12 +115,16 @@ class TextEntry:
                 and all(p is not None for p in self._probs):
             decoded = self.decoder.decode(letters, self._probs)
             shown, suggestions = decoded.text, tuple(c.word for c in decoded.suggestions)
-        self.last = FinishedWord(len(self._done), letters, shown, suggestions, tuple(self._probs))
+        lexicon = getattr(self.decoder, "lexicon", None)
+        self.last = FinishedWord(len(self._done), letters, shown, suggestions, tuple(self._probs),
+                                 tuple(self._samples), lexicon is not None and shown in lexicon)
         self._done += shown + " " * space
         self._done_letters += letters + " " * space
-        self._word, self._probs = [], []
+        self._word, self._probs, self._samples = [], [], []
         if self.on_word is not None:
             self.on_word(shown)
+        if self.on_finished is not None:
+            self.on_finished(self.last)
         return True
 
     def choose(self, index: int) -> bool:
@@ -129,5 +144,7 @@ class TextEntry:
             return False
         end = last.start + len(last.shown)
         self._done = self._done[:last.start] + word + self._done[end:]
-        last.shown = word
+        last.shown, last.confirmed = word, True
+        if self.on_finished is not None:
+            self.on_finished(last)
         return True

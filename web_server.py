@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Callable
 
+import adaptation
 import keypoints
 import recogniser
 import word_decoder
@@ -71,6 +72,7 @@ class Settings:
     gap_ms: float = recogniser.GAP_MS
     smooth_ms: float = recogniser.SMOOTH_MS
     word_pause_s: float = recogniser.WORD_PAUSE
+    adapt: bool = recogniser.ADAPT
 
 
 def content_type(path: Path) -> str:
@@ -144,6 +146,9 @@ class App:
                  node_modules: str | os.PathLike = NODE_MODULES) -> None:
         self.roots = {"/web/": Path(web_root).resolve(), **check_node_modules(Path(node_modules))}
         model = load_model(weights)
+        if settings.adapt and not model.can_adapt:
+            raise StartupError(f"{weights} has no hidden-layer output, which --adapt learns from (an older export); "
+                               f"export it again with `python export.py`, or run with --no-adapt")
         try:
             hand_model_bytes = keypoints.resolve_hand_model(hand_model).read_bytes()
         except (keypoints.HandModelError, OSError) as err:
@@ -152,7 +157,8 @@ class App:
         self.config = {
             "model": {"url": MODEL_URL, "classes": list(model.classes), "feature_version": model.feature_version,
                       "temperature": float(model.temperature), "inputs": list(model.input_names),
-                      "output": model.output_name, "checkpoint_sha256": model.checkpoint_sha256},
+                      "output": model.output_name, "hidden_output": model.hidden_name,
+                      "checkpoint_sha256": model.checkpoint_sha256},
             "hand_model": {"url": HAND_MODEL_URL, "sha256": keypoints.HAND_MODEL_SHA256},
             "lexicon": {"url": LEXICON_URL, "spec": lexicon} if self.lexicon is not None else None,
             "settings": {**asdict(settings), "borders": list(keypoints.FALLBACK_BORDERS),
@@ -163,6 +169,8 @@ class App:
                         "margin": word_decoder.MARGIN, "prob_floor": word_decoder.PROB_FLOOR,
                         "top_k": word_decoder.TOP_K, "beam": word_decoder.BEAM,
                         "n_suggestions": word_decoder.N_SUGGESTIONS},
+            "adaptation": {"l2": adaptation.L2, "steps": adaptation.STEPS, "learning_rate": adaptation.LEARNING_RATE,
+                           "max_samples": adaptation.MAX_SAMPLES},
             "hand_connections": [list(pair) for pair in keypoints.HAND_CONNECTIONS]}
         self._fixed: dict[str, Found] = {
             CONFIG_URL: (json.dumps(self.config).encode(), CONTENT_TYPES[".json"]),

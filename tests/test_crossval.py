@@ -26,7 +26,8 @@ def test_leave_one_source_out(tmp_path):
                         np.save(folder / f"{source}__{name}{i}.jpg.mirror.npy", keypoints.mirror_landmarks(hand))
                         np.save(folder / f"{source}__{name}{i}.jpg.border50.npy", hand + 0.001)
     out = tmp_path / "loso.json"
-    assert crossval.main(["--data", str(data), "--epochs", "8", "--seeds", "1", "2", "--jobs", "2", "--json", str(out)]) == 0
+    assert crossval.main(["--data", str(data), "--epochs", "8", "--seeds", "1", "2", "--jobs", "2", "--json", str(out),
+                          "--adapt-shots", "2"]) == 0
     folds = json.loads(out.read_text())["folds"]
     assert set(folds) == {"one", "two"}
     for fold in folds.values():
@@ -46,6 +47,11 @@ def test_leave_one_source_out(tmp_path):
     mean = sum(f["original"]["accuracy_on_found"] for f in folds.values()) / 2
     assert result["summary"]["original"]["folds"] == 2
     assert result["summary"]["original"]["mean_accuracy_on_found"] == mean
+    for fold in folds.values():  # adaptation from 2 photos a letter, scored on the signer's other photos
+        adapted = fold["adapted_2"]
+        assert adapted["enrolled"] == 3 * 2 and adapted["scored"] == 3 * 42 - 3 * 2
+        assert 0 <= adapted["before"] <= 1 and 0 <= adapted["after"] <= 1
+    assert set(result["summary"]["adapted_2"]) == {"mean_before", "mean_after"}
     assert crossval.main(["--data", str(data), "--holdout", "three"]) == 2
 
 

@@ -20,6 +20,7 @@ import model as model_lib
 import onnx_export
 from classifier import CheckpointError, TorchClassifier, load_classifier, read_class_mapping, write_class_mapping
 from conftest import REPO, SHARED_DATA, needs_data
+from adaptation import SignerAdapter
 from onnx_classifier import OnnxClassifier
 
 CLASSES = layout.KAGGLE_CLASSES
@@ -71,6 +72,28 @@ def test_onnx_matches_torch_on_real_keypoints(exported: tuple[Path, Path]) -> No
     # softmax moves a probability by at most 2 x the largest logit change / temperature, here about
     # 1e-5 (a 1e-6 bound held on one CPU and was missed by 1.2e-6 on another's float32 kernels)
     np.testing.assert_allclose(onnx_clf.predict_proba(lm, left), torch_clf.predict_proba(lm, left), rtol=0, atol=1e-5)
+
+
+def test_hidden_layer_and_signer_adaptation_match_torch(exported: tuple[Path, Path]) -> None:
+    """The export's second output (what main.py --adapt learns from) is PyTorch's hidden layer, and
+    one adapter gives the same probabilities through either back-end."""
+    weights, onnx_path = exported
+    torch_clf, onnx_clf = TorchClassifier(weights), OnnxClassifier(onnx_path)
+    assert [o.name for o in onnx_clf.session.get_outputs()] == ["logits", "hidden"]
+    assert torch_clf.can_adapt and onnx_clf.can_adapt
+    inputs = onnx_export.example_inputs(50, seed=3)
+    for got, want in zip(onnx_clf.logits_and_hidden(inputs), torch_clf.logits_and_hidden(inputs)):
+        np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+    lm = np.random.default_rng(4).normal(size=(20, 21, 3)).astype(np.float32)
+    scores = torch_clf.predict(lm, "Right")  # no adapter: nothing kept for it
+    assert scores.hidden is None and scores.calibrated is None
+    adapter = SignerAdapter(CLASSES)
+    torch_clf.adapter = onnx_clf.adapter = adapter
+    scores = torch_clf.predict(lm, "Right")
+    adapter.learn(object(), "A" * 20, "A" * 20, list(zip(scores.calibrated, scores.hidden)), True)
+    adapted = onnx_clf.predict(lm, "Right").proba
+    np.testing.assert_allclose(adapted, torch_clf.predict(lm, "Right").proba, rtol=0, atol=1e-5)
+    assert (adapted.argmax(1) == CLASSES.index("A")).mean() > (scores.proba.argmax(1) == CLASSES.index("A")).mean()
 
 
 def test_metadata_and_dynamic_batch(exported: tuple[Path, Path]) -> None:

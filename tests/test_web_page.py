@@ -19,6 +19,7 @@ import browser_session
 import keypoints
 import speller
 import web_server
+from adaptation import SignerAdapter
 from lexicon import Lexicon
 from onnx_classifier import OnnxClassifier
 from text_entry import TextEntry
@@ -94,6 +95,43 @@ def test_features_and_model_match_python_on_synthetic_hands(page) -> None:
     landmarks = np.stack([synthetic_hand(rng, i) for i in range(12)])
     landmarks[6:] = keypoints.mirror_landmarks(landmarks[6:])  # left hands too
     check_parity(page, landmarks, rng.random(12).astype(np.float32))
+
+
+ADAPT_JS = """async ([hands, labels]) => {
+  const { loadClassifier } = await import('/web/classifier.js');
+  const { SignerAdapter } = await import('/web/adaptation.js');
+  const ort = await import('/npm/onnxruntime-web/ort.wasm.min.mjs');
+  const classifier = await loadClassifier(ort, asl.config.model);
+  const inputs = hands.map(([lm, right]) => ({ landmarks: Float32Array.from(lm), right }));
+  const teach = inputs.slice(0, labels.length);
+  classifier.adapter = new SignerAdapter(classifier.classes, asl.config.adaptation);
+  const seen = await classifier.predict(teach);
+  classifier.adapter.learn({}, labels, labels, seen.calibrated.map((z, i) => [z, seen.hidden[i]]), true);
+  return {
+    hidden: seen.hidden.map((h) => Array.from(h)),
+    proba: (await classifier.predictProba(inputs)).map((p) => Array.from(p)),
+  };
+}"""
+
+
+def test_signer_adaptation_matches_python(page) -> None:
+    """The same confirmed letters teach the page's adapter what they teach Python's: the hidden
+    layer it learns from and the adapted probabilities agree (--adapt, adaptation.js)."""
+    rng = np.random.default_rng(2)
+    landmarks = np.stack([synthetic_hand(rng, i % 32) for i in range(40)])
+    right = rng.random(40).astype(np.float32)
+    labels = "".join(rng.choice(list("ABCDEFGHIKLMNOPQRSTUVWXY"), 20))
+    got = page.evaluate(ADAPT_JS, [[[lm.ravel().tolist(), float(r)] for lm, r in zip(landmarks, right)], labels])
+    classifier = OnnxClassifier(ONNX)
+    classifier.adapter = SignerAdapter(classifier.classes)
+    seen = classifier.predict(landmarks[:20], right[:20])
+    classifier.adapter.learn(object(), labels, labels, list(zip(seen.calibrated, seen.hidden)), True)
+    want = classifier.predict_proba(landmarks, right)
+    assert np.abs(np.asarray(got["hidden"]) - seen.hidden).max() <= 1e-5
+    difference = np.abs(np.asarray(got["proba"]) - want).max()
+    assert difference <= 1e-5, f"adapted probabilities: the page differs from Python by {difference:.2e}"
+    unadapted = OnnxClassifier(ONNX).predict_proba(landmarks, right)
+    assert np.abs(want - unadapted).max() > 0.01, "the adapter should have changed something"
 
 
 def real_hands() -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,7 @@ import pytest
 
 from conftest import REPO
 
+import adaptation
 import keypoints
 import lexicon
 import recogniser
@@ -126,13 +127,13 @@ def test_config_describes_the_shipped_model_and_the_settings(port: int):
     status, headers, body = request(port, "/config.json")
     assert status == 200 and headers["Content-Type"] == "application/json"
     config = json.loads(body)
-    assert set(config) == {"model", "hand_model", "lexicon", "settings", "decoder", "hand_connections"}
+    assert set(config) == {"model", "hand_model", "lexicon", "settings", "decoder", "adaptation", "hand_connections"}
     shipped = OnnxClassifier(ONNX)
     model = config["model"]
     assert model["classes"] == shipped.classes == read_class_mapping(REPO / "class_mapping.txt")
     assert model == {"url": "/models/letters.onnx", "classes": shipped.classes, "feature_version": 1,
                      "temperature": shipped.temperature, "inputs": list(shipped.input_names), "output": "logits",
-                     "checkpoint_sha256": shipped.checkpoint_sha256}
+                     "hidden_output": "hidden", "checkpoint_sha256": shipped.checkpoint_sha256}
     assert isinstance(model["feature_version"], int) and model["inputs"] == list(keypoints.MODEL_INPUT_NAMES)
     if ONNX.with_suffix(".pth").is_file():
         assert model["checkpoint_sha256"] == file_sha256(ONNX.with_suffix(".pth"))
@@ -141,13 +142,15 @@ def test_config_describes_the_shipped_model_and_the_settings(port: int):
     assert config["settings"] == {
         "max_hands": web_server.PAGE_MAX_HANDS, "threshold": recogniser.THRESHOLD, "hold_s": recogniser.HOLD,
         "gap_ms": recogniser.GAP_MS, "smooth_ms": recogniser.SMOOTH_MS, "word_pause_s": recogniser.WORD_PAUSE,
-        "borders": list(keypoints.FALLBACK_BORDERS),
+        "adapt": recogniser.ADAPT, "borders": list(keypoints.FALLBACK_BORDERS),
         "last_resort_confidence": keypoints.LAST_RESORT_CONFIDENCE, "probe_frames": recogniser.PROBE_FRAMES}
     assert config["decoder"] == {
         "prior_weight": word_decoder.PRIOR_WEIGHT, "oov_log_prior": word_decoder.OOV_LOG_PRIOR,
         "missed_penalty": word_decoder.MISSED_PENALTY, "extra_penalty": word_decoder.EXTRA_PENALTY,
         "margin": word_decoder.MARGIN, "prob_floor": word_decoder.PROB_FLOOR, "top_k": word_decoder.TOP_K,
         "beam": word_decoder.BEAM, "n_suggestions": word_decoder.N_SUGGESTIONS}
+    assert config["adaptation"] == {"l2": adaptation.L2, "steps": adaptation.STEPS,
+                                    "learning_rate": adaptation.LEARNING_RATE, "max_samples": adaptation.MAX_SAMPLES}
     assert config["hand_connections"] == [list(pair) for pair in keypoints.HAND_CONNECTIONS]
 
 
@@ -165,10 +168,11 @@ def test_other_methods_are_not_allowed(port: int, method: str):
 
 
 def test_settings_reach_the_config(site: Path):
-    settings = Settings(max_hands=1, threshold=0.5, hold_s=0.6, gap_ms=10.0, smooth_ms=100.0, word_pause_s=2.0)
+    settings = Settings(max_hands=1, threshold=0.5, hold_s=0.6, gap_ms=10.0, smooth_ms=100.0, word_pause_s=2.0,
+                        adapt=not recogniser.ADAPT)
     body, _ = make_app(site, lexicon="none", settings=settings).resolve("/config.json")
     assert json.loads(body)["settings"] == {"max_hands": 1, "threshold": 0.5, "hold_s": 0.6, "gap_ms": 10.0,
-                                            "smooth_ms": 100.0, "word_pause_s": 2.0,
+                                            "smooth_ms": 100.0, "word_pause_s": 2.0, "adapt": not recogniser.ADAPT,
                                             "borders": [0.25, 0.5, 0.75], "last_resort_confidence": 0.15,
                                             "probe_frames": 3}
 

@@ -87,7 +87,8 @@ async function load() {
     labelled("the letter model", loadModel(config)),
     labelled("the lexicon", loadDecoder(config)),
   ]);
-  recogniser = new Recogniser(landmarker, classifier, config.settings, new TextEntry(decoder), lastResort);
+  recogniser = new Recogniser(landmarker, classifier, config.settings, new TextEntry(decoder), lastResort,
+    config.adaptation);
   overlay = new Overlay($("overlay"), config.hand_connections, (i) => recogniser.text.choose(i));
   asl.config = config;
   asl.ready = true;

@@ -36,33 +36,62 @@ export class Classifier {
     this.classes = meta.classes;
     this.temperature = meta.temperature;
     this.output = meta.output;
+    this.hiddenOutput = meta.hidden_output;  // null: an export without the hidden layer
+    this.adapter = null;  // a SignerAdapter (adaptation.js) whose correction is added to the logits
   }
 
   /** Raw scores, flat (hands x classes), for usable hands ({landmarks, right}). */
   async logits(hands) {
+    return (await this.run(hands))[this.output].data;
+  }
+
+  async run(hands) {
     const inputs = modelInputs(hands);
     const feeds = {};
     for (const name of this.session.inputNames) {
       feeds[name] = new this.ort.Tensor("float32", inputs[name].data, inputs[name].dims);
     }
-    const out = await this.session.run(feeds);
-    return out[this.output].data;
+    return this.session.run(feeds);
   }
 
   /** Per hand, its class probabilities (Float32Array), or null for unusable landmarks. */
   async predictProba(hands) {
+    return (await this.predict(hands)).proba;
+  }
+
+  /** predictProba's probabilities and, with an adapter, each hand's calibrated logits before it and
+   * hidden layer (null rows for unusable landmarks), as classifier_base.Classifier.predict. */
+  async predict(hands) {
     const usable = hands.map((h) => validLandmarks(h.landmarks));
     const ok = hands.filter((_, i) => usable[i]);
-    const z = ok.length ? await this.logits(ok) : [];
+    const out = ok.length ? await this.run(ok) : null;
+    const z = out ? out[this.output].data : [];
+    const hidden = out && this.adapter ? out[this.hiddenOutput] : null;
     const n = this.classes.length;
+    const result = { proba: [], calibrated: hidden ? [] : null, hidden: hidden ? [] : null };
     let row = 0;
-    return hands.map((_, i) => {
-      if (!usable[i]) return null;
-      const scores = Array.from(z.subarray(row * n, ++row * n), (v) => v / this.temperature);
+    for (const isUsable of usable) {
+      if (!isUsable) {
+        result.proba.push(null);
+        if (hidden) result.calibrated.push(null), result.hidden.push(null);
+        continue;
+      }
+      const calibrated = Float32Array.from(z.subarray(row * n, (row + 1) * n), (v) => v / this.temperature);
+      let scores = calibrated;
+      if (hidden) {
+        const width = hidden.dims[1];
+        const h = hidden.data.subarray(row * width, (row + 1) * width);
+        const correction = this.adapter.correction(h);
+        scores = calibrated.map((v, c) => v + correction[c]);
+        result.calibrated.push(calibrated);
+        result.hidden.push(h);
+      }
+      row++;
       const top = Math.max(...scores);
-      const e = scores.map((v) => Math.exp(v - top));
+      const e = Array.from(scores, (v) => Math.exp(v - top));
       const sum = e.reduce((a, b) => a + b, 0);
-      return Float32Array.from(e, (v) => v / sum);
-    });
+      result.proba.push(Float32Array.from(e, (v) => v / sum));
+    }
+    return result;
   }
 }

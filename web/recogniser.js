@@ -1,9 +1,11 @@
 // The page's copy of recogniser.py's stream path: landmarks (a hand the tracker lost is looked
 // for again with replicated-edge borders, then by the last resort, a landmarker at a lower
 // confidence, which gives the hand back to the first one when it finds it), letter
-// probabilities, smoothing per hand, committing and the word pause.  `frameRecord` is the object
+// probabilities, smoothing per hand, committing and the word pause; with settings.adapt, signer
+// adaptation (adaptation.js) learns from each confirmed word.  `frameRecord` is the object
 // main.py writes per JSONL line.
 
+import { SignerAdapter } from "./adaptation.js";
 import { rightProbability, toProjectUnits } from "./keypoints.js";
 import { Smoother, Speller, best } from "./speller.js";
 
@@ -26,8 +28,9 @@ function handKeys(hands) {
 
 export class Recogniser {
   /** `settings`: config.json's "settings" (recogniser.py's defaults, or web.py's flags);
-   * `lastResort`: the landmarker at settings.last_resort_confidence (null: none). */
-  constructor(landmarker, classifier, settings, text, lastResort = null) {
+   * `lastResort`: the landmarker at settings.last_resort_confidence (null: none);
+   * `adaptation`: config.json's "adaptation" (adaptation.py's settings), used with settings.adapt. */
+  constructor(landmarker, classifier, settings, text, lastResort = null, adaptation = null) {
     this.landmarker = landmarker;
     this.lastResort = lastResort;
     this.classifier = classifier;
@@ -43,6 +46,11 @@ export class Recogniser {
     this.smoothers = new Map();
     this.lastTs = -1;
     this.canvas = null;
+    this.adapter = settings.adapt ? new SignerAdapter(classifier.classes, adaptation) : null;
+    if (this.adapter) {  // the classifier applies it; confirmed words teach it
+      classifier.adapter = this.adapter;
+      text.onFinished = (w) => this.adapter.learn(w, w.shown, w.letters, w.samples, w.confirmed);
+    }
   }
 
   /** Hands in `frame` (width x height) read with a border of `border` x its longer side,
@@ -92,7 +100,8 @@ export class Recogniser {
     const hands = this.readFrame(frame, width, height, t);
     this.trackAbsence(hands.length > 0, t);
     const t1 = performance.now();
-    const proba = hands.length ? await this.classifier.predictProba(hands) : [];
+    const scores = hands.length ? await this.classifier.predict(hands) : { proba: [], hidden: null };
+    const proba = scores.proba;
     const keys = handKeys(hands);
     for (const [key, smoother] of this.smoothers) if (!keys.includes(key)) smoother.update(t, null);
     const results = hands.map((hand, i) => {
@@ -106,8 +115,12 @@ export class Recogniser {
     for (const [key, smoother] of this.smoothers) if (smoother.empty) this.smoothers.delete(key);
     const chosen = best(results.map((r) => r.prediction));
     const committed = this.speller.update(t, chosen.letter);
-    if (committed !== null) this.text.commit(committed, chosen.proba);
     const spelling = results.findIndex((r) => r.prediction === chosen);
+    if (committed !== null) {
+      const sample = spelling >= 0 && scores.hidden && scores.hidden[spelling]
+        ? [scores.calibrated[spelling], scores.hidden[spelling]] : null;
+      this.text.commit(committed, chosen.proba, sample);
+    }
     return {
       hands: results, spelling: spelling < 0 ? null : spelling, committed, text: this.text.text,
       progress: this.speller.progress(t), letters: this.text.letters, suggestions: this.text.suggestions,

@@ -1,13 +1,15 @@
 // The page's copy of text_entry.py: what committed signs write (letters, `space`, `del`), word
-// boundaries rescored by the lexicon (word_decoder.js), suggestions, choose and undo.
+// boundaries rescored by the lexicon (word_decoder.js), suggestions, choose and undo; each finished
+// word (and the same word after a choice or an undo) goes to `onFinished` (signer adaptation).
 
 import { DELETE, SPACE } from "./speller.js";
 
 export class TextEntry {
   /** `decoder`: a WordDecoder, or null to keep every word as committed. */
-  constructor(decoder = null, onWord = null) {
+  constructor(decoder = null, onWord = null, onFinished = null) {
     this.decoder = decoder;
     this.onWord = onWord;
+    this.onFinished = onFinished;
     this.clear();
   }
 
@@ -17,7 +19,8 @@ export class TextEntry {
     this.doneLetters = "";  // the finished text, as committed
     this.word = [];
     this.probs = [];
-    this.last = null;  // {start, letters, shown, suggestions}
+    this.samples = [];
+    this.last = null;  // {start, letters, shown, suggestions, samples, confirmed}
   }
 
   /** What the user sees. */
@@ -32,8 +35,9 @@ export class TextEntry {
   /** True while a word is being spelled. */
   get spelling() { return this.word.length > 0; }
 
-  /** Apply a committed class with the smoothed probabilities it was committed with. */
-  commit(cls, proba = null) {
+  /** Apply a committed class with the smoothed probabilities it was committed with (and, for
+   * signer adaptation, the hand's sample as the model saw it). */
+  commit(cls, proba = null, sample = null) {
     if (cls === SPACE) {
       if (!this.endWord()) {
         this.done += " ";
@@ -43,6 +47,7 @@ export class TextEntry {
       if (this.word.length) {
         this.word.pop();
         this.probs.pop();
+        this.samples.pop();
       } else if (this.done) {
         this.done = this.done.slice(0, -1);
         this.doneLetters = this.doneLetters.slice(0, -1);
@@ -51,6 +56,7 @@ export class TextEntry {
     } else {
       this.word.push(cls);
       this.probs.push(proba);
+      this.samples.push(sample);
     }
   }
 
@@ -65,13 +71,16 @@ export class TextEntry {
       shown = decoded.text;
       suggestions = decoded.suggestions.map((c) => c.word);
     }
-    this.last = { start: this.done.length, letters, shown, suggestions };
+    const confirmed = Boolean(this.decoder && this.decoder.words && this.decoder.words.has(shown));
+    this.last = { start: this.done.length, letters, shown, suggestions, samples: this.samples, confirmed };
     const gap = space ? " " : "";
     this.done += shown + gap;
     this.doneLetters += letters + gap;
     this.word = [];
     this.probs = [];
+    this.samples = [];
     if (this.onWord) this.onWord(shown);
+    if (this.onFinished) this.onFinished(this.last);
     return true;
   }
 
@@ -92,6 +101,8 @@ export class TextEntry {
     const end = last.start + last.shown.length;
     this.done = this.done.slice(0, last.start) + word + this.done.slice(end);
     last.shown = word;
+    last.confirmed = true;
+    if (this.onFinished) this.onFinished(last);
     return true;
   }
 }
