@@ -39,7 +39,7 @@ def job_frames(video: str, weights: str, warmup_frames: int) -> dict:
     detector = keypoints.HandDetector(mode="video", max_hands=live.MAX_HANDS)
     clf = load_classifier(weights)
     text = TextEntry(WordDecoder(Lexicon.english(), clf.classes))  # main.py's default --lexicon en
-    recogniser = live.Recogniser(detector, clf, text=text)
+    recogniser = live.Recogniser(detector, clf, text=text, adapt=live.ADAPT)  # main.py's defaults
     two = [keypoints.HandDetector(mode="video", max_hands=live.MAX_HANDS) for _ in range(2)]
     both_views = live.Recogniser(two[0], clf, mirror_detector=two[1])  # --both-views: frame + mirror image
     canvas = np.empty_like(frames[0])

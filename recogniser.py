@@ -44,7 +44,7 @@ HOLD = 0.3  # seconds a letter must be held to be added to the text (chosen with
 GAP_MS = 150.0  # dips shorter than this (no letter, or another one) do not restart the hold
 SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the frames in it)
 WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
-ADAPT = False  # learn the signer's hand from the words they spell (adaptation.py)
+ADAPT = True  # learn the signer's hand from the words they spell (adaptation.py; chosen with spellbench.py: README)
 PROBE_FRAMES = 3  # on streams, while the last resort holds the hand: every this many frames the
 # detector itself reads the frame first, and takes the hand back when it finds it
 # -----------------------------------------------------------------------------
@@ -141,7 +141,7 @@ class Recogniser:
                  hold_s: float = HOLD, smooth_ms: float = SMOOTH_MS, independent_frames: bool = False,
                  mirror_detector: keypoints.HandDetector | None = None, every_border: bool = False,
                  gap_ms: float = GAP_MS, word_pause_s: float = WORD_PAUSE, text: TextEntry | None = None,
-                 reacquire: bool = True, last_resort: bool = True, adapt: bool = ADAPT) -> None:
+                 reacquire: bool = True, last_resort: bool = True, adapt: bool = False) -> None:
         self.detector = detector
         self.mirror_detector = mirror_detector
         self.every_border = every_border
