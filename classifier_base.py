@@ -35,16 +35,16 @@ class Classifier:
     `adapter` (adaptation.SignerAdapter; needs a model with a hidden-layer output), its
     correction is added to the calibrated logits of every hand."""
 
+    can_adapt = False  # the model has a hidden-layer output (`logits_and_hidden`)
+
     def __init__(self, classes: list[str], temperature: float = 1.0) -> None:
         self.classes = classes
         self.temperature = temperature
-        self.adapter = None
+        self.adapter = None  # an adaptation.SignerAdapter, or None
 
     def logits(self, inputs: keypoints.ModelInputs) -> np.ndarray:
         """Raw scores for a batch of model inputs (`keypoints.model_inputs`)."""
         raise NotImplementedError
-
-    can_adapt = False  # the model has a hidden-layer output (`logits_and_hidden`)
 
     def logits_and_hidden(self, inputs: keypoints.ModelInputs) -> tuple[np.ndarray, np.ndarray]:
         """Raw scores and the head's hidden layer (where `can_adapt`)."""
@@ -74,8 +74,8 @@ class Classifier:
                 z = self.logits(inputs) / self.temperature
             else:
                 raw, hidden = self.logits_and_hidden(inputs)
-                scores.calibrated, scores.hidden = np.full_like(out, np.nan), np.full((len(lm), hidden.shape[1]), np.nan,
-                                                                                       np.float32)
+                scores.calibrated = np.full_like(out, np.nan)
+                scores.hidden = np.full((len(lm), hidden.shape[1]), np.nan, np.float32)
                 scores.calibrated[ok], scores.hidden[ok] = raw / self.temperature, hidden
                 z = scores.calibrated[ok] + self.adapter.correction(hidden)
             z = np.exp(z - z.max(axis=1, keepdims=True))
