@@ -217,7 +217,7 @@ class Recogniser:
         if self.independent_frames:
             self._smoothers.clear()
             self.speller.release()
-        samples: list[tuple[np.ndarray, np.ndarray] | None] = [None] * len(hands)
+        scores = None
         if hands:
             readings = [hand for group in groups for hand in group]
             hands_in = (np.stack([r.landmarks for r in readings]),
@@ -227,8 +227,6 @@ class Recogniser:
             proba = scores.proba
             if len(readings) > len(hands):  # one row per hand: its readings combined
                 proba = combine_views(proba, [i for i, group in enumerate(groups) for _ in group])[1]
-            elif scores.hidden is not None:  # what adaptation learns from, should this hand's letter commit
-                samples = [None if np.isnan(h).any() else (z, h) for z, h in zip(scores.calibrated, scores.hidden)]
         keys = hand_keys(hands)
         for key in self._smoothers.keys() - set(keys):
             self._smoothers[key].update(timestamp_ms, None)
@@ -244,7 +242,7 @@ class Recogniser:
         committed = self.speller.update(timestamp_ms, chosen.letter)
         spelling = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
         if committed is not None:
-            self.text.commit(committed, chosen.proba, None if spelling is None else samples[spelling])
+            self.text.commit(committed, chosen.proba, self._sample(scores, spelling, len(hands)))
         t2 = time.perf_counter()
         return FrameResult(results, spelling, committed, self.text.text, self.speller.progress(timestamp_ms),
                            self.text.letters, self.text.suggestions,
@@ -264,6 +262,15 @@ class Recogniser:
             self.text.end_word()
         if self.reacquire:
             self._way = 0 if lost_now else (self._way + 1) % len(self._ways)
+
+    @staticmethod
+    def _sample(scores: Scores | None, spelling: int | None, hands: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """What adaptation learns from the hand whose letter committed: its calibrated logits and
+        hidden layer (None without an adapter, for a hand read more than once, or unusable)."""
+        if spelling is None or scores is None or scores.hidden is None or len(scores.hidden) != hands \
+                or np.isnan(scores.hidden[spelling]).any():
+            return None
+        return scores.calibrated[spelling], scores.hidden[spelling]
 
     def _learn(self, word: FinishedWord) -> None:
         """A word ended, or its shown text changed: the adapter takes what it confirms."""
