@@ -22,6 +22,9 @@ from typing import Sequence
 
 import numpy as np
 
+from classifier_base import CheckpointError, Classifier
+from dataset_layout import LETTERS
+
 # ----------------------------------------------------------------------------- settings
 L2 = 0.3  # pull of the correction toward zero (0.01, 0.1, 0.3 and 1 compared with spellbench.py: model card)
 STEPS = 200  # full-batch Adam steps per fit
@@ -29,6 +32,14 @@ LEARNING_RATE = 0.05
 MAX_SAMPLES = 200  # the most recent confirmed letters kept (older words are forgotten first); a fit on
 # 200 takes ~40 ms here, run once a word ends (during the word pause, when no hand is being read)
 # -----------------------------------------------------------------------------
+
+
+def check_can_adapt(classifier: Classifier, name: object) -> None:
+    """CheckpointError (one line) when the model `name` has no hidden-layer output to learn from."""
+    if not getattr(classifier, "can_adapt", False):
+        raise CheckpointError(f"{name} cannot adapt to the signer (it has no hidden-layer output: an ONNX export "
+                              f"older than --adapt, or an ensemble); export it again with `python export.py`, "
+                              f"or run with --no-adapt")
 
 
 class SignerAdapter:
@@ -41,7 +52,7 @@ class SignerAdapter:
         self.l2, self.steps, self.learning_rate, self.max_samples = l2, steps, learning_rate, max_samples
         self._index = {c: i for i, c in enumerate(self.classes)}
         self._words: list[tuple[object, list[tuple[np.ndarray, np.ndarray, int]]]] = []
-        self._letters = np.array([len(c) == 1 and "A" <= c <= "Z" for c in self.classes])
+        self._letters = np.isin(self.classes, LETTERS)
         self.weight: np.ndarray | None = None  # (classes, hidden); rows of non-letters stay zero
 
     @property

@@ -32,8 +32,8 @@ import numpy as np
 
 import keypoints
 import speller
-from adaptation import SignerAdapter
-from classifier import CheckpointError, Classifier, combine_views
+from adaptation import SignerAdapter, check_can_adapt
+from classifier import Classifier, combine_views
 from classifier_base import Scores
 from text_entry import FinishedWord, TextEntry
 
@@ -153,10 +153,8 @@ class Recogniser:
         self.speller = speller.Speller(0.0 if independent_frames else hold_s * 1000.0, gap_ms)
         self.text = text if text is not None else TextEntry()
         self.word_pause_ms = word_pause_s * 1000.0
-        if adapt and not getattr(classifier, "can_adapt", False):
-            raise CheckpointError("this model cannot adapt to the signer (it has no hidden-layer output: an ONNX "
-                                  "export older than --adapt, or an ensemble); export it again with `python "
-                                  "export.py`, or run with --no-adapt")
+        if adapt:
+            check_can_adapt(classifier, "this model")
         self.adapter = SignerAdapter(classifier.classes) if adapt else None
         if self.adapter is not None:  # the classifier applies it; confirmed words teach it
             classifier.adapter = self.adapter

@@ -146,9 +146,11 @@ class App:
                  node_modules: str | os.PathLike = NODE_MODULES) -> None:
         self.roots = {"/web/": Path(web_root).resolve(), **check_node_modules(Path(node_modules))}
         model = load_model(weights)
-        if settings.adapt and not model.can_adapt:
-            raise StartupError(f"{weights} has no hidden-layer output, which --adapt learns from (an older export); "
-                               f"export it again with `python export.py`, or run with --no-adapt")
+        if settings.adapt:
+            try:
+                adaptation.check_can_adapt(model, weights)
+            except CheckpointError as err:
+                raise StartupError(str(err)) from None
         try:
             hand_model_bytes = keypoints.resolve_hand_model(hand_model).read_bytes()
         except (keypoints.HandModelError, OSError) as err:
