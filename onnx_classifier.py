@@ -77,7 +77,7 @@ class OnnxClassifier(Classifier):
             raise CheckpointError(f"{path} takes inputs this code does not make ({', '.join(unknown)}); "
                                   f"export it again with `python export.py`")
         self.output_name = output.name
-        self.hidden_name = next((o.name for o in self.session.get_outputs()[1:] if o.name == HIDDEN), None)
+        self.hidden_name = HIDDEN if HIDDEN in [o.name for o in self.session.get_outputs()[1:]] else None
         self.feature_version = int(meta["feature_version"])
         self.checkpoint_sha256 = meta.get(CHECKPOINT_SHA256)  # of the .pth the export was made from
         super().__init__(classes, float(meta["temperature"]))
