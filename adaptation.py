@@ -86,6 +86,11 @@ class SignerAdapter:
             self._words.pop(0)
         self.fit()
 
+    def reset(self) -> None:
+        """Forget every word learnt (someone else signs now): no correction until the next one."""
+        self._words.clear()
+        self.weight = None
+
     def fit(self) -> None:
         """Fit the correction on every kept sample (none: no correction)."""
         rows = [s for _, taken in self._words for s in taken]

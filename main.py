@@ -69,7 +69,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         description=__doc__.split("\n\n")[0], formatter_class=argparse.ArgumentDefaultsHelpFormatter,
         epilog="keys in the window: q/Esc quit, c clear text, 1/2/3 take a suggestion, u undo a correction, "
-               "m mirror view, space pause, r recording on/off")
+               "n new signer (forget what --adapt learnt), m mirror view, space pause, r recording on/off")
     p.add_argument("--source", default=SOURCE, help="camera index, video file, image file or folder of images")
     p.add_argument("--weights", default=WEIGHTS, help=".pth or .onnx, with class_mapping.txt beside it")
     p.add_argument("--hand-model", default=HAND_MODEL, help="hand_landmarker.task (None: found automatically)")
@@ -135,6 +135,8 @@ class Window:
                 run.recogniser.text.choose(SUGGESTION_KEYS[key])
             elif key == ord("u"):
                 run.recogniser.text.undo()
+            elif key == ord("n"):
+                run.recogniser.new_signer()
             elif key == ord("m"):
                 run.mirror = not run.mirror
             elif key == ord("r") and run.recorder is not None:
@@ -173,7 +175,7 @@ def loop(source: Source, run: Run, window: Window | None, output: AnnotatedOutpu
         if window is not None or output is not None:
             t0 = time.perf_counter()
             status = overlay.Status(run.fps, {**result.timings, "draw": run.draw_ms}, run.mirror,
-                                    record=run.recorder.label() if run.recorder else None)
+                                    record=run.recorder.label() if run.recorder else None, adapted=result.adapted)
             overlay.annotate(bgr, result, status)
             run.draw_ms = (time.perf_counter() - t0) * 1000
         if jsonl is not None:

@@ -27,6 +27,7 @@ class Status:
     timings: dict[str, float]  # stage -> milliseconds
     mirrored: bool = False
     record: str | None = None  # e.g. "REC A: 12" or "rec off A: 12"
+    adapted: int | None = None  # letters signer adaptation has learnt from (None: off)
 
 
 def _scale(frame: np.ndarray) -> float:
@@ -94,11 +95,13 @@ def draw_text_bar(frame: np.ndarray, text: str, progress: float, suggestions: tu
 
 
 def draw_status(frame: np.ndarray, status: Status) -> None:
-    """FPS and per-stage milliseconds top-left; recording state and count at the right below them."""
+    """FPS, per-stage milliseconds and the letters adaptation has learnt top-left; recording state
+    and count at the right below them."""
     s = _scale(frame)
     stages = "  ".join(f"{name} {ms:.1f}ms" for name, ms in status.timings.items())
     fps = f"{status.fps:.1f} FPS  " if status.fps else ""
-    _label(frame, f"{fps}{stages}{'  [mirror]' if status.mirrored else ''}", (0, 0), 0.5 * s, WHITE, 1)
+    adapted = "" if status.adapted is None else f"  adapted to {status.adapted} letters"
+    _label(frame, f"{fps}{stages}{adapted}{'  [mirror]' if status.mirrored else ''}", (0, 0), 0.5 * s, WHITE, 1)
     if status.record:
         size = cv2.getTextSize(status.record, FONT, 0.7 * s, max(1, round(2 * s)))[0]
         colour = RED if status.record.startswith("REC") else NO_LETTER_COLOUR

@@ -92,6 +92,7 @@ class FrameResult:
     letters: str = ""  # the committed letters, before lexicon corrections
     suggestions: tuple[str, ...] = ()  # the lexicon's best words for the last finished word
     timings: dict[str, float] = field(default_factory=dict)  # ms per stage
+    adapted: int | None = None  # letters signer adaptation has learnt from (None: --no-adapt)
 
 
 def group_views(views: list[list[keypoints.Hand]]) -> list[list[keypoints.Hand]]:
@@ -244,7 +245,8 @@ class Recogniser:
         t2 = time.perf_counter()
         return FrameResult(results, spelling, committed, self.text.text, self.speller.progress(timestamp_ms),
                            self.text.letters, self.text.suggestions,
-                           {"landmarker": (t1 - t0) * 1000, "model": (t2 - t1) * 1000})
+                           {"landmarker": (t1 - t0) * 1000, "model": (t2 - t1) * 1000},
+                           None if self.adapter is None else self.adapter.samples)
 
     def _track_absence(self, found: bool, timestamp_ms: float) -> None:
         """Word pause and re-acquisition: how long the frame has been without a hand."""
@@ -283,6 +285,11 @@ class Recogniser:
         self.text.clear()
         self.speller.release()
 
+    def new_signer(self) -> None:
+        """Someone else signs now: forget what signer adaptation has learnt (nothing without it)."""
+        if self.adapter is not None:
+            self.adapter.reset()
+
     def close(self) -> None:
         """Stop the mirror-view thread (the detectors belong to the caller)."""
         if self._pool is not None:
@@ -291,12 +298,14 @@ class Recogniser:
 
 def frame_record(index: int, t_ms: float, result: FrameResult) -> str:
     """One JSONL line (main.py --jsonl): the frame, its time, each hand's letter (null below
-    threshold), the text shown, the letters as committed and the last word's suggestions."""
+    threshold), the text shown, the letters as committed, the last word's suggestions and the
+    letters signer adaptation has learnt from (null without it)."""
     hands = [{"handedness": r.hand.handedness, "letter": r.prediction.letter,
               "confidence": None if r.prediction.confidence is None else round(r.prediction.confidence, 4)}
              for r in result.hands]
     return json.dumps({"frame": index, "time_ms": round(t_ms, 3), "hands": hands, "text": result.text,
-                       "letters": result.letters, "suggestions": list(result.suggestions)})
+                       "letters": result.letters, "suggestions": list(result.suggestions),
+                       "adapted": result.adapted})
 
 
 def end_record(text: TextEntry) -> str:

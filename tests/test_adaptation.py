@@ -7,6 +7,8 @@ shape has fixed logits and a fixed hidden layer, so the adapter's correction is 
 for a real model."""
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from conftest import synthetic_hand
@@ -100,9 +102,19 @@ def spelled(*words: list[str]) -> list[str | None]:
 def play(shapes: Shapes, frames: list[str | None], adapt: bool, lexicon: Lexicon) -> live.Recogniser:
     recogniser = live.Recogniser(ShapeDetector(shapes), TableClassifier(shapes), hold_s=0.3,
                                  text=TextEntry(WordDecoder(lexicon, CLASSES)), adapt=adapt)
-    for i, frame in enumerate(frames):
+    return play_on(recogniser, frames, 0)
+
+
+def play_on(recogniser: live.Recogniser, frames: list[str | None], start: int) -> live.Recogniser:
+    """Feed `frames` as frames number `start`, `start` + 1, ... of the stream."""
+    for i, frame in enumerate(frames, start):
         recogniser.process(frame, i * 1000 / FPS)
     return recogniser
+
+
+def adapted(recogniser: live.Recogniser, t_ms: float) -> int | None:
+    """What main.py's JSONL line for a frame (no hand) at `t_ms` says adaptation has learnt from."""
+    return json.loads(live.frame_record(0, t_ms, recogniser.process(None, t_ms)))["adapted"]
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +129,18 @@ def test_a_letter_the_lexicon_put_right_is_read_right_the_next_time(shapes: Shap
     assert adapted.text.text == "WATER RED HOLD "  # and this signer's real L is still an L
     assert adapted.text.letters == "WATEL RED HOLD "
     assert adapted.adapter.samples == 5 + 3 + 4
+
+
+def test_a_new_signer_starts_from_the_model_and_the_jsonl_says_what_was_learnt(shapes: Shapes, english: Lexicon):
+    """Key n (Recogniser.new_signer): after someone else has taught the model their R, the next
+    person's L-like R is read as the model reads it; the JSONL's "adapted" counts the letters."""
+    water, red = spelled(list("WATE") + ["my R"]), spelled(["my R", "E", "D"])
+    r = play(shapes, water, True, english)
+    assert r.text.text == "WATER " and adapted(r, len(water) * 1000 / FPS) == 5
+    r.new_signer()
+    assert adapted(r, (len(water) + 1) * 1000 / FPS) == 0
+    assert play_on(r, red, len(water) + 2).text.text == "WATER LED "
+    assert adapted(play(shapes, water, False, english), 10_000) is None
 
 
 def test_words_nobody_confirmed_teach_nothing(shapes: Shapes, english: Lexicon):

@@ -330,8 +330,11 @@ def test_page_spells_the_camera_as_main_py_spells_the_same_frames(playwright, se
         assert last is not None and set(last) == set(expected)
         assert set(last["hands"][0] if last["hands"] else {"handedness", "letter", "confidence"}) == \
             {"handedness", "letter", "confidence"}
-        assert (last["text"], last["letters"], last["suggestions"]) == \
-            (expected["text"], expected["letters"], expected["suggestions"])
+        assert (last["text"], last["letters"], last["suggestions"], last["adapted"]) == \
+            (expected["text"], expected["letters"], expected["suggestions"], expected["adapted"])
+        assert last["adapted"] > 0, "the word should have taught adaptation its letters"
+        page.keyboard.press("n")  # a new signer: what adaptation learnt is forgotten
+        page.wait_for_function("() => asl.last.adapted === 0", timeout=10_000)
         assert_loopback_only(page, server)
 
 

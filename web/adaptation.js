@@ -47,6 +47,12 @@ export class SignerAdapter {
     this.fit();
   }
 
+  /** Forget every word learnt (someone else signs now): no correction until the next one. */
+  reset() {
+    this.words = [];
+    this.weight = null;
+  }
+
   /** Fit the correction on every kept sample (none: no correction). */
   fit() {
     const rows = this.words.flatMap(([, taken]) => taken);

@@ -187,6 +187,7 @@ function bindControls() {
   $("camera").addEventListener("change", () => startCamera($("camera").value).catch((err) => fail(err.message)));
   $("undo").addEventListener("click", () => recogniser && recogniser.text.undo());
   $("clear").addEventListener("click", () => recogniser && recogniser.clear());
+  $("new-signer").addEventListener("click", () => recogniser && recogniser.newSigner());
   $("pause").addEventListener("click", () => { paused = !paused; });
   document.addEventListener("keydown", (event) => {
     if (!recogniser || event.target.tagName === "SELECT") return;
@@ -194,6 +195,7 @@ function bindControls() {
     if (["1", "2", "3"].includes(key)) recogniser.text.choose(Number(key) - 1);
     else if (key === "u") recogniser.text.undo();
     else if (key === "c") recogniser.clear();
+    else if (key === "n") recogniser.newSigner();
     else if (key === "m") setMirror(!$("mirror").checked);
     else if (key === " ") { paused = !paused; event.preventDefault(); }
   });

@@ -54,7 +54,7 @@ export class Overlay {
     this.panel(result);
   }
 
-  /** The reading, text, hold progress and suggestions beside the video. */
+  /** The reading, text, hold progress, suggestions and adaptation beside the video. */
   panel(result) {
     const chosen = result.spelling === null ? null : result.hands[result.spelling];
     const any = chosen ?? result.hands[0];
@@ -62,6 +62,7 @@ export class Overlay {
     setText($("detail"), any ? `${any.prediction.confidence === null ? "unusable hand" :
       `confidence ${any.prediction.confidence.toFixed(2)}`} · ${any.hand.handedness} hand` : "no hand");
     setText($("text"), result.text);
+    setText($("adapted"), result.adapted === null ? "off" : `learnt from ${result.adapted} letters`);
     $("hold").value = result.progress;
     const key = result.suggestions.join(" ");
     if (key !== this.shownSuggestions) {

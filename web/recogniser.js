@@ -125,6 +125,7 @@ export class Recogniser {
       hands: results, spelling: spelling < 0 ? null : spelling, committed, text: this.text.text,
       progress: this.speller.progress(t), letters: this.text.letters, suggestions: this.text.suggestions,
       timings: { landmarker: t1 - t0, model: performance.now() - t1 },
+      adapted: this.adapter ? this.adapter.samples : null,
     };
   }
 
@@ -163,6 +164,11 @@ export class Recogniser {
     this.text.clear();
     this.speller.release();
   }
+
+  /** Someone else signs now: forget what signer adaptation has learnt (nothing without it). */
+  newSigner() {
+    if (this.adapter) this.adapter.reset();
+  }
 }
 
 const round = (x, digits) => Math.round(x * 10 ** digits) / 10 ** digits;
@@ -176,5 +182,6 @@ export function frameRecord(index, t, result) {
       confidence: prediction.confidence === null ? null : round(prediction.confidence, 4),
     })),
     text: result.text, letters: result.letters, suggestions: [...result.suggestions],
+    adapted: result.adapted,
   };
 }
