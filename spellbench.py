@@ -47,6 +47,7 @@ WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (main.py --
 THRESHOLD = live.THRESHOLD  # smoothed confidence below which no letter is shown or held (main.py --threshold)
 LEXICON = "en"  # main.py --lexicon
 ADAPT = live.ADAPT  # main.py --adapt: the signer's confirmed words teach the model their hand
+PICKS = False  # a user who, when a word comes out wrong, takes the right one from the suggestions
 KNOWN_NAMES = False  # decode names with the lexicon as it is (default: the benchmark's names taken out of it)
 WORDS = 12  # dictionary words per signer
 NAMES = 8  # names and codes per signer
@@ -61,6 +62,7 @@ JOBS = 1  # signers played at once (one thread each)
 # -----------------------------------------------------------------------------
 KINDS = ("dictionary", "names")
 VARIANTS = ("letters", "lexicon")  # as committed, as shown
+PICKED = "picked"  # as shown once the user took a suggestion (--picks)
 
 
 def edit_counts(truth: str, said: str) -> tuple[int, int, int]:
@@ -74,6 +76,15 @@ def edit_counts(truth: str, said: str) -> tuple[int, int, int]:
                            (diag[0] + (a != b), diag[1], diag[2] + (a != b), diag[3])))
         rows.append(row)
     return rows[-1][-1][1:]
+
+
+def take_suggestion(text: Any, word: str, start: int) -> bool:
+    """The --picks user: when the text from `start` on (this word's) is not `word` and `word` is
+    one of the last finished word's suggestions, take it (main.py's key 1/2/3); True if taken."""
+    last = text.last
+    if text.text[start:].strip() == word or last is None or last.start < start or word not in last.suggestions:
+        return False
+    return text.choose(last.suggestions.index(word))
 
 
 def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: argparse.Namespace) -> dict[str, Any]:
@@ -109,6 +120,9 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
                 out["words"].append({"kind": kind, "word": word, "seconds": sum(s for _, s in frames),
                                      "letters": text.letters[letters:].strip(), "lexicon": text.text[shown:].strip(),
                                      "finished": finished[:]})
+                if args.picks:
+                    take_suggestion(text, word, shown)
+                    out["words"][-1][PICKED] = text.text[shown:].strip()
                 finished.clear()
         for kind, frames in player.idle(args.idle, IDLE_PHOTO_S):
             commits = []
@@ -156,6 +170,7 @@ def rescore(runs: dict[str, dict[str, Any]], lexicon: str, known_names: bool) ->
                 text.end_word(space=False)
                 shown.append(text.text)
             word["lexicon"] = " ".join(shown)
+            word.pop(PICKED, None)  # what the user took was among the earlier decoder's suggestions
 
 
 def score(words: list[dict[str, Any]], kind: str, variant: str) -> dict[str, float]:
@@ -174,8 +189,11 @@ def score(words: list[dict[str, Any]], kind: str, variant: str) -> dict[str, flo
 def summarise(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Scores per signer and pooled over signers (every word counts once)."""
     def scores(words: list[dict[str, Any]], idle: list[dict[str, Any]]) -> dict[str, Any]:
+        picks = bool(words) and all(PICKED in w for w in words)
         result: dict[str, Any] = {f"{kind}.{variant}": score(words, kind, variant)
-                                  for kind in KINDS for variant in VARIANTS}
+                                  for kind in KINDS for variant in VARIANTS + (PICKED,) * picks}
+        if picks:
+            result["picks_per_word"] = sum(w[PICKED] != w["lexicon"] for w in words) / len(words)
         minutes = sum(i["seconds"] for i in idle) / 60
         result["idle"] = {"minutes": minutes,
                           "false_commits_per_minute": sum(len(i["commits"]) for i in idle) / minutes if minutes else 0}
@@ -193,12 +211,20 @@ def print_table(title: str, summary: dict[str, Any]) -> None:
     print(f"\n{title}\n{'signer':<22} {'dict words %':>14} {'dict CER %':>12} {'names %':>12} {'names CER %':>12} "
           f"{'letters/min':>12} {'idle/min':>9}\n{'':<22} {'letters lex':>14} {'letters lex':>12} "
           f"{'letters lex':>12} {'letters lex':>12} {'lex':>12}")
-    for name, s in [*summary["signers"].items(), ("all signers", summary["overall"])]:
+    rows = [*summary["signers"].items(), ("all signers", summary["overall"])]
+    for name, s in rows:
         cells = [f"{100 * s[f'{k}.letters'][m]:>6.1f} {100 * s[f'{k}.lexicon'][m]:>5.1f}"
                  for k, m in (("dictionary", "word_accuracy"), ("dictionary", "cer"), ("names", "word_accuracy"),
                               ("names", "cer"))]
         print(f"{name:<22} {cells[0]:>14} {cells[1]:>12} {cells[2]:>12} {cells[3]:>12} "
               f"{s['dictionary.lexicon']['letters_per_minute']:>12.1f} {s['idle']['false_commits_per_minute']:>9.2f}")
+    if "picks_per_word" in summary["overall"]:
+        print(f"\nonce the user took the right suggestion (--picks)\n{'signer':<22} {'dict words %':>14} "
+              f"{'dict CER %':>12} {'names %':>12} {'picks/word':>12}")
+        for name, s in rows:
+            print(f"{name:<22} {100 * s['dictionary.picked']['word_accuracy']:>14.1f} "
+                  f"{100 * s['dictionary.picked']['cer']:>12.1f} {100 * s['names.picked']['word_accuracy']:>12.1f} "
+                  f"{s['picks_per_word']:>12.2f}")
 
 
 def tables(runs: dict[str, dict[str, Any]], label: str) -> dict[str, Any]:
@@ -236,6 +262,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="look for it at a lower confidence too (what main.py does; off: the borders only)")
     p.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=ADAPT,
                    help="learn each signer's hand from the words they spell, as main.py --adapt")
+    p.add_argument("--picks", action=argparse.BooleanOptionalAction, default=PICKS,
+                   help="a user who takes the right word from the suggestions when a word comes out wrong "
+                        "(with --adapt the pick teaches adaptation); scored as a third column")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE")
     p.add_argument("--known-names", action=argparse.BooleanOptionalAction, default=KNOWN_NAMES,
                    help="decode names with the lexicon as it is (off: the benchmark's names taken out of it)")

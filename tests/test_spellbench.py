@@ -62,6 +62,33 @@ def test_names_are_decoded_as_names_the_lexicon_does_not_know():
         assert [w["lexicon"] for w in runs["s/0.3/150"]["words"]] == ["WATER", shown]
 
 
+def test_the_picks_user_takes_the_right_word_only_when_it_is_offered():
+    """--picks: WATEL (an L read at 0.97 where R was signed) stays WATEL, WATER among the
+    suggestions: the user takes it.  A right word, a word not offered, or an earlier word: no pick."""
+    from dataset_layout import KAGGLE_CLASSES
+    from lexicon import Lexicon
+    from text_entry import TextEntry
+    from word_decoder import WordDecoder
+
+    def spell(text: TextEntry, letters: str) -> int:
+        start = len(text.text)
+        for c in letters:
+            p = np.full(len(KAGGLE_CLASSES), 0.001)
+            p[KAGGLE_CLASSES.index(c)] = 0.97
+            text.commit(c, (p / p.sum()).astype(np.float32))
+        text.end_word()
+        return start
+    text = TextEntry(WordDecoder(Lexicon.english(), KAGGLE_CLASSES))
+    start = spell(text, "WATEL")
+    assert text.text == "WATEL " and "WATER" in text.last.suggestions
+    assert not spellbench.take_suggestion(text, "WATERS", start)  # not offered
+    assert spellbench.take_suggestion(text, "WATER", start) and text.text == "WATER " and text.last.confirmed
+    assert not spellbench.take_suggestion(text, "WATER", start)  # already right
+    start = spell(text, "DOG")
+    assert not spellbench.take_suggestion(text, "WATER", len(text.text))  # its word never finished
+    assert text.text == "WATER DOG "
+
+
 @pytest.fixture
 def tiny_signer(tmp_path: Path) -> streams.Signer:
     """A signer with two photos of A-E and L and one of `nothing`, each photo a different colour
@@ -122,7 +149,7 @@ def test_one_signer_spells_words_and_resumes(tmp_path: Path, monkeypatch: pytest
     shipped model: every word has an outcome, scores are in range, and an interrupted run goes on."""
     out = tmp_path / "spell.json"
     args = ["--data", str(SHARED_DATA), "--signers", "t32rahman", "--weights", str(WEIGHTS), "--words", "2",
-            "--names", "1", "--holds", "0.4", "0.6", "--idle", "3", "--json", str(out)]
+            "--names", "1", "--holds", "0.4", "0.6", "--idle", "3", "--picks", "--json", str(out)]
     real, calls = spellbench.play_signer, []
 
     def stop_after_one(*a, **k):
@@ -139,8 +166,11 @@ def test_one_signer_spells_words_and_resumes(tmp_path: Path, monkeypatch: pytest
     for summary in result["results"].values():
         overall = summary["overall"]
         assert overall["dictionary.letters"]["words"] == 2 and overall["names.lexicon"]["words"] == 1
-        for key in ("dictionary.letters", "dictionary.lexicon", "names.letters", "names.lexicon"):
+        for key in ("dictionary.letters", "dictionary.lexicon", "dictionary.picked", "names.letters", "names.lexicon",
+                    "names.picked"):
             assert 0 <= overall[key]["word_accuracy"] <= 1 and overall[key]["cer"] >= 0
+        assert overall["dictionary.picked"]["word_accuracy"] >= overall["dictionary.lexicon"]["word_accuracy"]
+        assert 0 <= overall["picks_per_word"] <= 1
         assert overall["idle"]["minutes"] == pytest.approx(3 / 60)
     run = next(iter(result["runs"].values()))
     assert all(w["letters"] or w["lexicon"] == "" for w in run["words"]) and run["frames"] > 50
@@ -151,6 +181,9 @@ def test_one_signer_spells_words_and_resumes(tmp_path: Path, monkeypatch: pytest
     assert spellbench.main(fewer) == 0  # a finished run's settings: nothing is played again
     again = tmp_path / "rescored.json"
     assert spellbench.main(["--rescore", str(out), "--json", str(again)]) == 0  # the same lexicon: the same words
+    for run in result["runs"].values():  # what a user took from the earlier suggestions is not kept
+        for word in run["words"]:
+            del word["picked"]
     assert json.loads(again.read_text())["runs"] == result["runs"]
     assert spellbench.main(["--rescore", str(out), "--lexicon", "none", "--json", str(again)]) == 0
     words = [w for run in json.loads(again.read_text())["runs"].values() for w in run["words"]]
