@@ -47,7 +47,7 @@ WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (main.py --
 THRESHOLD = live.THRESHOLD  # smoothed confidence below which no letter is shown or held (main.py --threshold)
 LEXICON = "en"  # main.py --lexicon
 ADAPT = live.ADAPT  # main.py --adapt: the signer's confirmed words teach the model their hand
-PICKS = False  # a user who, when a word comes out wrong, takes the right one from the suggestions
+PICKS = False  # a user who puts a wrong word right with the keys: a suggestion (1/2/3) or undo (u)
 KNOWN_NAMES = False  # decode names with the lexicon as it is (default: the benchmark's names taken out of it)
 WORDS = 12  # dictionary words per signer
 NAMES = 8  # names and codes per signer
@@ -78,13 +78,16 @@ def edit_counts(truth: str, said: str) -> tuple[int, int, int]:
     return rows[-1][-1][1:]
 
 
-def take_suggestion(text: Any, word: str, start: int) -> bool:
-    """The --picks user: when the text from `start` on (this word's) is not `word` and `word` is
-    one of the last finished word's suggestions, take it (main.py's key 1/2/3); True if taken."""
+def fix_word(text: Any, word: str, start: int) -> bool:
+    """The --picks user: when the text from `start` on (this word's) is not `word`, undo a
+    correction of letters that were right (main.py's key u) or take `word` from the last finished
+    word's suggestions (key 1/2/3); True if a key was pressed."""
     last = text.last
-    if text.text[start:].strip() == word or last is None or last.start < start or word not in last.suggestions:
+    if text.text[start:].strip() == word or last is None or last.start < start:
         return False
-    return text.choose(last.suggestions.index(word))
+    if last.letters == word:
+        return text.undo()
+    return word in last.suggestions and text.choose(last.suggestions.index(word))
 
 
 def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: argparse.Namespace) -> dict[str, Any]:
@@ -121,7 +124,7 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
                                      "letters": text.letters[letters:].strip(), "lexicon": text.text[shown:].strip(),
                                      "finished": finished[:]})
                 if args.picks:
-                    take_suggestion(text, word, shown)
+                    fix_word(text, word, shown)
                     out["words"][-1][PICKED] = text.text[shown:].strip()
                 finished.clear()
         for kind, frames in player.idle(args.idle, IDLE_PHOTO_S):
@@ -219,8 +222,8 @@ def print_table(title: str, summary: dict[str, Any]) -> None:
         print(f"{name:<22} {cells[0]:>14} {cells[1]:>12} {cells[2]:>12} {cells[3]:>12} "
               f"{s['dictionary.lexicon']['letters_per_minute']:>12.1f} {s['idle']['false_commits_per_minute']:>9.2f}")
     if "picks_per_word" in summary["overall"]:
-        print(f"\nonce the user took the right suggestion (--picks)\n{'signer':<22} {'dict words %':>14} "
-              f"{'dict CER %':>12} {'names %':>12} {'picks/word':>12}")
+        print(f"\nonce the user put words right with a suggestion or undo (--picks)\n{'signer':<22} "
+              f"{'dict words %':>14} {'dict CER %':>12} {'names %':>12} {'keys/word':>12}")
         for name, s in rows:
             print(f"{name:<22} {100 * s['dictionary.picked']['word_accuracy']:>14.1f} "
                   f"{100 * s['dictionary.picked']['cer']:>12.1f} {100 * s['names.picked']['word_accuracy']:>12.1f} "
@@ -263,8 +266,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=ADAPT,
                    help="learn each signer's hand from the words they spell, as main.py --adapt")
     p.add_argument("--picks", action=argparse.BooleanOptionalAction, default=PICKS,
-                   help="a user who takes the right word from the suggestions when a word comes out wrong "
-                        "(with --adapt the pick teaches adaptation); scored as a third column")
+                   help="a user who puts a wrong word right when a key can: takes it from the suggestions "
+                        "or undoes a correction of right letters (with --adapt this teaches adaptation); "
+                        "scored as a third column")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE")
     p.add_argument("--known-names", action=argparse.BooleanOptionalAction, default=KNOWN_NAMES,
                    help="decode names with the lexicon as it is (off: the benchmark's names taken out of it)")

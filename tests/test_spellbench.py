@@ -13,6 +13,7 @@ from conftest import SHARED_DATA, WEIGHTS, needs_data
 
 import spellbench
 import spelling_streams as streams
+from word_decoder import Candidate, Decoded
 
 
 def test_edit_counts_split_missed_wrong_and_extra_letters():
@@ -62,9 +63,20 @@ def test_names_are_decoded_as_names_the_lexicon_does_not_know():
         assert [w["lexicon"] for w in runs["s/0.3/150"]["words"]] == ["WATER", shown]
 
 
-def test_the_picks_user_takes_the_right_word_only_when_it_is_offered():
+class CorrectsTo:
+    """A word decoder that turns every word into `word` (its one-word lexicon)."""
+
+    def __init__(self, word: str) -> None:
+        self.word, self.lexicon = word, {word}
+
+    def decode(self, letters: str, probs: list) -> Decoded:
+        return Decoded(self.word, (Candidate(self.word, 0.0),), True)
+
+
+def test_the_picks_user_fixes_a_word_only_when_a_key_can():
     """--picks: WATEL (an L read at 0.97 where R was signed) stays WATEL, WATER among the
-    suggestions: the user takes it.  A right word, a word not offered, or an earlier word: no pick."""
+    suggestions: the user takes it.  GWEN signed right, shown as WHEN: the user undoes.  A right
+    word, a word not offered, or an earlier word: no key."""
     from dataset_layout import KAGGLE_CLASSES
     from lexicon import Lexicon
     from text_entry import TextEntry
@@ -81,12 +93,15 @@ def test_the_picks_user_takes_the_right_word_only_when_it_is_offered():
     text = TextEntry(WordDecoder(Lexicon.english(), KAGGLE_CLASSES))
     start = spell(text, "WATEL")
     assert text.text == "WATEL " and "WATER" in text.last.suggestions
-    assert not spellbench.take_suggestion(text, "WATERS", start)  # not offered
-    assert spellbench.take_suggestion(text, "WATER", start) and text.text == "WATER " and text.last.confirmed
-    assert not spellbench.take_suggestion(text, "WATER", start)  # already right
+    assert not spellbench.fix_word(text, "WATERS", start)  # not offered
+    assert spellbench.fix_word(text, "WATER", start) and text.text == "WATER " and text.last.confirmed
+    assert not spellbench.fix_word(text, "WATER", start)  # already right
     start = spell(text, "DOG")
-    assert not spellbench.take_suggestion(text, "WATER", len(text.text))  # its word never finished
-    assert text.text == "WATER DOG "
+    assert not spellbench.fix_word(text, "WATER", len(text.text))  # its word never finished
+    text.decoder = CorrectsTo("WHEN")
+    start = spell(text, "GWEN")
+    assert text.text == "WATER DOG WHEN " and spellbench.fix_word(text, "GWEN", start)
+    assert text.text == "WATER DOG GWEN " and text.last.confirmed
 
 
 @pytest.fixture
