@@ -62,7 +62,7 @@ JOBS = 1  # signers played at once (one thread each)
 # -----------------------------------------------------------------------------
 KINDS = ("dictionary", "names")
 VARIANTS = ("letters", "lexicon")  # as committed, as shown
-PICKED = "picked"  # as shown once the user took a suggestion (--picks)
+PICKED = "picked"  # as shown once the user took a suggestion or undid a correction (--picks)
 
 
 def edit_counts(truth: str, said: str) -> tuple[int, int, int]:
@@ -223,7 +223,7 @@ def print_table(title: str, summary: dict[str, Any]) -> None:
               f"{s['dictionary.lexicon']['letters_per_minute']:>12.1f} {s['idle']['false_commits_per_minute']:>9.2f}")
     if "picks_per_word" in summary["overall"]:
         print(f"\nonce the user put words right with a suggestion or undo (--picks)\n{'signer':<22} "
-              f"{'dict words %':>14} {'dict CER %':>12} {'names %':>12} {'keys/word':>12}")
+              f"{'dict words %':>14} {'dict CER %':>12} {'names %':>12} {'picks/word':>12}")
         for name, s in rows:
             print(f"{name:<22} {100 * s['dictionary.picked']['word_accuracy']:>14.1f} "
                   f"{100 * s['dictionary.picked']['cer']:>12.1f} {100 * s['names.picked']['word_accuracy']:>12.1f} "
