@@ -154,11 +154,10 @@ class Recogniser:
         self.speller = speller.Speller(0.0 if independent_frames else hold_s * 1000.0, gap_ms)
         self.text = text if text is not None else TextEntry()
         self.word_pause_ms = word_pause_s * 1000.0
-        if adapt:
+        self.adapter: SignerAdapter | None = None
+        if adapt:  # the classifier applies the adapter; confirmed words teach it
             check_can_adapt(classifier, "this model")
-        self.adapter = SignerAdapter(classifier.classes) if adapt else None
-        if self.adapter is not None:  # the classifier applies it; confirmed words teach it
-            classifier.adapter = self.adapter
+            self.adapter = classifier.adapter = SignerAdapter(classifier.classes)
             self.text.on_finished = self._learn
         self.reacquire = reacquire and detector is not None and detector.mode == "video"
         borders = (0.0, *keypoints.FALLBACK_BORDERS)
