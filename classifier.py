@@ -36,7 +36,7 @@ class TorchClassifier(Classifier):
 
     @property
     def can_adapt(self) -> bool:
-        return self.model.inputs != "ensemble"
+        return self.model.has_hidden
 
     def logits_and_hidden(self, inputs: keypoints.ModelInputs) -> tuple[np.ndarray, np.ndarray]:
         with self._torch.inference_mode():

@@ -141,11 +141,16 @@ class LetterModel(nn.Module):
         parts = self.branch_logits(features, hand, right)
         return parts[0] if len(parts) == 1 else torch.stack(parts).mean(dim=0)
 
+    @property
+    def has_hidden(self) -> bool:
+        """One head, so one hidden layer (`with_hidden`); an ensemble has one per head."""
+        return self.inputs != "ensemble"
+
     def with_hidden(self, features: torch.Tensor, hand: torch.Tensor,
                     right: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Logits and the head's hidden layer (its input to the last dense layer, `hidden` wide),
-        what signer adaptation (adaptation.py) learns a correction on.  One head only (not "ensemble")."""
-        if self.inputs == "ensemble":
+        what signer adaptation (adaptation.py) learns a correction on.  Only where `has_hidden`."""
+        if not self.has_hidden:
             raise ValueError("an ensemble has one hidden layer per head; signer adaptation needs one")
         hidden = self.head[:-1](torch.cat(self._branches(features, hand, right), dim=1))
         return self.head[-1](hidden), hidden

@@ -48,7 +48,7 @@ class _WithHidden(torch.nn.Module):
 
 def outputs(net: model_lib.LetterModel) -> list[str]:
     """The graph's outputs: logits, and the hidden layer where the model has one head."""
-    return [OUTPUT] if net.inputs == "ensemble" else [OUTPUT, HIDDEN]
+    return [OUTPUT, HIDDEN] if net.has_hidden else [OUTPUT]
 
 
 def example_inputs(n: int, seed: int = 0) -> keypoints.ModelInputs:
