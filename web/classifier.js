@@ -73,7 +73,10 @@ export class Classifier {
     for (const isUsable of usable) {
       if (!isUsable) {
         result.proba.push(null);
-        if (hidden) result.calibrated.push(null), result.hidden.push(null);
+        if (hidden) {
+          result.calibrated.push(null);
+          result.hidden.push(null);
+        }
         continue;
       }
       const calibrated = Float32Array.from(z.subarray(row * n, (row + 1) * n), (v) => v / this.temperature);
