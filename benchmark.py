@@ -50,12 +50,12 @@ from typing import Any
 
 import numpy as np
 
-import bench_classifier
-import bench_files
-import bench_inputs
-import bench_live
-import bench_web
-from bench_processes import run, time_startup, time_training
+from bench import bench_classifier
+from bench import bench_files
+from bench import bench_inputs
+from bench import bench_live
+from bench import bench_web
+from bench.bench_processes import run, time_startup, time_training
 
 REPO = Path(__file__).resolve().parent
 
@@ -333,7 +333,7 @@ def main(argv: list[str] | None = None) -> int:
                     if not k.startswith("job") and k != "json"}
         result = {"settings": settings, "machine": machine, "median": summary, "targets": verdicts,
                   "rounds": rounds, "notes": notes}
-        import atomic_files
+        from storage import atomic_files
         atomic_files.write_json(args.json, result)
     return 0
 

@@ -28,13 +28,13 @@ from typing import Any, Sequence
 
 import numpy as np
 
-import atomic_files
-import dataset_layout as layout
+from storage import atomic_files
+from dataset import dataset_layout as layout
 import model as model_lib
-import training
-from classifier import combine_views, load_classifier
+from classifiers import training
+from classifiers.classifier import combine_views, load_classifier
 from data_loader import LandmarkDataset
-from finished_runs import Finished
+from storage.finished_runs import Finished
 
 # ----------------------------------------------------------------------------- settings
 DATA_DIRS = ["data_processed"]
@@ -100,7 +100,7 @@ def train_flags(options: dict[str, Any]) -> list[str]:
 def score_adapted(clf: Any, held: LandmarkDataset, shots: int, seed: int) -> dict[str, Any]:
     """Signer adaptation from `shots` camera-view samples of each letter of the held-out signer:
     accuracy on its other letters (camera view, found hands) before and after."""
-    from adaptation import SignerAdapter
+    from realtime.adaptation import SignerAdapter
     letter = np.isin(np.array(held.classes)[held.labels], layout.LETTERS)
     rows = np.flatnonzero(~held.mirrored & ~held.extra & letter)
     rng = np.random.default_rng(seed)

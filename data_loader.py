@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-import dataset_layout as layout
-import keypoints
+from dataset import dataset_layout as layout
+from hand import keypoints
 
 
 @dataclass

@@ -21,11 +21,11 @@ from typing import Any
 
 import numpy as np
 
-import atomic_files
-import dataset_layout as layout
-import keypoints
-from classifier import CheckpointError, combine_views, load_classifier
-from clip_evaluation import evaluate_clips
+from storage import atomic_files
+from dataset import dataset_layout as layout
+from hand import keypoints
+from classifiers.classifier import CheckpointError, combine_views, load_classifier
+from realtime.clip_evaluation import evaluate_clips
 
 # ----------------------------------------------------------------------------- settings
 WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.onnx"))  # ONNX export (no torch) or .pth

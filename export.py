@@ -14,8 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-import onnx_export
-from classifier import CheckpointError
+from classifiers import onnx_export
+from classifiers.classifier import CheckpointError
 
 # ----------------------------------------------------------------------------- settings
 WEIGHTS = "keypoint_model_L_cnn_50.pth"

@@ -25,18 +25,18 @@ from typing import TextIO
 import cv2
 import numpy as np
 
-import keypoints
-import overlay
-import recogniser as live
-import speech
-from classifier import CheckpointError, Classifier, load_classifier
-from dataset_layout import canonical_class
-from frame_sources import Source, UsageError, open_source
-from lexicon import english_with, in_background, read_spec
-from recogniser import Recogniser
-from run_outputs import AnnotatedOutput, Recorder
-from text_entry import TextEntry
-from word_decoder import WordDecoder
+from hand import keypoints
+from realtime import overlay
+from realtime import recogniser as live
+from spelling import speech
+from classifiers.classifier import CheckpointError, Classifier, load_classifier
+from dataset.dataset_layout import canonical_class
+from realtime.frame_sources import Source, UsageError, open_source
+from spelling.lexicon import english_with, in_background, read_spec
+from realtime.recogniser import Recogniser
+from realtime.run_outputs import AnnotatedOutput, Recorder
+from spelling.text_entry import TextEntry
+from spelling.word_decoder import WordDecoder
 
 # ----------------------------------------------------------------------------- settings
 SOURCE = "0"  # camera index, video file, image file or folder of images

@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from torch import nn
 
-import atomic_files
-import gesture_embedder
-import keypoints
-from classifier_base import CheckpointError, check_weights
+from storage import atomic_files
+from hand import gesture_embedder
+from hand import keypoints
+from classifiers.classifier_base import CheckpointError, check_weights
 
 INPUTS = ("cnn", "embedding", "fused", "ensemble")  # what the letter heads see (see LetterModel)
 DEFAULT_CONFIG: dict[str, Any] = {

@@ -32,13 +32,13 @@ import numpy as np
 import torch
 from torch import nn
 
-import atomic_files
-import dataset_layout as layout
-import keypoints
+from storage import atomic_files
+from dataset import dataset_layout as layout
+from hand import keypoints
 import model as model_lib
-import onnx_export
-import training
-from classifier import CheckpointError, default_class_mapping, write_class_mapping
+from classifiers import onnx_export
+from classifiers import training
+from classifiers.classifier import CheckpointError, default_class_mapping, write_class_mapping
 from data_loader import Augment, LandmarkDataset, model_tensors, read_handedness
 
 # ----------------------------------------------------------------------------- settings

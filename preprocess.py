@@ -23,9 +23,9 @@ from typing import Any, Iterable, Iterator
 
 import numpy as np
 
-import atomic_files
-import dataset_layout as layout
-import keypoints
+from storage import atomic_files
+from dataset import dataset_layout as layout
+from hand import keypoints
 
 # ----------------------------------------------------------------------------- settings
 DATA_DIRS = ["data/asl_alphabet_train"]  # Kaggle grassknoted/asl-alphabet, unzipped

@@ -31,10 +31,10 @@ from typing import Any, Sequence
 
 import numpy as np
 
-import atomic_files
-import recogniser as live
-from finished_runs import Finished
-from spelling_streams import WORD_LISTS, Player, find_signers, frames_at, pick_words, read_words
+from storage import atomic_files
+from realtime import recogniser as live
+from storage.finished_runs import Finished
+from bench.spelling_streams import WORD_LISTS, Player, find_signers, frames_at, pick_words, read_words
 
 # ----------------------------------------------------------------------------- settings
 DATA_DIRS = ["../shared/data"]
@@ -94,9 +94,9 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     """One signer's words and idle stretches through the live path; the raw outcome."""
     import torch
 
-    import keypoints
-    from classifier import load_classifier
-    from text_entry import TextEntry
+    from hand import keypoints
+    from classifiers.classifier import load_classifier
+    from spelling.text_entry import TextEntry
     torch.set_num_threads(1)
     clf = load_classifier(weights)
     decoders = kind_decoders(args.lexicon, clf.classes, args.known_names)
@@ -145,8 +145,8 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
 def kind_decoders(lexicon: str, classes: Sequence[str], known_names: bool) -> dict[str, Any]:
     """The word decoder (None without a lexicon) for each kind of word: names get the lexicon
     less the benchmark's names unless `known_names`."""
-    from lexicon import load_lexicon
-    from word_decoder import WordDecoder
+    from spelling.lexicon import load_lexicon
+    from spelling.word_decoder import WordDecoder
     words = load_lexicon(lexicon)
     if words is None:
         return dict.fromkeys(KINDS)
@@ -157,8 +157,8 @@ def kind_decoders(lexicon: str, classes: Sequence[str], known_names: bool) -> di
 def rescore(runs: dict[str, dict[str, Any]], lexicon: str, known_names: bool) -> None:
     """Decode every finished word of `runs` again (in place) with `lexicon` and the word decoder's
     settings now in force, exactly as text_entry.TextEntry does when a word ends."""
-    from dataset_layout import KAGGLE_CLASSES
-    from text_entry import TextEntry
+    from dataset.dataset_layout import KAGGLE_CLASSES
+    from spelling.text_entry import TextEntry
     decoders: dict[tuple[str, ...], dict[str, Any]] = {}
     for run in runs.values():
         classes = tuple(run.get("classes", KAGGLE_CLASSES))
@@ -306,8 +306,8 @@ def fold_model(folder: Path, signer: str) -> str | None:
 
 def check_inputs(lexicon: str, weights: set[str]) -> str | None:
     """Why the word list or a model cannot be used (one line), before any job starts."""
-    from classifier import CheckpointError, load_classifier
-    from lexicon import load_lexicon
+    from classifiers.classifier import CheckpointError, load_classifier
+    from spelling.lexicon import load_lexicon
     try:
         load_lexicon(lexicon)
         for path in sorted(weights):
@@ -384,7 +384,7 @@ def main_rescore(args: argparse.Namespace) -> int:
     if problem:
         print(f"spellbench.py: error: {problem}", file=sys.stderr)
         return 2
-    import word_decoder
+    from spelling import word_decoder
     rescore(earlier["runs"], args.lexicon, args.known_names)
     runs = dict(sorted(earlier["runs"].items(), key=lambda item: item[0].split("/", 1)[1]))
     results = tables(runs, f"rescored from {args.rescore}")

@@ -14,9 +14,9 @@ import sys
 from pathlib import Path
 
 import model as model_lib
-import onnx_export
-import training
-from classifier import CheckpointError
+from classifiers import onnx_export
+from classifiers import training
+from classifiers.classifier import CheckpointError
 
 # ----------------------------------------------------------------------------- settings
 # The training defaults are training.py's (crossval.py and personalize.py train with them too);

@@ -19,8 +19,8 @@ from http.server import ThreadingHTTPServer
 import sys
 from pathlib import Path
 
-import recogniser as live
-import web_server
+from realtime import recogniser as live
+from serving import web_server
 
 # ----------------------------------------------------------------------------- settings
 HOST = web_server.LOOPBACK  # 127.0.0.1; any other address makes the page and the models reachable from other machines

@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 from conftest import synthetic_hand
 
-import keypoints
-import recogniser as live
-from adaptation import SignerAdapter
-from classifier_base import Classifier, CheckpointError
-from dataset_layout import KAGGLE_CLASSES
-from lexicon import Lexicon
-from text_entry import TextEntry
-from word_decoder import WordDecoder
+from hand import keypoints
+from realtime import recogniser as live
+from realtime.adaptation import SignerAdapter
+from classifiers.classifier_base import Classifier, CheckpointError
+from dataset.dataset_layout import KAGGLE_CLASSES
+from spelling.lexicon import Lexicon
+from spelling.text_entry import TextEntry
+from spelling.word_decoder import WordDecoder
 
 CLASSES = KAGGLE_CLASSES
 FPS = 15
@@ -194,7 +194,7 @@ def test_main_and_web_refuse_adapt_with_an_older_export_in_one_line(tmp_path):
     import subprocess
     import sys
 
-    import web_server
+    from serving import web_server
     from conftest import REPO
     old = export_without_hidden(tmp_path)
     photo = tmp_path / "A.png"

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import benchmark
-import browser_session
+from serving import browser_session
 from conftest import REPO, needs_data
 
 

@@ -6,7 +6,7 @@ import json
 import numpy as np
 
 import crossval
-import keypoints
+from hand import keypoints
 from conftest import synthetic_hand
 
 

@@ -12,16 +12,16 @@ import onnx
 import pytest
 import torch
 
-import dataset_layout as layout
+from dataset import dataset_layout as layout
 import evaluate
 import export
-import keypoints
+from hand import keypoints
 import model as model_lib
-import onnx_export
-from classifier import CheckpointError, TorchClassifier, load_classifier, read_class_mapping, write_class_mapping
+from classifiers import onnx_export
+from classifiers.classifier import CheckpointError, TorchClassifier, load_classifier, read_class_mapping, write_class_mapping
 from conftest import REPO, SHARED_DATA, needs_data
-from adaptation import SignerAdapter
-from onnx_classifier import OnnxClassifier
+from realtime.adaptation import SignerAdapter
+from classifiers.onnx_classifier import OnnxClassifier
 
 CLASSES = layout.KAGGLE_CLASSES
 
@@ -123,7 +123,7 @@ def test_export_writes_class_mapping_and_refuses_a_conflicting_one(exported: tup
 def test_onnx_classifier_does_not_import_torch(exported: tuple[Path, Path]) -> None:
     _, onnx_path = exported
     code = (f"import sys; sys.path.insert(0, {str(REPO)!r}); import numpy as np\n"
-            f"from classifier import load_classifier\n"
+            f"from classifiers.classifier import load_classifier\n"
             f"clf = load_classifier({str(onnx_path)!r})\n"
             f"hand = np.random.default_rng(0).uniform(0.3, 0.7, (21, 3))\n"
             f"assert clf.predict_proba(hand, 'Right').shape == (1, {len(CLASSES)})\n"

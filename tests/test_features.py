@@ -8,8 +8,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 
-import keypoints
-from classifier import Classifier
+from hand import keypoints
+from classifiers.classifier import Classifier
 from conftest import synthetic_hand
 
 SETTINGS = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -172,9 +172,9 @@ def test_collapsed_hand_raises_property(point, wobble):
 
 def test_predict_proba_takes_labels_or_left_flags(tmp_path):
     """Handedness as MediaPipe labels or as left-hand flags gives the same probabilities."""
-    import dataset_layout
+    from dataset import dataset_layout
     import model
-    from classifier import load_classifier
+    from classifiers.classifier import load_classifier
     from conftest import synthetic_hand
     weights = tmp_path / "m.pth"
     model.save_checkpoint(weights, model.build_model(len(dataset_layout.KAGGLE_CLASSES)),

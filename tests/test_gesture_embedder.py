@@ -14,11 +14,11 @@ import pytest
 import torch
 
 import export
-import gesture_embedder
-import keypoints
+from hand import gesture_embedder
+from hand import keypoints
 import model as model_lib
-import model_files
-from classifier import load_classifier
+from hand import model_files
+from classifiers.classifier import load_classifier
 from conftest import REPO, SHARED_DATA, needs_data
 
 

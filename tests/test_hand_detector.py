@@ -7,7 +7,7 @@ import pytest
 
 from conftest import SHARED_DATA, WEIGHTS, needs_data
 
-import keypoints
+from hand import keypoints
 
 # Photos where no reading at the default confidence finds the hand (borders included).
 MISSED = ["more-signers/meyyappan_in/C/20.jpg", "more-signers/evriel_crop/N/314.jpg"]
@@ -62,8 +62,8 @@ def test_photos_read_at_the_default_confidence_are_unchanged(detectors, name):
 def test_streams_find_those_hands_through_the_last_resort(name):
     """The live path's re-acquisition tries the last resort in turn: a held letter that every
     border misses at the default confidence still commits on a stream."""
-    import recogniser as live
-    from classifier import load_classifier
+    from realtime import recogniser as live
+    from classifiers.classifier import load_classifier
     rgb, clf = photo(name), load_classifier(WEIGHTS.with_suffix(".onnx"))
     letter = name.split("/")[-2]
     for last_resort, want in ((False, ""), (True, letter)):

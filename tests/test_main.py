@@ -18,14 +18,14 @@ import pytest
 
 from conftest import REPO, SHARED_DATA, WEIGHTS, needs_data
 
-import dataset_layout
-import keypoints
+from dataset import dataset_layout
+from hand import keypoints
 import main
 import model
-import overlay
-import recogniser
-import run_outputs
-from classifier import write_class_mapping
+from realtime import overlay
+from realtime import recogniser
+from realtime import run_outputs
+from classifiers.classifier import write_class_mapping
 
 WORD = "CALL"  # C, A and a double letter (release between the two Ls)
 FPS = 10
@@ -215,6 +215,14 @@ def test_ctrl_c_finalises_outputs(letter_photos, tmp_path):
 # ----------------------------------------------------------------------------- images
 @needs_data
 @needs_weights
+def test_the_shipped_sample_spells_hello_as_the_readme_says():
+    """The README's first command, on the photos that ship with the project (no camera, no data)."""
+    done = run_main("--source", "samples/hello", "--no-display")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "HELLO" and done.stderr == ""
+    assert "python main.py --source samples/hello --no-display" in (REPO / "README.md").read_text()
+
+
 def test_image_folder_spells_one_letter_per_photo_and_still_output(letter_photos, tmp_path):
     folder = tmp_path / "photos"
     folder.mkdir()
@@ -358,6 +366,9 @@ def bad_files(tmp_path_factory, random_weights) -> dict[str, Path]:
     (root / "broken.mp4").write_bytes(b"this is not a video" * 100)
     (root / "broken.jpg").write_bytes(b"this is not a jpeg" * 100)
     (root / "empty").mkdir()
+    for letter in "AB":  # a dataset's class folders: the images are one level down
+        (root / "classes" / letter).mkdir(parents=True)
+        cv2.imwrite(str(root / "classes" / letter / "1.png"), np.full((64, 64, 3), 128, np.uint8))
     cv2.imwrite(str(root / "plain.png"), np.full((64, 64, 3), 128, np.uint8))
     video = cv2.VideoWriter(str(root / "plain.mp4"), cv2.VideoWriter_fourcc(*"mp4v"), 10, (64, 64))
     for _ in range(5):
@@ -377,6 +388,8 @@ ERROR_CASES = {
     "undecodable video": (["--source", "{root}/broken.mp4", "--no-display"], "cannot open or decode"),
     "undecodable image": (["--source", "{root}/broken.jpg", "--no-display"], "cannot decode"),
     "folder without images": (["--source", "{root}/empty", "--no-display"], "no image files"),
+    "folder of class folders": (["--source", "{root}/classes", "--no-display"],
+                                "only in its subfolders (A, B): --source reads the images of one folder"),
     "missing weights": (["--weights", "{root}/none.pth", "--no-display"], "weights file not found"),
     "corrupt weights": (["--weights", "{root}/corrupt.pth", "--no-display"], "not a readable checkpoint"),
     "mismatched weights": (["--weights", "{mismatched}", "--no-display"], "do not match"),

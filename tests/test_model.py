@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-import keypoints
+from hand import keypoints
 import model as model_lib
-from classifier import CheckpointError, load_classifier, read_class_mapping, write_class_mapping
+from classifiers.classifier import CheckpointError, load_classifier, read_class_mapping, write_class_mapping
 from conftest import synthetic_hand
 
 CLASSES = ["A", "B", "C", "del"]
@@ -126,7 +126,7 @@ def test_missing_file(tmp_path):
 
 
 def test_combine_views_is_order_free_skips_unusable_views_and_keeps_agreeing_confidence():
-    from classifier import combine_views
+    from classifiers.classifier import combine_views
     a, b = np.array([0.7, 0.2, 0.1]), np.array([0.5, 0.4, 0.1])
     nan = np.full(3, np.nan)
     rows, p = combine_views(np.stack([a, b, nan, a, nan, nan]), ["x", "y", "y", "z", "w", "z"])

@@ -21,9 +21,9 @@ import main
 import model as model_lib
 import personalize
 import train
-from classifier import CheckpointError, TorchClassifier, load_classifier, write_class_mapping
+from classifiers.classifier import CheckpointError, TorchClassifier, load_classifier, write_class_mapping
 from conftest import REPO, WEIGHTS, synthetic_hand
-from onnx_classifier import CHECKPOINT_SHA256, OnnxClassifier
+from classifiers.onnx_classifier import CHECKPOINT_SHA256, OnnxClassifier
 
 CLASSES = ["A", "B", "C"]
 LETTERS = {"A": 3, "B": 10, "C": 17}  # the `letter` codes of the keypoint_dataset fixture

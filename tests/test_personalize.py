@@ -10,12 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import keypoints
+from hand import keypoints
 import model as model_lib
 import personalize
 import train
 from conftest import REPO, SHARED_DATA, WEIGHTS, needs_data, synthetic_hand
-from run_outputs import Recorder
+from realtime.run_outputs import Recorder
 
 LETTERS = {"A": 3, "B": 10, "C": 17}  # the `letter` codes of the keypoint_dataset fixture
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import dataset_layout as layout
-import keypoints
+from dataset import dataset_layout as layout
+from hand import keypoints
 import preprocess
 from conftest import REPO, SHARED_DATA, needs_data
 

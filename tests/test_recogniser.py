@@ -11,12 +11,12 @@ import json
 import numpy as np
 import pytest
 
-import keypoints
-import recogniser as live
-from dataset_layout import KAGGLE_CLASSES
-from lexicon import Lexicon
-from text_entry import TextEntry
-from word_decoder import WordDecoder
+from hand import keypoints
+from realtime import recogniser as live
+from dataset.dataset_layout import KAGGLE_CLASSES
+from spelling.lexicon import Lexicon
+from spelling.text_entry import TextEntry
+from spelling.word_decoder import WordDecoder
 
 CLASSES = KAGGLE_CLASSES
 FPS = 30

@@ -17,11 +17,11 @@ import pytest
 import torch
 from PIL import Image
 
-import dataset_layout as layout
+from dataset import dataset_layout as layout
 import evaluate
-import keypoints
+from hand import keypoints
 import model as model_lib
-from classifier import write_class_mapping
+from classifiers.classifier import write_class_mapping
 from conftest import REPO, SHARED_DATA, needs_data
 
 pytestmark = needs_data

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-import speech
+from spelling import speech
 
 
 @pytest.fixture

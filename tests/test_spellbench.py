@@ -12,8 +12,8 @@ import pytest
 from conftest import SHARED_DATA, WEIGHTS, needs_data
 
 import spellbench
-import spelling_streams as streams
-from word_decoder import Candidate, Decoded
+from bench import spelling_streams as streams
+from spelling.word_decoder import Candidate, Decoded
 
 
 def test_edit_counts_split_missed_wrong_and_extra_letters():
@@ -43,7 +43,7 @@ def test_scores_of_known_outcomes():
 def test_names_are_decoded_as_names_the_lexicon_does_not_know():
     """UNESCO is in the English list; a benchmark name must be one the lexicon does not know, so
     the misread UNESCA is not put right unless --known-names, while WATEP still becomes WATER."""
-    from dataset_layout import KAGGLE_CLASSES
+    from dataset.dataset_layout import KAGGLE_CLASSES
 
     def vector(letter: str, second: str | None = None) -> list[float]:
         p = np.full(len(KAGGLE_CLASSES), 0.001)
@@ -77,10 +77,10 @@ def test_the_picks_user_fixes_a_word_only_when_a_key_can():
     """--picks: WATEL (an L read at 0.97 where R was signed) stays WATEL, WATER among the
     suggestions: the user takes it.  GWEN signed right, shown as WHEN: the user undoes.  A right
     word, a word not offered, or an earlier word: no key."""
-    from dataset_layout import KAGGLE_CLASSES
-    from lexicon import Lexicon
-    from text_entry import TextEntry
-    from word_decoder import WordDecoder
+    from dataset.dataset_layout import KAGGLE_CLASSES
+    from spelling.lexicon import Lexicon
+    from spelling.text_entry import TextEntry
+    from spelling.word_decoder import WordDecoder
 
     def spell(text: TextEntry, letters: str) -> int:
         start = len(text.text)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import speller
-from dataset_layout import KAGGLE_CLASSES
-from text_entry import TextEntry
+from spelling import speller
+from dataset.dataset_layout import KAGGLE_CLASSES
+from spelling.text_entry import TextEntry
 
 CLASSES = KAGGLE_CLASSES
 

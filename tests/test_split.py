@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-import dataset_layout as layout
+from dataset import dataset_layout as layout
 import preprocess
 from conftest import SHARED_DATA, needs_data
 

@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 import torch
 
-import dataset_layout as layout
+from dataset import dataset_layout as layout
 import evaluate
-import keypoints
+from hand import keypoints
 import model as model_lib
 import preprocess
-from classifier import load_classifier, read_class_mapping, write_class_mapping
+from classifiers.classifier import load_classifier, read_class_mapping, write_class_mapping
 from conftest import REPO, SHARED_DATA, WEIGHTS, needs_data
 
 ENV = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
@@ -132,7 +132,7 @@ def test_train_valid_split_missing_a_class(trained, tmp_path):
 
 def test_source_balancing_lifts_small_sources():
     """--balance-sources: 0 keeps uniform sampling; 1 gives every source the same share; 0.5 between."""
-    import training
+    from classifiers import training
     sources = np.array(["big"] * 900 + ["small"] * 100, dtype=object)
     assert training.source_weights(sources, 0.0) is None
     for power, small_share in ((1.0, 0.5), (0.5, 100 ** 0.5 / (100 ** 0.5 + 900 ** 0.5))):
@@ -334,7 +334,7 @@ def test_evaluate_border_views_of_landmark_folder(tmp_path, capsys):
     """Landmark mode with further readings (`X.border50.npy`): by default each photo's prediction
     combines all its readings, with --no-border-views only its one sample per view; the readings
     are not extra photos.  A folder without such readings is scored without them, with a warning."""
-    from classifier import combine_views
+    from classifiers.classifier import combine_views
     from conftest import synthetic_hand
     rng = np.random.default_rng(9)
     out = tmp_path / "processed"

@@ -15,15 +15,15 @@ import numpy as np
 import pytest
 from conftest import REPO, SHARED_DATA, needs_data, synthetic_hand
 
-import browser_session
-import keypoints
-import speller
-import web_server
-from adaptation import SignerAdapter
-from lexicon import Lexicon
-from onnx_classifier import OnnxClassifier
-from text_entry import TextEntry
-from word_decoder import WordDecoder
+from serving import browser_session
+from hand import keypoints
+from spelling import speller
+from serving import web_server
+from realtime.adaptation import SignerAdapter
+from spelling.lexicon import Lexicon
+from classifiers.onnx_classifier import OnnxClassifier
+from spelling.text_entry import TextEntry
+from spelling.word_decoder import WordDecoder
 
 REASON = browser_session.missing()
 # Skipped where Chromium, Playwright or the npm packages are absent, but never in CI, which installs them.
@@ -275,7 +275,7 @@ def test_word_decoder_matches_python(page) -> None:
 def spelling_video(folder: Path) -> Path:
     """A y4m of the signer spelling WORD: a second with no hand, each letter a photo held LETTER_S
     (a release between double letters), then 3 s with no hand (the word pause ends the word)."""
-    import spelling_streams
+    from bench import spelling_streams
     signer = spelling_streams.find_signers([SHARED_DATA / "more-signers"], [SIGNER])[0]
     player = spelling_streams.Player(signer, seed=0)
     frames = [(player.no_hand, 1.0)] + player.word(WORD, LETTER_S, 0.5, 3.0)
@@ -287,7 +287,7 @@ def spelling_video(folder: Path) -> Path:
 def last_resort_video(folder: Path) -> Path:
     """A y4m of a C that only the last resort finds (every border misses it at the landmarker's
     own confidence): a second with no hand, the photo held 2.5 s, then 3 s with no hand."""
-    import spelling_streams
+    from bench import spelling_streams
     path = SHARED_DATA / LAST_RESORT_PHOTO
     if not path.is_file():
         pytest.skip(f"{path} is absent")

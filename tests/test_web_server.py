@@ -19,16 +19,16 @@ import pytest
 
 from conftest import REPO
 
-import adaptation
-import keypoints
-import lexicon
-import recogniser
+from realtime import adaptation
+from hand import keypoints
+from spelling import lexicon
+from realtime import recogniser
 import web
-import word_decoder
-from classifier_base import read_class_mapping
-from onnx_classifier import OnnxClassifier, file_sha256
-import web_server
-from web_server import App, Settings, make_server
+from spelling import word_decoder
+from classifiers.classifier_base import read_class_mapping
+from classifiers.onnx_classifier import OnnxClassifier, file_sha256
+from serving import web_server
+from serving.web_server import App, Settings, make_server
 
 ONNX = REPO / "keypoint_model_L_cnn_50.onnx"
 pytestmark = pytest.mark.skipif(not ONNX.is_file(), reason=f"the shipped ONNX model {ONNX} is absent")

@@ -11,9 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dataset_layout import KAGGLE_CLASSES
-from lexicon import USER_WORD_FREQUENCY, Lexicon, load_lexicon
-from word_decoder import WordDecoder
+from dataset.dataset_layout import KAGGLE_CLASSES
+from spelling.lexicon import USER_WORD_FREQUENCY, Lexicon, load_lexicon
+from spelling.word_decoder import WordDecoder
 
 CLASSES = KAGGLE_CLASSES
 REPO = Path(__file__).resolve().parents[1]
@@ -55,7 +55,7 @@ def test_english_lexicon_is_upper_case_words_with_frequencies(english: Lexicon):
 
 
 def test_importing_lexicon_does_not_load_wordfreq():
-    code = "import sys, lexicon, word_decoder; print('wordfreq' in sys.modules)"
+    code = "import sys; from spelling import lexicon, word_decoder; print('wordfreq' in sys.modules)"
     out = subprocess.run([sys.executable, "-B", "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

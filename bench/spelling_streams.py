@@ -1,0 +1,153 @@
+"""Spelling streams for spellbench.py: one signer's photos played as if the person spelled words.
+
+A word becomes frames: each letter a photo of it (a different photo each time the letter comes
+up, when the signer has several) shown for `letter_s`, a short release with no hand only between
+double letters (how "LL" is spelled), then a pause with no hand that ends the word.  Idle
+stretches are frames with no hand and the signer's own `nothing` photos (empty scenes, and in
+some collections hands at rest).  Every frame is shifted by up to 2 pixels from the last, like a
+camera's jitter, so the tracker never sees two identical frames.  Photos of another size than
+the signer's usual one are letterboxed into it.
+
+The word lists (words/dictionary.txt, words/names.txt) were written for this project.
+"""
+from __future__ import annotations
+
+import zlib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from dataset import dataset_layout as layout
+from hand import keypoints
+
+WORD_LISTS = {"dictionary": Path(__file__).resolve().parents[1] / "words" / "dictionary.txt",
+              "names": Path(__file__).resolve().parents[1] / "words" / "names.txt"}
+NO_HAND_GREY = 127  # the "no hand" frame: one flat colour
+
+Frames = list[tuple[np.ndarray, float]]  # (RGB frame, seconds shown)
+
+
+def read_words(path: str | Path) -> list[str]:
+    """Upper-case words of a word list (one a line; blank lines and # comments skipped)."""
+    lines = Path(path).read_text(encoding="utf-8").splitlines()
+    return [line.strip().upper() for line in lines if line.strip() and not line.lstrip().startswith("#")]
+
+
+@dataclass
+class Signer:
+    """One collection's photos by class: letters (A-Z) and `nothing` (idle)."""
+    name: str
+    letters: dict[str, list[Path]]
+    nothing: list[Path]
+
+    def can_spell(self, word: str) -> bool:
+        """True when the signer has a photo of every letter of `word`."""
+        return all(self.letters.get(c) for c in word)
+
+
+def find_signers(roots: list[str | Path], names: list[str] | None = None) -> list[Signer]:
+    """Every collection of photos below `roots` (landmark-only ones have nothing to play), or
+    those named; a collection's own signs (dataset_layout.OWN_SIGNS) are left out."""
+    signers = []
+    for source in layout.find_sources(roots):
+        if names and source.name not in names:
+            continue
+        entries, _ = layout.list_entries(source)
+        photos = [e for e in entries if e.path.suffix.lower() in layout.IMAGE_EXTENSIONS
+                  and not layout.own_sign(e.source, e.label)]
+        letters: dict[str, list[Path]] = {}
+        for e in photos:
+            if e.label in layout.LETTERS:
+                letters.setdefault(e.label, []).append(e.path)
+        if letters:
+            signers.append(Signer(source.name, letters, [e.path for e in photos if e.label == "nothing"]))
+    return signers
+
+
+def pick_words(signer: Signer, kind: str, count: int, seed: int) -> list[str]:
+    """`count` words of list `kind` the signer can spell, drawn without replacement; the same
+    for every run with the same seed."""
+    words = [w for w in read_words(WORD_LISTS[kind]) if signer.can_spell(w)]
+    rng = np.random.default_rng([seed, zlib.crc32(f"{signer.name}/{kind}".encode())])
+    return [words[i] for i in rng.permutation(len(words))[:count]]
+
+
+class Player:
+    """Builds one signer's frames: decoded photos (cached), letterboxed to the usual size."""
+
+    def __init__(self, signer: Signer, seed: int) -> None:
+        self.signer = signer
+        self.rng = np.random.default_rng([seed, zlib.crc32(signer.name.encode())])
+        self._cache: dict[Path, np.ndarray | None] = {}
+        self._next: Counter[str] = Counter()
+        self._order = {c: self.rng.permutation(len(p)) for c, p in signer.letters.items()}
+        first = {paths[0]: keypoints.read_image(paths[0]) for paths in signer.letters.values()}
+        sizes = Counter(rgb.shape[:2] for rgb in first.values() if rgb is not None)
+        self.size: tuple[int, int] = sizes.most_common(1)[0][0] if sizes else (480, 640)
+        self._cache.update((path, None if rgb is None else self._fit(rgb)) for path, rgb in first.items())
+        self.no_hand = np.full((*self.size, 3), NO_HAND_GREY, np.uint8)
+        self.unreadable = 0
+
+    def _photo(self, path: Path) -> np.ndarray | None:
+        if path not in self._cache:
+            rgb = keypoints.read_image(path)
+            self._cache[path] = None if rgb is None else self._fit(rgb)
+        return self._cache[path]
+
+    def _fit(self, rgb: np.ndarray) -> np.ndarray:
+        """`rgb` letterboxed (black bars) into the signer's usual size."""
+        if rgb.shape[:2] == self.size:
+            return rgb
+        import cv2
+        h, w = self.size
+        s = min(h / rgb.shape[0], w / rgb.shape[1])
+        small = cv2.resize(rgb, (max(1, round(rgb.shape[1] * s)), max(1, round(rgb.shape[0] * s))))
+        out = np.zeros((h, w, 3), np.uint8)
+        y, x = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+        out[y:y + small.shape[0], x:x + small.shape[1]] = small
+        return out
+
+    def letter(self, c: str) -> np.ndarray:
+        """The next photo of letter `c` (a different one each time while there are others);
+        unreadable photos are skipped and counted."""
+        paths = self.signer.letters[c]
+        for _ in range(len(paths)):
+            path = paths[self._order[c][self._next[c] % len(paths)]]
+            self._next[c] += 1
+            rgb = self._photo(path)
+            if rgb is not None:
+                return rgb
+            self.unreadable += 1
+        raise ValueError(f"{self.signer.name}: no readable photo of {c}")
+
+    def word(self, word: str, letter_s: float, release_s: float, pause_s: float) -> Frames:
+        """The frames of `word` signed, then `pause_s` with no hand."""
+        frames: Frames = []
+        for i, c in enumerate(word):
+            if i and word[i - 1] == c:
+                frames.append((self.no_hand, release_s))
+            frames.append((self.letter(c), letter_s))
+        return frames + [(self.no_hand, pause_s)]
+
+    def idle(self, seconds: float, photo_s: float) -> list[tuple[str, Frames]]:
+        """Idle stretches: `seconds` with no hand, and `seconds` of the signer's `nothing` photos
+        (each shown for `photo_s`), when it has any."""
+        stretches = [("no hand", [(self.no_hand, seconds)])]
+        chosen = self.rng.permutation(len(self.signer.nothing))[:max(1, round(seconds / photo_s))]
+        nothing = [rgb for rgb in (self._photo(self.signer.nothing[i]) for i in chosen) if rgb is not None]
+        if nothing:
+            stretches.append(("nothing", [(rgb, photo_s) for rgb in nothing]))
+        return stretches
+
+
+def frames_at(frames: Frames, fps: float, start_ms: float) -> Iterator[tuple[np.ndarray, float]]:
+    """(jittered frame, timestamp in ms) at `fps` for frames shown for their seconds each."""
+    t, k = start_ms, 0
+    for rgb, seconds in frames:
+        for _ in range(max(1, round(seconds * fps))):
+            yield (np.roll(rgb, k % 3, axis=1) if k % 3 else rgb), t
+            t += 1000.0 / fps
+            k += 1

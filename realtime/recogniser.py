@@ -1,0 +1,312 @@
+"""The live path shared by main.py, evaluate.py --clip-frames, spellbench.py and benchmark.py.
+
+Frame -> keypoints.HandDetector (landmarks; for photos also of the mirror image, and of both read
+with every fallback border) -> classifier.Classifier.predict_proba -> speller.Smoother per hand ->
+speller.Speller (hold-to-commit, short dips bridged) -> text_entry.TextEntry (words, lexicon).
+
+On a stream (VIDEO mode) a hand the tracker cannot find is looked for again: from the frame
+after the one that lost it, each frame is read the next way of (no border,
+*keypoints.FALLBACK_BORDERS), then, with `last_resort`, the same borders by the detector's last
+resort (its twin at keypoints.LAST_RESORT_CONFIDENCE), starting again from the plain reading each
+time a hand is lost, until one finds a hand; that reading is kept while the hand is tracked.
+It costs no extra landmarker run (a frame without a tracked hand runs the palm detector anyway),
+so hands that fill the frame or that only a lower confidence finds, which the photo path
+finds, are found on streams too.  As on photos, the last resort reads only hands the detector
+cannot: while it holds the hand, every PROBE_FRAMES-th frame is read by the detector first (with
+the same border), which takes the hand back when it finds it (the last resort then reads that
+frame only when the detector finds nothing).
+
+With `adapt`, the classifier learns this signer's hand from the words they spell
+(adaptation.SignerAdapter): each committed letter keeps its hand's sample (the model's view of it on
+the commit frame), and each confirmed word teaches the adapter its letters.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hand import keypoints
+from spelling import speller
+from realtime.adaptation import SignerAdapter, check_can_adapt
+from classifiers.classifier import Classifier, combine_views
+from classifiers.classifier_base import Scores
+from spelling.text_entry import FinishedWord, TextEntry
+
+# ----------------------------------------------------------------------------- defaults (main.py's settings)
+MAX_HANDS = 2  # hands detected per frame
+THRESHOLD = 0.3  # smoothed probability below which no letter is shown or held (chosen with spellbench.py)
+HOLD = 0.3  # seconds a letter must be held to be added to the text (chosen with spellbench.py: README)
+GAP_MS = 150.0  # dips shorter than this (no letter, or another one) do not restart the hold
+SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the frames in it)
+WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
+ADAPT = True  # learn the signer's hand from the words they spell (adaptation.py; chosen with spellbench.py: README)
+PROBE_FRAMES = 3  # on streams, while the last resort holds the hand: every this many frames the
+# detector itself reads the frame first, and takes the hand back when it finds it
+# -----------------------------------------------------------------------------
+
+
+def add_flags(p: argparse.ArgumentParser, max_hands: int, threshold: float, hold: float, gap_ms: float,
+              smooth_ms: float, word_pause: float, adapt: bool) -> None:
+    """The live path's flags (main.py and web.py), with the script's defaults."""
+    p.add_argument("--max-hands", type=int, default=max_hands, help="hands detected per frame")
+    p.add_argument("--threshold", type=float, default=threshold, help="min smoothed confidence for a letter")
+    p.add_argument("--hold", type=float, default=hold, help="seconds a letter is held to add it to the text")
+    p.add_argument("--gap-ms", type=float, default=gap_ms,
+                   help="dips shorter than this (ms) do not restart a letter's hold")
+    p.add_argument("--smooth-ms", type=float, default=smooth_ms, help="smoothing window in milliseconds")
+    p.add_argument("--word-pause", type=float, default=word_pause,
+                   help="seconds with no hand that end a word (and add its space)")
+    p.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=adapt,
+                   help="learn the signer's hand from the words they spell (each word the lexicon, a suggestion "
+                        "or undo confirms teaches the model its letters as signed)")
+
+
+def check_flags(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Exit with a usage error for live-path flags out of range (`add_flags`)."""
+    if args.hold < 0 or args.gap_ms < 0 or args.smooth_ms < 0 or args.word_pause <= 0:
+        p.error("--hold, --gap-ms and --smooth-ms must be >= 0 and --word-pause > 0")
+    if args.max_hands < 1:
+        p.error("--max-hands must be >= 1")
+
+
+@dataclass
+class HandResult:
+    """One hand of a frame with its smoothed prediction."""
+    hand: keypoints.Hand
+    prediction: speller.Prediction
+
+
+@dataclass
+class FrameResult:
+    """Everything the recogniser knows about one frame."""
+    hands: list[HandResult]
+    spelling: int | None  # index in hands of the hand spelled from
+    committed: str | None  # class committed on this frame
+    text: str  # what the user sees
+    progress: float  # hold progress of the pending letter, 0..1
+    letters: str = ""  # the committed letters, before lexicon corrections
+    suggestions: tuple[str, ...] = ()  # the lexicon's best words for the last finished word
+    timings: dict[str, float] = field(default_factory=dict)  # ms per stage
+    adapted: int | None = None  # letters signer adaptation has learnt from (None: --no-adapt)
+
+
+def group_views(views: list[list[keypoints.Hand]]) -> list[list[keypoints.Hand]]:
+    """Match the hands of several readings of one frame (the frame, its mirror image mapped back
+    into the frame, the frame read with a border): each hand joins the nearest group whose first
+    hand lies within half a hand size and that holds no hand of the same reading yet, or starts a
+    group.  Groups come in order of first appearance; a group's first hand is the one shown."""
+    groups: list[list[keypoints.Hand]] = []
+    for hands in views:
+        taken: set[int] = set()
+        for hand in hands:
+            best, best_gap = -1, np.inf
+            for i, group in enumerate(groups):
+                ref = group[0].landmarks
+                size = np.linalg.norm(ref[:, :2] - ref[:1, :2], axis=1).mean()
+                gap = np.linalg.norm(hand.landmarks[:, :2] - ref[:, :2], axis=1).mean()
+                if i not in taken and gap < 0.5 * size and gap < best_gap:
+                    best, best_gap = i, gap
+            if best < 0:
+                best = len(groups)
+                groups.append([])
+            groups[best].append(hand)
+            taken.add(best)
+    return groups
+
+
+def hand_keys(hands: list[keypoints.Hand]) -> list[str]:
+    """A smoothing key per hand: its handedness, numbered when two hands share one."""
+    keys: list[str] = []
+    for hand in hands:
+        key = hand.handedness
+        while key in keys:
+            key += "+"
+        keys.append(key)
+    return keys
+
+
+class Recogniser:
+    """The per-frame path: landmarks, letter probabilities, smoothing, committing and the text.
+    Independent frames (photos) are not smoothed together, and each photo's letter commits at
+    once.  With a `mirror_detector`, each frame's mirror image is read too, and with
+    `every_border` (IMAGE mode) each view is read with every fallback border; each hand's
+    probabilities are combined over all its readings (`classifier.combine_views`): a hand and its
+    mirror image then read the same.  `text` (default: no lexicon) receives the commits."""
+
+    def __init__(self, detector: keypoints.HandDetector, classifier: Classifier, threshold: float = THRESHOLD,
+                 hold_s: float = HOLD, smooth_ms: float = SMOOTH_MS, independent_frames: bool = False,
+                 mirror_detector: keypoints.HandDetector | None = None, every_border: bool = False,
+                 gap_ms: float = GAP_MS, word_pause_s: float = WORD_PAUSE, text: TextEntry | None = None,
+                 reacquire: bool = True, last_resort: bool = True, adapt: bool = False) -> None:
+        self.detector = detector
+        self.mirror_detector = mirror_detector
+        self.every_border = every_border
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="mirror-view") if mirror_detector else None
+        self.classifier = classifier
+        self.independent_frames = independent_frames
+        self.threshold = threshold
+        self.smooth_ms = 0.0 if independent_frames else smooth_ms
+        self.speller = speller.Speller(0.0 if independent_frames else hold_s * 1000.0, gap_ms)
+        self.text = text if text is not None else TextEntry()
+        self.word_pause_ms = word_pause_s * 1000.0
+        self.adapter: SignerAdapter | None = None
+        if adapt:  # the classifier applies the adapter; confirmed words teach it
+            check_can_adapt(classifier, "this model")
+            self.adapter = classifier.adapter = SignerAdapter(classifier.classes)
+            self.text.on_finished = self._learn
+        self.reacquire = reacquire and detector is not None and detector.mode == "video"
+        borders = (0.0, *keypoints.FALLBACK_BORDERS)
+        # The ways streams are read, in turn while no hand is found: (by the last resort, border).
+        last_resort = last_resort and self.reacquire and detector.last_resort_confidence is not None
+        self._ways = [(False, b) for b in borders] + ([(True, b) for b in borders] if last_resort else [])
+        self._way = 0  # index in _ways of the way streams are read now
+        self._held = 0  # frames in a row the last resort has found the hand
+        self._no_hand_since: float | None = None
+        self._smoothers: dict[str, speller.Smoother] = {}
+
+    def _read(self, detector: keypoints.HandDetector, rgb: np.ndarray, ts: int | None,
+              way: int) -> list[list[keypoints.Hand]]:
+        """The hands of each reading of `rgb` by `detector`: on streams one reading, the `way`-th of
+        `_ways`; on photos as is, then with the fallback borders (then the last resort)."""
+        if self.reacquire:
+            by_last_resort, border = self._ways[way]
+            return [(detector.last_resort() if by_last_resort else detector).read(rgb, border, ts)]
+        return [hands for _, hands in detector.readings(rgb, self.every_border, ts)]
+
+    def _frame_views(self, frame_rgb: np.ndarray, timestamp_ms: float) -> list[list[keypoints.Hand]]:
+        """`_views` read the way streams are read now; while the last resort holds the hand, every
+        PROBE_FRAMES-th frame is read by the detector first, which keeps the hand if it finds it."""
+        by_last_resort, border = self._ways[self._way]
+        if by_last_resort and self._held % PROBE_FRAMES == PROBE_FRAMES - 1:  # (only ways of streams)
+            own = self._ways.index((False, border))
+            views = self._views(frame_rgb, timestamp_ms, own)
+            if any(views):
+                self._way = own
+                return views
+        return self._views(frame_rgb, timestamp_ms, self._way)
+
+    def _views(self, frame_rgb: np.ndarray, timestamp_ms: float, way: int) -> list[list[keypoints.Hand]]:
+        """The hands of each reading of the frame (the frame, then its mirror image mapped back)."""
+        ts = int(timestamp_ms) if self.detector.mode == "video" else None
+        mirrored = None
+        if self.mirror_detector is not None:  # the landmarker releases the GIL: both views run at once
+            mirrored = self._pool.submit(self._read, self.mirror_detector, frame_rgb[:, ::-1], ts, way)
+        views = self._read(self.detector, frame_rgb, ts, way)
+        if mirrored is not None:
+            h, w = frame_rgb.shape[:2]
+            views += [[keypoints.Hand(keypoints.mirror_landmarks(t.landmarks, w / max(h, w)),
+                                      keypoints.other_hand(t.handedness), t.score) for t in hands]
+                      for hands in mirrored.result()]
+        return views
+
+    def process(self, frame_rgb: np.ndarray, timestamp_ms: float) -> FrameResult:
+        """Recognise one RGB frame taken at `timestamp_ms` (increasing for streams)."""
+        t0 = time.perf_counter()
+        views = self._frame_views(frame_rgb, timestamp_ms)
+        groups = group_views(views) if len(views) > 1 else [[hand] for hand in views[0]]
+        hands = [group[0] for group in groups]
+        self._track_absence(bool(hands), timestamp_ms)
+        t1 = time.perf_counter()
+        if self.independent_frames:
+            self._smoothers.clear()
+            self.speller.release()
+        scores = None
+        if hands:
+            readings = [hand for group in groups for hand in group]
+            hands_in = (np.stack([r.landmarks for r in readings]),
+                        np.array([r.right_probability for r in readings], np.float32))
+            scores = (self.classifier.predict(*hands_in) if self.adapter is not None
+                      else Scores(self.classifier.predict_proba(*hands_in)))
+            proba = scores.proba
+            if len(readings) > len(hands):  # one row per hand: its readings combined
+                proba = combine_views(proba, [i for i, group in enumerate(groups) for _ in group])[1]
+        keys = hand_keys(hands)
+        for key in self._smoothers.keys() - set(keys):
+            self._smoothers[key].update(timestamp_ms, None)
+        results = []
+        for i, (hand, key) in enumerate(zip(hands, keys)):
+            smoother = self._smoothers.get(key)
+            if smoother is None:
+                smoother = self._smoothers[key] = speller.Smoother(self.classifier.classes, self.smooth_ms,
+                                                                   self.threshold)
+            results.append(HandResult(hand, smoother.update(timestamp_ms, proba[i])))
+        self._smoothers = {k: s for k, s in self._smoothers.items() if not s.empty}
+        chosen = speller.best(r.prediction for r in results)
+        committed = self.speller.update(timestamp_ms, chosen.letter)
+        spelling = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
+        if committed is not None:
+            self.text.commit(committed, chosen.proba, self._sample(scores, spelling, len(hands)))
+        t2 = time.perf_counter()
+        return FrameResult(results, spelling, committed, self.text.text, self.speller.progress(timestamp_ms),
+                           self.text.letters, self.text.suggestions,
+                           {"landmarker": (t1 - t0) * 1000, "model": (t2 - t1) * 1000},
+                           None if self.adapter is None else self.adapter.samples)
+
+    def _track_absence(self, found: bool, timestamp_ms: float) -> None:
+        """Word pause and re-acquisition: how long the frame has been without a hand."""
+        if found:
+            self._no_hand_since = None
+            self._held = self._held + 1 if self._ways[self._way][0] else 0
+            return
+        lost_now = self._no_hand_since is None
+        if lost_now:
+            self._no_hand_since = timestamp_ms
+        away = timestamp_ms - self._no_hand_since
+        if not self.independent_frames and away >= self.word_pause_ms:
+            self.text.end_word()
+        if self.reacquire:
+            self._way = 0 if lost_now else (self._way + 1) % len(self._ways)
+
+    @staticmethod
+    def _sample(scores: Scores | None, spelling: int | None, hands: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """What adaptation learns from the hand whose letter committed: its calibrated logits and
+        hidden layer (None without an adapter, for a hand read more than once, or unusable)."""
+        if spelling is None or scores is None or scores.hidden is None or len(scores.hidden) != hands \
+                or np.isnan(scores.hidden[spelling]).any():
+            return None
+        return scores.calibrated[spelling], scores.hidden[spelling]
+
+    def _learn(self, word: FinishedWord) -> None:
+        """A word ended, or its shown text changed: the adapter takes what it confirms."""
+        self.adapter.learn(word, word.shown, word.letters, word.samples, word.confirmed)
+
+    def finish(self) -> None:
+        """The stream has ended: end the word being spelled (no space after it)."""
+        self.text.end_word(space=False)
+
+    def clear(self) -> None:
+        """Empty the spelled text."""
+        self.text.clear()
+        self.speller.release()
+
+    def new_signer(self) -> None:
+        """Someone else signs now: forget what signer adaptation has learnt (nothing without it)."""
+        if self.adapter is not None:
+            self.adapter.reset()
+
+    def close(self) -> None:
+        """Stop the mirror-view thread (the detectors belong to the caller)."""
+        if self._pool is not None:
+            self._pool.shutdown()
+
+
+def frame_record(index: int, t_ms: float, result: FrameResult) -> str:
+    """One JSONL line (main.py --jsonl): the frame, its time, each hand's letter (null below
+    threshold), the text shown, the letters as committed, the last word's suggestions and the
+    letters signer adaptation has learnt from (null without it)."""
+    hands = [{"handedness": r.hand.handedness, "letter": r.prediction.letter,
+              "confidence": None if r.prediction.confidence is None else round(r.prediction.confidence, 4)}
+             for r in result.hands]
+    return json.dumps({"frame": index, "time_ms": round(t_ms, 3), "hands": hands, "text": result.text,
+                       "letters": result.letters, "suggestions": list(result.suggestions),
+                       "adapted": result.adapted})
+
+
+def end_record(text: TextEntry) -> str:
+    """The JSONL line after the last frame: the text once the last word has ended."""
+    return json.dumps({"end": True, "text": text.text, "letters": text.letters, "suggestions": list(text.suggestions)})

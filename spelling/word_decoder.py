@@ -1,0 +1,201 @@
+"""Rescoring one finished word: the committed letters against a lexicon of word frequencies.
+
+Pure Python + numpy.  Input: the raw letters the speller committed and, for each, the smoothed
+class probabilities it was committed with (a vector over the model's classes).  Only the letter
+classes A-Z count: each vector is renormalised over them (mass on `del`, `nothing` and `space`
+says nothing about which letter it was), floored at PROB_FLOOR and taken as log P(letter | sign).
+
+A lexicon word w is scored as  log P(committed signs | w) + PRIOR_WEIGHT * log P(w):  the letters
+of w aligned with the committed positions, each matched position adding the log-probability of
+w's letter there, with at most one missed letter (a letter of w never committed, MISSED_PENALTY)
+and at most one extra letter (a committed position w does not have: EXTRA_PENALTY for a letter
+that repeats the one before it, a double commit; for any other, EXTRA_PENALTY + log(1 - p), p
+the probability it was committed with, so a confidently read letter is rarely dropped).  Words are
+found by a beam search over a prefix trie of the lexicon, trying the TOP_K likeliest letters of
+each position and keeping the BEAM best partial alignments (ranked by their score plus the best
+prior below their trie node).
+
+The raw letters compete as a hypothesis of their own: their log-likelihood plus PRIOR_WEIGHT *
+OOV_LOG_PRIOR.  The best word replaces them only when it scores more than `margin` above them,
+and raw letters that are a lexicon word themselves always stay.
+"""
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from spelling.lexicon import Lexicon
+
+# Weight of log P(word) against the letters' log-likelihood: higher trusts the dictionary's
+# frequencies more and the hand less (more corrections towards common words).  0.7 and the
+# confidence-weighted extra letter were chosen with spellbench.py --rescore (names the word list
+# does not know, on four earlier runs' fold models) on half of the signers and checked on the
+# other half: at 1.0, without that term, the lexicon turned a quarter of the rightly spelled
+# unknown names into common words (USB -> US, KLM -> KM, BJORN -> BORN); now none, for about 3
+# points fewer dictionary words (docs/model_card.md, "Names the lexicon does not know").
+PRIOR_WEIGHT = 0.7
+# The settings below were chosen with spellbench.py --rescore on half of the signers (new
+# people, fold models, hold 1 s) and checked on the other half; see the README's spelling table.
+# log P of raw letters that are no lexicon word (a name, an acronym): a third of the frequency of
+# the rarest words of a 50,000-word English list (3e-7).  Lower corrects more eagerly, higher
+# keeps more unknown strings.
+OOV_LOG_PRIOR = math.log(1e-7)
+# Cost of a letter of the word that was never committed (signed too briefly, or read below the
+# threshold: about 1 letter in 10 for a new person, log 0.1 = -2.3): lower (more negative)
+# restores fewer missed letters, higher turns more unknown strings into longer words.
+MISSED_PENALTY = -2.0
+# Cost of a committed letter the word does not have (a double commit or a transition), before
+# the confidence term: lower removes fewer, higher turns more unknown strings into shorter words.
+EXTRA_PENALTY = -4.0
+# How far (log) the best word must score above the raw letters to replace them (1: about 3 times
+# likelier): higher keeps more names as spelled, lower fixes more misreads.
+MARGIN = 1.0
+# Smallest letter probability: how impossible a letter the model all but ruled out is.
+PROB_FLOOR = 1e-3
+# Letters tried at each position and partial alignments kept per position: larger finds rarer
+# alternatives, slower.
+TOP_K = 5
+BEAM = 256
+N_SUGGESTIONS = 3
+
+_ALPHABET = [chr(c) for c in range(ord("A"), ord("Z") + 1)]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A lexicon word and its score (log-likelihood + PRIOR_WEIGHT * log prior)."""
+    word: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Decoded:
+    """The text to show, the best lexicon words (best first) and whether the text is a correction."""
+    text: str
+    suggestions: tuple[Candidate, ...]
+    corrected: bool
+
+
+class _Node:
+    """A prefix-trie node: children by letter index (0-25), the word ending here and its
+    log-probability, and the best log-probability of any word below."""
+    __slots__ = ("children", "word", "log_prob", "best")
+
+    def __init__(self) -> None:
+        self.children: dict[int, _Node] = {}
+        self.word: str | None = None
+        self.log_prob = -math.inf
+        self.best = -math.inf
+
+
+def _trie(lexicon: Lexicon) -> _Node:
+    """The prefix trie of the lexicon's words."""
+    root = _Node()
+    # Most frequent first, so the first word through a node sets its best prior.
+    for word, log_prob in sorted(lexicon.items(), key=lambda item: -item[1]):
+        node = root
+        for letter in word:
+            if node.best == -math.inf:
+                node.best = log_prob
+            child = node.children.get(ord(letter) - 65)
+            if child is None:
+                child = node.children[ord(letter) - 65] = _Node()
+            node = child
+        if node.best == -math.inf:
+            node.best = log_prob
+        node.word, node.log_prob = word, log_prob
+    return root
+
+
+class WordDecoder:
+    """Rescores finished words against `lexicon` (None: the raw letters are always kept)."""
+
+    def __init__(self, lexicon: Lexicon | None, classes: Sequence[str], margin: float = MARGIN) -> None:
+        self.lexicon = lexicon
+        self.margin = float(margin)
+        self._columns = np.array([list(classes).index(c) if c in classes else -1 for c in _ALPHABET])
+        self._root = _trie(lexicon) if lexicon is not None else None
+
+    def decode(self, letters: str, probs: Sequence[np.ndarray]) -> Decoded:
+        """The text to show for the committed `letters`, given each one's smoothed class
+        probabilities `probs` (one vector per letter)."""
+        if len(letters) != len(probs):
+            raise ValueError(f"{len(letters)} letters but {len(probs)} probability vectors")
+        if not all(c in _ALPHABET for c in letters):
+            raise ValueError(f"{letters!r} is not upper-case letters A-Z")
+        if self._root is None or not letters:
+            return Decoded(letters, (), False)
+        log_p = self._log_probs(probs)
+        raw = sum(log_p[i][ord(c) - 65] for i, c in enumerate(letters)) + PRIOR_WEIGHT * OOV_LOG_PRIOR
+        suggestions = self._search(log_p, _extra_costs(letters, log_p))
+        if letters not in self.lexicon and suggestions and suggestions[0].score > raw + self.margin:
+            return Decoded(suggestions[0].word, suggestions, True)
+        return Decoded(letters, suggestions, False)
+
+    def _log_probs(self, probs: Sequence[np.ndarray]) -> list[list[float]]:
+        """Per position, the log-probabilities of A-Z: renormalised over the letters, floored."""
+        full = np.asarray(probs, np.float64).reshape(len(probs), -1)
+        p = np.where(self._columns >= 0, full[:, np.maximum(self._columns, 0)], 0.0)
+        p = np.where(np.isfinite(p), np.clip(p, 0.0, None), 0.0)
+        total = p.sum(axis=1, keepdims=True)
+        p = np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / len(_ALPHABET))
+        return np.log(np.maximum(p, PROB_FLOOR)).tolist()
+
+    def _search(self, log_p: list[list[float]], extra_costs: list[float]) -> tuple[Candidate, ...]:
+        """The N_SUGGESTIONS best lexicon words by beam search over the trie (`extra_costs`: the
+        cost of dropping each committed position)."""
+        tops = [sorted(range(len(row)), key=row.__getitem__, reverse=True)[:TOP_K] for row in log_p]
+        # A state is (trie node, missed letter used, extra letter used) -> best score so far.
+        layer: dict[tuple[_Node, bool, bool], float] = {(self._root, False, False): 0.0}
+        for i in range(len(log_p) + 1):
+            layer = self._prune(layer)
+            for (node, missed, extra), score in list(layer.items()):
+                if not missed:  # a missed letter before position i
+                    for child in node.children.values():
+                        _keep(layer, (child, True, extra), score + MISSED_PENALTY)
+            if i == len(log_p):
+                break
+            layer, states = {}, layer
+            row = log_p[i]
+            for (node, missed, extra), score in states.items():
+                for letter in tops[i]:
+                    child = node.children.get(letter)
+                    if child is not None:
+                        _keep(layer, (child, missed, extra), score + row[letter])
+                if not extra:  # position i committed by mistake
+                    _keep(layer, (node, missed, True), score + extra_costs[i])
+        words: dict[str, float] = {}
+        for (node, _, _), score in layer.items():
+            if node.word is not None:
+                _keep(words, node.word, score + PRIOR_WEIGHT * node.log_prob)
+        best = heapq.nlargest(N_SUGGESTIONS, words.items(), key=lambda item: item[1])
+        return tuple(Candidate(word, score) for word, score in best)
+
+    @staticmethod
+    def _prune(layer: dict[tuple[_Node, bool, bool], float]) -> dict[tuple[_Node, bool, bool], float]:
+        """The BEAM states with the best score plus the best prior reachable below them."""
+        if len(layer) <= BEAM:
+            return layer
+        return dict(heapq.nlargest(BEAM, layer.items(), key=lambda item: item[1] + PRIOR_WEIGHT * item[0][0].best))
+
+
+def _extra_costs(letters: str, log_p: list[list[float]]) -> list[float]:
+    """The cost of each committed letter being one the word does not have: EXTRA_PENALTY for a
+    repeat of the letter before it, else EXTRA_PENALTY + log(1 - p) (p its renormalised probability,
+    1 - p floored at PROB_FLOOR)."""
+    costs = []
+    for i, c in enumerate(letters):
+        p = math.exp(log_p[i][ord(c) - 65])
+        repeat = i > 0 and c == letters[i - 1]
+        costs.append(EXTRA_PENALTY + (0.0 if repeat else math.log(max(PROB_FLOOR, 1.0 - p))))
+    return costs
+
+
+def _keep(scores: dict, key: object, score: float) -> None:
+    """Store `score` under `key` unless a higher one is there."""
+    if score > scores.get(key, -math.inf):
+        scores[key] = score
