@@ -47,6 +47,7 @@ THRESHOLD = live.THRESHOLD  # smoothed probability below which no letter is show
 HOLD = live.HOLD  # seconds a letter must be held to be added to the text
 GAP_MS = live.GAP_MS  # dips (no letter, another letter) shorter than this do not restart the hold
 SMOOTH_MS = live.SMOOTH_MS  # smoothing window (majority vote + mean probability over the frames in it)
+MOVE_THRESHOLD = live.MOVE_THRESHOLD  # palm sizes the hand moves that end a sign (one letter per held sign)
 WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (and add its space)
 LEXICON = "en"  # none, en (English word frequencies), FILE (your own words) or en+FILE
 ADAPT = live.ADAPT  # learn your hand from the words you spell (confirmed by the lexicon, a suggestion or undo)
@@ -73,7 +74,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--source", default=SOURCE, help="camera index, video file, image file or folder of images")
     p.add_argument("--weights", default=WEIGHTS, help=".pth or .onnx, with class_mapping.txt beside it")
     p.add_argument("--hand-model", default=HAND_MODEL, help="hand_landmarker.task (None: found automatically)")
-    live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT)
+    live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT, MOVE_THRESHOLD)
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE",
                    help="word list that finished words are rescored against (FILE: one word a line)")
     p.add_argument("--speak", action=argparse.BooleanOptionalAction, default=SPEAK,
@@ -249,7 +250,8 @@ def main(argv: list[str] | None = None) -> int:
         recogniser = Recogniser(detector, classifier, args.threshold, args.hold, args.smooth_ms,
                                 independent_frames=source.mode == "image", mirror_detector=mirror_detector,
                                 every_border=source.mode == "image" and args.border_views is not False,
-                                gap_ms=args.gap_ms, word_pause_s=args.word_pause, text=text, adapt=args.adapt)
+                                gap_ms=args.gap_ms, word_pause_s=args.word_pause, text=text, adapt=args.adapt,
+                                move_threshold=args.move_threshold)
         recorder = Recorder(Path(args.record_dir), letter, args.record_interval_ms) if letter else None
         run = Run(recogniser, mirror=source.is_camera, recorder=recorder, first_frame=first_frame)
         output = AnnotatedOutput(Path(args.output), source.fps) if args.output else None

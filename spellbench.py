@@ -34,6 +34,7 @@ import numpy as np
 from storage import atomic_files
 from realtime import recogniser as live
 from storage.finished_runs import Finished
+from bench.spelling_scores import KINDS, PICKED, tables
 from bench.spelling_streams import WORD_LISTS, Player, find_signers, frames_at, pick_words, read_words
 
 # ----------------------------------------------------------------------------- settings
@@ -45,6 +46,8 @@ HOLDS = [1.0, 0.6, 0.4, 0.3]  # seconds a letter is held to commit (main.py --ho
 GAPS_MS = [live.GAP_MS]  # dips bridged while holding (main.py --gap-ms)
 WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (main.py --word-pause)
 THRESHOLD = live.THRESHOLD  # smoothed confidence below which no letter is shown or held (main.py --threshold)
+MOVE_THRESHOLD = live.MOVE_THRESHOLD  # palm sizes the hand moves that end a sign (main.py --move-threshold)
+TRANSITIONS_MS = None  # e.g. (100, 300): the hand moves between letters for a time in this range (simulated)
 LEXICON = "en"  # main.py --lexicon
 ADAPT = live.ADAPT  # main.py --adapt: the signer's confirmed words teach the model their hand
 PICKS = False  # a user who puts a wrong word right with the keys: a suggestion (1/2/3) or undo (u)
@@ -60,22 +63,6 @@ IDLE_PHOTO_S = 2.0  # each `nothing` photo is shown this long
 SEED = 0
 JOBS = 1  # signers played at once (one thread each)
 # -----------------------------------------------------------------------------
-KINDS = ("dictionary", "names")
-VARIANTS = ("letters", "lexicon")  # as committed, as shown
-PICKED = "picked"  # as shown once the user took a suggestion or undid a correction (--picks)
-
-
-def edit_counts(truth: str, said: str) -> tuple[int, int, int]:
-    """(missed, wrong, extra) letters of the cheapest alignment of `said` to `truth`."""
-    rows = [[(j, 0, 0, j) for j in range(len(said) + 1)]]  # (cost, missed, wrong, extra)
-    for i, a in enumerate(truth, 1):
-        row = [(i, i, 0, 0)]
-        for j, b in enumerate(said, 1):
-            up, left, diag = rows[-1][j], row[j - 1], rows[-1][j - 1]
-            row.append(min((up[0] + 1, up[1] + 1, up[2], up[3]), (left[0] + 1, left[1], left[2], left[3] + 1),
-                           (diag[0] + (a != b), diag[1], diag[2] + (a != b), diag[3])))
-        rows.append(row)
-    return rows[-1][-1][1:]
 
 
 def fix_word(text: Any, word: str, start: int) -> bool:
@@ -104,20 +91,26 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     text = TextEntry(decoders["dictionary"],
                      on_word=lambda _: finished.append({"letters": text.last.letters, "probs": [
                          None if p is None else np.round(p, 4).tolist() for p in text.last.probs]}))
-    player = Player(signer, args.seed)
     out: dict[str, Any] = {"words": [], "idle": {}, "frames": 0}
-    with keypoints.HandDetector(args.hand_model, mode="video", max_hands=live.MAX_HANDS) as detector:
+    with keypoints.HandDetector(args.hand_model, mode="video", max_hands=live.MAX_HANDS) as detector, \
+            keypoints.HandDetector(args.hand_model, mode="image", max_hands=1) as photo_detector:
+        player = Player(signer, args.seed, photo_detector if args.transitions else None)
         recogniser = live.Recogniser(detector, clf, threshold=args.threshold, hold_s=hold, gap_ms=gap_ms,
                                      word_pause_s=args.word_pause, text=text, reacquire=args.reacquire,
-                                     last_resort=args.last_resort, adapt=args.adapt)
+                                     last_resort=args.last_resort, adapt=args.adapt,
+                                     move_threshold=args.move_threshold)
         t_ms = 0.0
         for kind, count in zip(KINDS, (args.words, args.names)):
             text.decoder = decoders[kind]
             for word in pick_words(signer, kind, count, args.seed):
-                frames = player.word(word, hold + args.slack, args.release, args.word_pause + args.pause_margin)
+                frames = player.word(word, hold + args.slack, args.release, args.word_pause + args.pause_margin,
+                                     args.transitions)
                 shown, letters = len(text.text), len(text.letters)
-                for rgb, t_ms in frames_at(frames, args.fps, t_ms):
-                    recogniser.process(rgb, t_ms)
+                for frame, t_ms in frames_at(frames, args.fps, t_ms):
+                    if isinstance(frame, list):  # a transition: the hand's landmarks, as the tracker gives them
+                        recogniser.process_hands(frame, t_ms)
+                    else:
+                        recogniser.process(frame, t_ms)
                     out["frames"] += 1
                 t_ms += 1000.0 / args.fps
                 out["words"].append({"kind": kind, "word": word, "seconds": sum(s for _, s in frames),
@@ -176,75 +169,6 @@ def rescore(runs: dict[str, dict[str, Any]], lexicon: str, known_names: bool) ->
             word.pop(PICKED, None)  # what the user took was among the earlier decoder's suggestions
 
 
-def score(words: list[dict[str, Any]], kind: str, variant: str) -> dict[str, float]:
-    """Word accuracy, character error rate with its parts, and right letters per minute."""
-    chosen = [w for w in words if w["kind"] == kind]
-    counts = np.array([edit_counts(w["word"], w[variant]) for w in chosen]).reshape(-1, 3)
-    letters = sum(len(w["word"]) for w in chosen)
-    minutes = sum(w["seconds"] for w in chosen) / 60
-    missed, wrong, extra = counts.sum(axis=0) / max(1, letters)
-    return {"words": len(chosen), "word_accuracy": float(np.mean([w["word"] == w[variant] for w in chosen] or [0])),
-            "cer": float(missed + wrong + extra), "missed": float(missed), "wrong": float(wrong),
-            "extra": float(extra),
-            "letters_per_minute": float(max(0, letters - counts.sum()) / minutes) if minutes else 0.0}
-
-
-def summarise(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
-    """Scores per signer and pooled over signers (every word counts once)."""
-    def scores(words: list[dict[str, Any]], idle: list[dict[str, Any]]) -> dict[str, Any]:
-        picks = bool(words) and all(PICKED in w for w in words)
-        result: dict[str, Any] = {f"{kind}.{variant}": score(words, kind, variant)
-                                  for kind in KINDS for variant in VARIANTS + (PICKED,) * picks}
-        if picks:
-            result["picks_per_word"] = sum(w[PICKED] != w["lexicon"] for w in words) / len(words)
-        minutes = sum(i["seconds"] for i in idle) / 60
-        result["idle"] = {"minutes": minutes,
-                          "false_commits_per_minute": sum(len(i["commits"]) for i in idle) / minutes if minutes else 0}
-        raw, lex = (1 - result[f"dictionary.{v}"]["word_accuracy"] for v in VARIANTS)
-        result["dictionary.errors_removed"] = float(1 - lex / raw) if raw else None
-        return result
-    per_signer = {name: scores(run["words"], list(run["idle"].values())) for name, run in runs.items()}
-    pooled = scores([w for run in runs.values() for w in run["words"]],
-                    [i for run in runs.values() for i in run["idle"].values()])
-    return {"overall": pooled, "signers": per_signer}
-
-
-def print_table(title: str, summary: dict[str, Any]) -> None:
-    """One row per signer and the pooled row: word accuracy and CER, letters and lexicon."""
-    print(f"\n{title}\n{'signer':<22} {'dict words %':>14} {'dict CER %':>12} {'names %':>12} {'names CER %':>12} "
-          f"{'letters/min':>12} {'idle/min':>9}\n{'':<22} {'letters lex':>14} {'letters lex':>12} "
-          f"{'letters lex':>12} {'letters lex':>12} {'lex':>12}")
-    rows = [*summary["signers"].items(), ("all signers", summary["overall"])]
-    for name, s in rows:
-        cells = [f"{100 * s[f'{k}.letters'][m]:>6.1f} {100 * s[f'{k}.lexicon'][m]:>5.1f}"
-                 for k, m in (("dictionary", "word_accuracy"), ("dictionary", "cer"), ("names", "word_accuracy"),
-                              ("names", "cer"))]
-        print(f"{name:<22} {cells[0]:>14} {cells[1]:>12} {cells[2]:>12} {cells[3]:>12} "
-              f"{s['dictionary.lexicon']['letters_per_minute']:>12.1f} {s['idle']['false_commits_per_minute']:>9.2f}")
-    if "picks_per_word" in summary["overall"]:
-        print(f"\nonce the user put words right with a suggestion or undo (--picks)\n{'signer':<22} "
-              f"{'dict words %':>14} {'dict CER %':>12} {'names %':>12} {'picks/word':>12}")
-        for name, s in rows:
-            print(f"{name:<22} {100 * s['dictionary.picked']['word_accuracy']:>14.1f} "
-                  f"{100 * s['dictionary.picked']['cer']:>12.1f} {100 * s['names.picked']['word_accuracy']:>12.1f} "
-                  f"{s['picks_per_word']:>12.2f}")
-
-
-def tables(runs: dict[str, dict[str, Any]], label: str) -> dict[str, Any]:
-    """`runs` keyed SIGNER/HOLD/GAP summarised per setting (in order of first appearance), each
-    table printed; the summaries keyed "hold=Hs gap=Gms"."""
-    settings: dict[str, dict[str, Any]] = {}
-    for key, run in runs.items():
-        name, hold, gap = key.split("/")
-        settings.setdefault(f"{float(hold):g}/{float(gap):g}", {})[name] = run
-    results = {}
-    for setting, by_signer in settings.items():
-        hold, gap = setting.split("/")
-        results[f"hold={hold}s gap={gap}ms"] = summary = summarise(by_signer)
-        print_table(f"hold {hold} s, gap {gap} ms ({label})", summary)
-    return results
-
-
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags; defaults are the settings at the top of this file."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
@@ -259,6 +183,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--gaps-ms", type=float, nargs="+", default=GAPS_MS, metavar="MS", help="--gap-ms values to compare")
     p.add_argument("--word-pause", type=float, default=WORD_PAUSE)
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="main.py's --threshold")
+    p.add_argument("--move-threshold", type=float, default=MOVE_THRESHOLD, help="main.py's --move-threshold")
+    p.add_argument("--transitions", type=float, nargs=2, default=TRANSITIONS_MS, metavar=("MIN_MS", "MAX_MS"),
+                   help="the hand moves between two letters for MIN_MS-MAX_MS (landmarks interpolated from one "
+                        "photo's hand to the next: a simulation) instead of jumping")
     p.add_argument("--reacquire", action=argparse.BooleanOptionalAction, default=True,
                    help="look for a lost hand with borders (what main.py does; off: plain VIDEO-mode tracking)")
     p.add_argument("--last-resort", action=argparse.BooleanOptionalAction, default=True,
@@ -287,6 +215,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.jobs < 1 or args.fps <= 0 or min(args.holds) < 0 or min(args.gaps_ms) < 0 or args.word_pause <= 0:
         p.error("--jobs and --fps must be positive, --holds and --gaps-ms >= 0, --word-pause > 0")
+    if args.move_threshold <= 0 or (args.transitions and not 0 < args.transitions[0] <= args.transitions[1]):
+        p.error("--move-threshold must be > 0 and --transitions 0 < MIN_MS <= MAX_MS")
     return args
 
 

@@ -33,6 +33,7 @@ THRESHOLD = live.THRESHOLD  # smoothed probability below which no letter is show
 HOLD = live.HOLD  # seconds a letter must be held to be added to the text
 GAP_MS = live.GAP_MS  # dips (no letter, another letter) shorter than this do not restart the hold
 SMOOTH_MS = live.SMOOTH_MS  # smoothing window (majority vote + mean probability over the frames in it)
+MOVE_THRESHOLD = live.MOVE_THRESHOLD  # palm sizes the hand moves that end a sign (one letter per held sign)
 WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (and add its space)
 ADAPT = live.ADAPT  # learn the signer's hand from the words they spell (adaptation.py)
 NODE_MODULES = str(web_server.NODE_MODULES)  # where `npm ci` installed the page's packages
@@ -49,7 +50,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--hand-model", default=HAND_MODEL, help="hand_landmarker.task (None: found automatically)")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE",
                    help="word list that finished words are rescored against (FILE: one word a line)")
-    live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT)
+    live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT, MOVE_THRESHOLD)
     p.add_argument("--node-modules", default=NODE_MODULES, help="the node_modules folder `npm ci` wrote")
     args = p.parse_args(argv)
     live.check_flags(p, args)
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     message for unusable inputs or an address that cannot be used)."""
     args = parse_args(argv)
     settings = web_server.Settings(args.max_hands, args.threshold, args.hold, args.gap_ms, args.smooth_ms,
-                                   args.word_pause, args.adapt)
+                                   args.word_pause, args.adapt, args.move_threshold)
     try:
         app = web_server.App(args.weights, args.hand_model, args.lexicon, settings, node_modules=args.node_modules)
         server = listen(args.host, args.port, app)

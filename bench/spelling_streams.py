@@ -8,6 +8,13 @@ some collections hands at rest).  Every frame is shifted by up to 2 pixels from 
 camera's jitter, so the tracker never sees two identical frames.  Photos of another size than
 the signer's usual one are letterboxed into it.
 
+With transitions (`transition_ms`), the hand moves between two letters the way hands do instead
+of jumping: for 100-300 ms (drawn per transition) the frames carry no picture but the hand's
+landmarks, interpolated from the last letter's hand to the next one's (each photo's hand as the
+landmarker reads it, IMAGE mode), which the live path takes as the tracker's output
+(`Recogniser.process_hands`).  This is a simulation: straight-line paths between two photos'
+landmarks, not a real hand's movement; passing shapes the classifier misreads become measurable.
+
 The word lists (words/dictionary.txt, words/names.txt) were written for this project.
 """
 from __future__ import annotations
@@ -27,7 +34,19 @@ WORD_LISTS = {"dictionary": Path(__file__).resolve().parents[1] / "words" / "dic
               "names": Path(__file__).resolve().parents[1] / "words" / "names.txt"}
 NO_HAND_GREY = 127  # the "no hand" frame: one flat colour
 
-Frames = list[tuple[np.ndarray, float]]  # (RGB frame, seconds shown)
+@dataclass(frozen=True)
+class Transition:
+    """The hand on its way from one letter's hand to the next's (landmarks interpolated)."""
+    start: keypoints.Hand
+    end: keypoints.Hand
+
+    def at(self, fraction: float) -> list[keypoints.Hand]:
+        """The hand `fraction` (0..1) of the way."""
+        landmarks = self.start.landmarks + (self.end.landmarks - self.start.landmarks) * fraction
+        return [keypoints.Hand(landmarks.astype(np.float32), self.start.handedness, self.start.score)]
+
+
+Frames = list[tuple["np.ndarray | Transition", float]]  # (RGB frame or a transition, seconds shown)
 
 
 def read_words(path: str | Path) -> list[str]:
@@ -78,8 +97,10 @@ def pick_words(signer: Signer, kind: str, count: int, seed: int) -> list[str]:
 class Player:
     """Builds one signer's frames: decoded photos (cached), letterboxed to the usual size."""
 
-    def __init__(self, signer: Signer, seed: int) -> None:
+    def __init__(self, signer: Signer, seed: int, detector: keypoints.HandDetector | None = None) -> None:
         self.signer = signer
+        self.detector = detector  # IMAGE mode: each photo's hand, for transitions
+        self._hands: dict[int, keypoints.Hand | None] = {}  # id of a photo's array -> its hand
         self.rng = np.random.default_rng([seed, zlib.crc32(signer.name.encode())])
         self._cache: dict[Path, np.ndarray | None] = {}
         self._next: Counter[str] = Counter()
@@ -123,13 +144,31 @@ class Player:
             self.unreadable += 1
         raise ValueError(f"{self.signer.name}: no readable photo of {c}")
 
-    def word(self, word: str, letter_s: float, release_s: float, pause_s: float) -> Frames:
-        """The frames of `word` signed, then `pause_s` with no hand."""
+    def hand(self, rgb: np.ndarray) -> keypoints.Hand | None:
+        """The hand of one of this player's photos (the best of its first reading that finds one;
+        None without a detector, or when none does)."""
+        if self.detector is None:
+            return None
+        if id(rgb) not in self._hands:  # read as the photo path reads it: borders, then the last resort
+            found = [hands[0] for _, hands in self.detector.readings(rgb) if hands]
+            self._hands[id(rgb)] = found[0] if found else None
+        return self._hands[id(rgb)]
+
+    def word(self, word: str, letter_s: float, release_s: float, pause_s: float,
+             transition_ms: tuple[float, float] | None = None) -> Frames:
+        """The frames of `word` signed, then `pause_s` with no hand; with `transition_ms` (shortest,
+        longest), the hand moves between two different letters for a time drawn in that range."""
         frames: Frames = []
         for i, c in enumerate(word):
+            rgb = self.letter(c)
             if i and word[i - 1] == c:
                 frames.append((self.no_hand, release_s))
-            frames.append((self.letter(c), letter_s))
+            elif i and transition_ms is not None:
+                seconds = float(self.rng.uniform(*transition_ms)) / 1000
+                start, end = self.hand(frames[-1][0]), self.hand(rgb)
+                if start is not None and end is not None:
+                    frames.append((Transition(start, end), seconds))
+            frames.append((rgb, letter_s))
         return frames + [(self.no_hand, pause_s)]
 
     def idle(self, seconds: float, photo_s: float) -> list[tuple[str, Frames]]:
@@ -143,11 +182,17 @@ class Player:
         return stretches
 
 
-def frames_at(frames: Frames, fps: float, start_ms: float) -> Iterator[tuple[np.ndarray, float]]:
-    """(jittered frame, timestamp in ms) at `fps` for frames shown for their seconds each."""
+def frames_at(frames: Frames, fps: float, start_ms: float
+              ) -> Iterator[tuple[np.ndarray | list[keypoints.Hand], float]]:
+    """(jittered frame, timestamp in ms) at `fps` for frames shown for their seconds each; a
+    transition gives the hands of its frames instead of a picture."""
     t, k = start_ms, 0
-    for rgb, seconds in frames:
-        for _ in range(max(1, round(seconds * fps))):
-            yield (np.roll(rgb, k % 3, axis=1) if k % 3 else rgb), t
+    for shown, seconds in frames:
+        count = max(1, round(seconds * fps))
+        for i in range(count):
+            if isinstance(shown, Transition):
+                yield shown.at((i + 1) / (count + 1)), t
+            else:
+                yield (np.roll(shown, k % 3, axis=1) if k % 3 else shown), t
             t += 1000.0 / fps
             k += 1

@@ -2,7 +2,8 @@
 
 Frame -> keypoints.HandDetector (landmarks; for photos also of the mirror image, and of both read
 with every fallback border) -> classifier.Classifier.predict_proba -> speller.Smoother per hand ->
-speller.Speller (hold-to-commit, short dips bridged) -> text_entry.TextEntry (words, lexicon).
+speller.Speller (one letter per held sign: the hand's motion, speller.HandMotion, separates signs;
+short dips bridged) -> text_entry.TextEntry (words, lexicon).
 
 On a stream (VIDEO mode) a hand the tracker cannot find is looked for again: from the frame
 after the one that lost it, each frame is read the next way of (no border,
@@ -43,6 +44,8 @@ THRESHOLD = 0.3  # smoothed probability below which no letter is shown or held (
 HOLD = 0.3  # seconds a letter must be held to be added to the text (chosen with spellbench.py: README)
 GAP_MS = 150.0  # dips shorter than this (no letter, or another one) do not restart the hold
 SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the frames in it)
+MOVE_THRESHOLD = 0.15  # palm sizes the hand moves within MOTION_MS that end a sign (chosen with spellbench.py)
+MOTION_MS = 150  # the window the hand's motion is measured over
 WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
 ADAPT = True  # learn the signer's hand from the words they spell (adaptation.py; chosen with spellbench.py: README)
 PROBE_FRAMES = 3  # on streams, while the last resort holds the hand: every this many frames the
@@ -51,7 +54,7 @@ PROBE_FRAMES = 3  # on streams, while the last resort holds the hand: every this
 
 
 def add_flags(p: argparse.ArgumentParser, max_hands: int, threshold: float, hold: float, gap_ms: float,
-              smooth_ms: float, word_pause: float, adapt: bool) -> None:
+              smooth_ms: float, word_pause: float, adapt: bool, move_threshold: float) -> None:
     """The live path's flags (main.py and web.py), with the script's defaults."""
     p.add_argument("--max-hands", type=int, default=max_hands, help="hands detected per frame")
     p.add_argument("--threshold", type=float, default=threshold, help="min smoothed confidence for a letter")
@@ -59,6 +62,9 @@ def add_flags(p: argparse.ArgumentParser, max_hands: int, threshold: float, hold
     p.add_argument("--gap-ms", type=float, default=gap_ms,
                    help="dips shorter than this (ms) do not restart a letter's hold")
     p.add_argument("--smooth-ms", type=float, default=smooth_ms, help="smoothing window in milliseconds")
+    p.add_argument("--move-threshold", type=float, default=move_threshold,
+                   help=f"palm sizes the hand must move within {MOTION_MS:g} ms to end a sign (one letter per "
+                        f"held sign; a new letter, or a double letter, needs that much movement or the hand lowered)")
     p.add_argument("--word-pause", type=float, default=word_pause,
                    help="seconds with no hand that end a word (and add its space)")
     p.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=adapt,
@@ -68,8 +74,8 @@ def add_flags(p: argparse.ArgumentParser, max_hands: int, threshold: float, hold
 
 def check_flags(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Exit with a usage error for live-path flags out of range (`add_flags`)."""
-    if args.hold < 0 or args.gap_ms < 0 or args.smooth_ms < 0 or args.word_pause <= 0:
-        p.error("--hold, --gap-ms and --smooth-ms must be >= 0 and --word-pause > 0")
+    if args.hold < 0 or args.gap_ms < 0 or args.smooth_ms < 0 or args.word_pause <= 0 or args.move_threshold <= 0:
+        p.error("--hold, --gap-ms and --smooth-ms must be >= 0, --word-pause and --move-threshold > 0")
     if args.max_hands < 1:
         p.error("--max-hands must be >= 1")
 
@@ -142,7 +148,8 @@ class Recogniser:
                  hold_s: float = HOLD, smooth_ms: float = SMOOTH_MS, independent_frames: bool = False,
                  mirror_detector: keypoints.HandDetector | None = None, every_border: bool = False,
                  gap_ms: float = GAP_MS, word_pause_s: float = WORD_PAUSE, text: TextEntry | None = None,
-                 reacquire: bool = True, last_resort: bool = True, adapt: bool = False) -> None:
+                 reacquire: bool = True, last_resort: bool = True, adapt: bool = False,
+                 move_threshold: float = MOVE_THRESHOLD) -> None:
         self.detector = detector
         self.mirror_detector = mirror_detector
         self.every_border = every_border
@@ -151,7 +158,8 @@ class Recogniser:
         self.independent_frames = independent_frames
         self.threshold = threshold
         self.smooth_ms = 0.0 if independent_frames else smooth_ms
-        self.speller = speller.Speller(0.0 if independent_frames else hold_s * 1000.0, gap_ms)
+        self.speller = speller.Speller(0.0 if independent_frames else hold_s * 1000.0, gap_ms, classifier.classes)
+        self.move_threshold = move_threshold
         self.text = text if text is not None else TextEntry()
         self.word_pause_ms = word_pause_s * 1000.0
         self.adapter: SignerAdapter | None = None
@@ -168,6 +176,7 @@ class Recogniser:
         self._held = 0  # frames in a row the last resort has found the hand
         self._no_hand_since: float | None = None
         self._smoothers: dict[str, speller.Smoother] = {}
+        self._motions: dict[str, speller.HandMotion] = {}
 
     def _read(self, detector: keypoints.HandDetector, rgb: np.ndarray, ts: int | None,
               way: int) -> list[list[keypoints.Hand]]:
@@ -209,6 +218,15 @@ class Recogniser:
         t0 = time.perf_counter()
         views = self._frame_views(frame_rgb, timestamp_ms)
         groups = group_views(views) if len(views) > 1 else [[hand] for hand in views[0]]
+        return self._recognise(groups, timestamp_ms, t0)
+
+    def process_hands(self, hands: list[keypoints.Hand], timestamp_ms: float) -> FrameResult:
+        """Recognise a frame whose hands are given as the tracker would give them (spellbench.py's
+        simulated movements between letters), without running the landmarker."""
+        return self._recognise([[hand] for hand in hands], timestamp_ms, time.perf_counter())
+
+    def _recognise(self, groups: list[list[keypoints.Hand]], timestamp_ms: float, t0: float) -> FrameResult:
+        """The frame's hands (each group: one hand's readings, the first shown) to its FrameResult."""
         hands = [group[0] for group in groups]
         self._track_absence(bool(hands), timestamp_ms)
         t1 = time.perf_counter()
@@ -228,19 +246,24 @@ class Recogniser:
         keys = hand_keys(hands)
         for key in self._smoothers.keys() - set(keys):
             self._smoothers[key].update(timestamp_ms, None)
-        results = []
+        results, motions = [], []
         for i, (hand, key) in enumerate(zip(hands, keys)):
             smoother = self._smoothers.get(key)
             if smoother is None:
                 smoother = self._smoothers[key] = speller.Smoother(self.classifier.classes, self.smooth_ms,
                                                                    self.threshold)
             results.append(HandResult(hand, smoother.update(timestamp_ms, proba[i])))
+            motions.append(self._motions.setdefault(key, speller.HandMotion(MOTION_MS)).update(timestamp_ms,
+                                                                                               hand.landmarks))
         self._smoothers = {k: s for k, s in self._smoothers.items() if not s.empty}
+        self._motions = {k: m for k, m in self._motions.items() if k in self._smoothers}  # kept over short losses
         chosen = speller.best(r.prediction for r in results)
-        committed = self.speller.update(timestamp_ms, chosen.letter)
-        spelling = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
+        hand_index = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
+        moving = not self.independent_frames and hand_index is not None and motions[hand_index] > self.move_threshold
+        committed = self.speller.update(timestamp_ms, chosen.letter, chosen.proba, moving)
+        spelling = hand_index if chosen.letter is not None else None
         if committed is not None:
-            self.text.commit(committed, chosen.proba, self._sample(scores, spelling, len(hands)))
+            self.text.commit(committed, self.speller.sign_proba, self._sample(scores, spelling, len(hands)))
         t2 = time.perf_counter()
         return FrameResult(results, spelling, committed, self.text.text, self.speller.progress(timestamp_ms),
                            self.text.letters, self.text.suggestions,

@@ -73,6 +73,8 @@ class Settings:
     smooth_ms: float = recogniser.SMOOTH_MS
     word_pause_s: float = recogniser.WORD_PAUSE
     adapt: bool = recogniser.ADAPT
+    move_threshold: float = recogniser.MOVE_THRESHOLD
+    motion_ms: float = recogniser.MOTION_MS
 
 
 def content_type(path: Path) -> str:

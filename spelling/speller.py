@@ -13,13 +13,18 @@ Rules
   letter is shown.
 - Two hands: spell from the hand whose smoothed letter has the highest confidence (`best`), so a
   resting second hand cannot block the signing one.
-- Committing (`Speller`): a class held steadily for `hold_ms` commits once; holding on does not
-  repeat it.  A dip (no letter, `nothing` or another letter) shorter than `gap_ms` is bridged:
-  the hold goes on as if the letter had stayed.  `nothing`, no letter (no hand or below
-  threshold) or another letter for longer than `gap_ms` restart the hold; the class just
-  committed can commit again only after a release (`nothing` or no letter for longer than
-  `gap_ms`), which is how double letters ("LL") are spelled: sign, release, sign again.  What a
-  commit does to the text is text_entry.py's job.
+- Motion (`HandMotion`, one per hand): how far the hand has moved lately, scale-free: the largest
+  mean displacement of its landmarks between this frame and any frame of the last `window_ms`,
+  in palm sizes.  Above a threshold (recogniser.MOVE_THRESHOLD) the hand is moving: between signs.
+- Committing (`Speller`): one letter per held sign.  A sign is the stretch of frames while the
+  hand stays still; it commits once, when it has shown a letter for `hold_ms` (dips shorter than
+  `gap_ms` bridged), as the class with the most probability mass over the sign's letter frames
+  (`sign_proba`, which the lexicon rescores), so a sign whose reading flickers between two
+  letters is still one letter.  The sign ends when the hand moves, or when `nothing` or no hand
+  lasts longer than `gap_ms`; only then can another letter commit, the same one included: double
+  letters ("LL") need their small release movement, or the hand lowered.  A reading below the
+  threshold on a still hand pauses the hold but does not end the sign.  What a commit does to
+  the text is text_entry.py's job.
 """
 from __future__ import annotations
 
@@ -86,49 +91,104 @@ class Smoother:
 
 
 def best(predictions: Iterable[Prediction]) -> Prediction:
-    """The prediction with a letter and the highest confidence (NO_HAND when none has a letter)."""
-    with_letter = [p for p in predictions if p.letter is not None]
-    return max(with_letter, key=lambda p: p.confidence, default=NO_HAND)
+    """The prediction with a letter and the highest confidence; when no hand shows a letter, the
+    most confident hand (its letter None: a hand is there, unsure); NO_HAND without a hand."""
+    hands = [p for p in predictions if p.confidence is not None]
+    with_letter = [p for p in hands if p.letter is not None]
+    return max(with_letter or hands, key=lambda p: p.confidence, default=NO_HAND)
+
+
+class HandMotion:
+    """How far one hand has moved over the last `window_ms`: the largest mean displacement of its
+    21 landmarks (x, y) between the newest frame and any frame of the window (or the last frame
+    seen, when the hand was lost for longer), over the newest frame's palm size (wrist, index and
+    little-finger knuckles), so it means the same near the camera and far from it."""
+
+    def __init__(self, window_ms: float) -> None:
+        self.window_ms = float(window_ms)
+        self._frames: deque[tuple[float, np.ndarray]] = deque()
+
+    def reset(self) -> None:
+        """Forget the hand's path (it was lost)."""
+        self._frames.clear()
+
+    def update(self, t_ms: float, landmarks: np.ndarray) -> float:
+        """Add the hand's landmarks (21 x 3, x and y in one unit) at `t_ms`; how far it has moved."""
+        xy = np.asarray(landmarks, np.float64)[:, :2]
+        while len(self._frames) > 1 and self._frames[0][0] < t_ms - self.window_ms:
+            self._frames.popleft()  # the last frame seen stays: a hand back after a short loss is compared with it
+        moved = max((float(np.linalg.norm(xy - old, axis=1).mean()) for _, old in self._frames), default=0.0)
+        self._frames.append((t_ms, xy))
+        return moved / max(palm_size(xy), 1e-6)
+
+
+def palm_size(xy: np.ndarray) -> float:
+    """The mean side of the palm triangle wrist - index knuckle - little-finger knuckle."""
+    wrist, index, little = xy[0], xy[5], xy[17]
+    return float(np.linalg.norm(wrist - index) + np.linalg.norm(wrist - little) + np.linalg.norm(index - little)) / 3
 
 
 class Speller:
-    """Hold-to-commit with dips of up to `gap_ms` bridged; `update` returns the class committed."""
+    """One letter per held sign (module docstring); `update` returns the class committed."""
 
-    def __init__(self, hold_ms: float, gap_ms: float = 0.0) -> None:
+    def __init__(self, hold_ms: float, gap_ms: float = 0.0, classes: Sequence[str] | None = None) -> None:
         self.hold_ms = float(hold_ms)
         self.gap_ms = float(gap_ms)
+        self.classes = None if classes is None else list(classes)  # what the probabilities are of
         self.release()
 
     def release(self) -> None:
-        """Restart the hold as if the hand had been lowered (the next letter may repeat the last)."""
-        self.current: str | None = None
-        self._since = self._seen = 0.0
-        self._committed: str | None = None  # the class held now that has already been committed
-        self._other: str | None = None  # the other class seen since the current one was last seen
-        self._other_since = 0.0
+        """End the sign, as if the hand had moved or been lowered (the next letter may repeat the last)."""
+        self.current: str | None = None  # the letter shown now, while the sign shows one
+        self._start: float | None = None  # when the sign's letters began (the hold's start)
+        self._seen = 0.0  # when the sign last showed a letter
+        self._done = False  # the sign has committed its letter
+        self._mass: np.ndarray | None = None  # the sign's letter frames' probabilities, summed
+        self._frames = 0
+
+    @property
+    def sign_proba(self) -> np.ndarray | None:
+        """The sign's mean probabilities over its letter frames (None before any, or without them)."""
+        return None if self._mass is None else self._mass / self._frames
 
     def progress(self, t_ms: float) -> float:
-        """How far the current letter is towards committing, 0..1 (0 without a pending letter)."""
-        if self.current is None or self.current == self._committed:
+        """How far the sign is towards committing, 0..1 (0 when it has committed or shows no letter)."""
+        if self._done or self._start is None or self.current is None:
             return 0.0
-        return 1.0 if self.hold_ms <= 0 else min(1.0, (t_ms - self._since) / self.hold_ms)
+        return 1.0 if self.hold_ms <= 0 else min(1.0, (t_ms - self._start) / self.hold_ms)
 
-    def update(self, t_ms: float, letter: str | None) -> str | None:
-        """Feed the stable letter of the frame at `t_ms` (None: no letter); returns the class
-        committed now, if any."""
-        letter = None if letter == NOTHING else letter
-        if letter is None or letter != self.current:
-            if self.current is not None and t_ms - self._seen <= self.gap_ms:  # a dip: bridged for now
-                if letter != self._other:
-                    self._other, self._other_since = letter, t_ms
-                return None
-            if letter is None:
-                self.release()
-                return None
-            self.current = letter
-            self._since = self._other_since if letter == self._other else t_ms
-        self._seen, self._other = t_ms, None
-        if letter == self._committed or t_ms - self._since < self.hold_ms:
+    def update(self, t_ms: float, letter: str | None, proba: np.ndarray | None = None,
+               moving: bool = False) -> str | None:
+        """Feed the frame at `t_ms`: its stable letter (None: none above the threshold), the
+        smoothed probabilities of its hand (None: no hand) and whether the hand is moving;
+        returns the class committed now, if any."""
+        if moving:
+            self.release()
             return None
-        self._committed = letter
-        return letter
+        if letter is None or letter == NOTHING:
+            away = letter == NOTHING or proba is None
+            if self._start is not None and t_ms - self._seen <= self.gap_ms:  # a dip: bridged for now
+                return None
+            if away:
+                self.release()
+            else:  # unsure on a still hand: the same sign, its hold starts again at the next letter
+                self._start = self.current = None
+            return None
+        if self._start is None:
+            self._start = t_ms
+        self.current, self._seen = letter, t_ms
+        if proba is not None:
+            self._mass = proba.astype(np.float64) if self._mass is None else self._mass + proba
+            self._frames += 1
+        if self._done or t_ms - self._start < self.hold_ms:
+            return None
+        self._done = True
+        return self._sign_class(letter)
+
+    def _sign_class(self, letter: str) -> str:
+        """The class with the most probability mass over the sign (not `nothing`); `letter`
+        without probabilities."""
+        if self._mass is None or self.classes is None:
+            return letter
+        mass = np.where(np.array(self.classes) == NOTHING, -np.inf, self._mass)
+        return self.classes[int(np.argmax(mass))]

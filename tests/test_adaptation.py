@@ -39,6 +39,7 @@ class Shapes:
     def add(self, name: str, reads: dict[str, float]) -> None:
         """Shape `name`, read with these logits (the rest at 0) and a hidden layer of its own."""
         lm = synthetic_hand(self.rng, len(self.landmarks)).astype(np.float32)
+        lm[:, 0] += 0.03 * len(self.landmarks)  # each shape where the hand is for it: signs are apart
         logits = np.zeros(len(CLASSES), np.float32)
         for cls, value in reads.items():
             logits[CLASSES.index(cls)] = value

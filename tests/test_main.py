@@ -11,6 +11,7 @@ import sys
 import time
 import wave
 from pathlib import Path
+from types import SimpleNamespace
 
 import cv2
 import numpy as np
@@ -431,7 +432,9 @@ def test_window_keys(monkeypatch, tmp_path):
     monkeypatch.setattr(main.cv2, "getWindowProperty", lambda *a: 1.0)
     monkeypatch.setattr(main.cv2, "setWindowTitle", lambda *a: None)
     monkeypatch.setattr(main.cv2, "waitKey", lambda ms: next(keys))
-    run = main.Run(recogniser.Recogniser(None, None), mirror=False, recorder=run_outputs.Recorder(tmp_path, "A", 100))
+    no_model = SimpleNamespace(classes=dataset_layout.KAGGLE_CLASSES)  # the keys only touch the text
+    run = main.Run(recogniser.Recogniser(None, no_model), mirror=False,
+                   recorder=run_outputs.Recorder(tmp_path, "A", 100))
     text = run.recogniser.text
     for letter in "AB":
         text.commit(letter)

@@ -12,29 +12,29 @@ import pytest
 from conftest import SHARED_DATA, WEIGHTS, needs_data
 
 import spellbench
-from bench import spelling_streams as streams
+from bench import spelling_scores, spelling_streams as streams
 from spelling.word_decoder import Candidate, Decoded
 
 
 def test_edit_counts_split_missed_wrong_and_extra_letters():
-    assert spellbench.edit_counts("WATER", "WATER") == (0, 0, 0)
-    assert spellbench.edit_counts("WATER", "TER") == (2, 0, 0)
-    assert spellbench.edit_counts("WATER", "WATEP") == (0, 1, 0)
-    assert spellbench.edit_counts("WATER", "WAATERS") == (0, 0, 2)
-    assert spellbench.edit_counts("CAT", "") == (3, 0, 0)
+    assert spelling_scores.edit_counts("WATER", "WATER") == (0, 0, 0)
+    assert spelling_scores.edit_counts("WATER", "TER") == (2, 0, 0)
+    assert spelling_scores.edit_counts("WATER", "WATEP") == (0, 1, 0)
+    assert spelling_scores.edit_counts("WATER", "WAATERS") == (0, 0, 2)
+    assert spelling_scores.edit_counts("CAT", "") == (3, 0, 0)
 
 
 def test_scores_of_known_outcomes():
     words = [{"kind": "dictionary", "word": "WATER", "seconds": 6.0, "letters": "WATEP", "lexicon": "WATER"},
              {"kind": "dictionary", "word": "CAT", "seconds": 4.0, "letters": "CT", "lexicon": "CUT"},
              {"kind": "names", "word": "ZOLTAN", "seconds": 5.0, "letters": "ZOLTAN", "lexicon": "ZOLTAN"}]
-    raw = spellbench.score(words, "dictionary", "letters")
+    raw = spelling_scores.score(words, "dictionary", "letters")
     assert raw["word_accuracy"] == 0.0 and raw["cer"] == pytest.approx(2 / 8)
     assert raw["missed"] == pytest.approx(1 / 8) and raw["wrong"] == pytest.approx(1 / 8)
     assert raw["letters_per_minute"] == pytest.approx(6 / (10 / 60))
-    lex = spellbench.score(words, "dictionary", "lexicon")
+    lex = spelling_scores.score(words, "dictionary", "lexicon")
     assert lex["word_accuracy"] == 0.5 and lex["cer"] == pytest.approx(1 / 8)
-    summary = spellbench.summarise({"s": {"words": words, "idle": {"no hand": {"seconds": 30.0, "commits": ["A"]}}}})
+    summary = spelling_scores.summarise({"s": {"words": words, "idle": {"no hand": {"seconds": 30.0, "commits": ["A"]}}}})
     assert summary["overall"]["dictionary.errors_removed"] == pytest.approx(0.5)
     assert summary["overall"]["idle"]["false_commits_per_minute"] == pytest.approx(2.0)
     assert summary["overall"]["names.lexicon"]["word_accuracy"] == 1.0

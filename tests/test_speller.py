@@ -21,20 +21,30 @@ def proba(letter: str | None, confidence: float = 0.9) -> np.ndarray | None:
     return p
 
 
+MOVE_S = 0.1  # how long the hand moves between two different signs in the scripts below
+
+
 def spell(script: list[tuple[str | None, float]], fps: float = 30, hold_s: float = 0.5,
-          threshold: float = 0.6, window_ms: float = 200, confidence: float = 0.9, gap_ms: float = 0.0) -> str:
+          threshold: float = 0.6, window_ms: float = 200, confidence: float = 0.9, gap_ms: float = 0.0,
+          still: bool = False) -> str:
     """Run a script of (letter or None for no hand, seconds) through Smoother + Speller +
-    TextEntry at `fps`."""
+    TextEntry at `fps`.  Between two different letters the hand moves for MOVE_S (a new sign
+    needs a movement), unless `still`: the whole script is one still hand whose reading changes."""
     smoother = speller.Smoother(CLASSES, window_ms, threshold)
-    spelling, text = speller.Speller(hold_s * 1000, gap_ms), TextEntry()
-    t, end = 0.0, 0.0
+    spelling, text = speller.Speller(hold_s * 1000, gap_ms, CLASSES), TextEntry()
+    t, end, before = 0.0, 0.0, None
     for letter, seconds in script:
-        end += seconds * 1000
-        while t < end:
-            committed = spelling.update(t, smoother.update(t, proba(letter, confidence)).letter)
+        moves = not still and None not in (before, letter) and letter != before
+        moves_until, end = end + MOVE_S * 1000, end + seconds * 1000
+        first = True
+        while t < end:  # the segment's first frame and those of its first MOVE_S move, at any frame rate
+            prediction = smoother.update(t, proba(letter, confidence))
+            committed = spelling.update(t, prediction.letter, prediction.proba, moving=moves and (first or t < moves_until))
             if committed:
                 text.commit(committed)
             t += 1000 / fps
+            first = False
+        before = letter
     return text.text
 
 
@@ -50,8 +60,59 @@ def test_word_with_releases_between_letters():
     assert spell([("C", 1), (None, 0.5), ("A", 1), ("nothing", 0.5), ("B", 1)]) == "CAB"
 
 
-def test_changing_letter_without_release_commits_each():
+def test_changing_letter_with_a_movement_commits_each():
     assert spell([("C", 1), ("A", 1), ("B", 1)]) == "CAB"
+
+
+def test_a_flickering_held_sign_is_one_letter_the_one_read_most():
+    """The hand does not move but its reading flickers between two letters for longer than the
+    hold: one sign, so one letter (T, read most of the time), not TATA."""
+    flicker = [("T", 0.6), ("A", 0.5), ("T", 0.6), ("A", 0.3)]
+    assert spell(flicker, still=True) == "T"
+    assert spell([(letter, 1.0) for letter, _ in flicker]) == "TATA"  # moving between: four signs
+
+
+def test_a_moving_hand_commits_nothing_until_it_stops():
+    s = speller.Speller(300, 150, CLASSES)
+    for t in range(0, 2000, 33):  # a letter read all along, but the hand is on its way
+        assert s.update(t, "A", proba("A"), moving=True) is None
+    assert s.update(2000, "A", proba("A")) is None
+    assert s.update(2300, "A", proba("A")) == "A"  # held still for the hold
+
+
+def test_an_unsure_reading_on_a_still_hand_does_not_end_the_sign():
+    """Below the threshold on a still hand (a hand, no letter) pauses the sign; it does not release it."""
+    assert spell([("L", 1), ("L", 0.4), ("L", 1)], still=True) == "L"
+    s = speller.Speller(300, 0, CLASSES)
+    assert s.update(0, "L", proba("L")) is None and s.update(300, "L", proba("L")) == "L"
+    assert s.update(400, None, proba("L", 0.4)) is None  # unsure
+    assert s.update(900, "L", proba("L")) is None and s.update(1300, "L", proba("L")) is None
+    assert s.update(1400, None, None) is None  # the hand goes: released
+    assert s.update(1500, "L", proba("L")) is None and s.update(1800, "L", proba("L")) == "L"
+
+
+def test_the_sign_keeps_its_mean_probabilities_for_the_lexicon():
+    s = speller.Speller(200, 0, CLASSES)
+    s.update(0, "T", proba("T", 0.8))
+    s.update(100, "T", proba("A", 0.6))  # a frame read as A while the letter shown is still T
+    assert s.update(200, "T", proba("T", 0.8)) == "T"
+    expected = (2 * proba("T", 0.8) + proba("A", 0.6)) / 3
+    np.testing.assert_allclose(s.sign_proba, expected, rtol=1e-6)
+
+
+def test_hand_motion_is_scale_free_and_ignores_jitter():
+    rng = np.random.default_rng(0)
+    hand = rng.uniform(0.4, 0.6, (21, 3))
+    hand[0], hand[5], hand[17] = (0.5, 0.7, 0), (0.45, 0.55, 0), (0.58, 0.57, 0)
+    for scale in (0.5, 1.0, 2.0):  # the same hand far from the camera and near it
+        motion = speller.HandMotion(150)
+        still = [motion.update(t, hand * scale + rng.normal(0, 0.001 * scale, hand.shape)) for t in range(0, 300, 33)]
+        assert max(still) < 0.1
+        other = hand.copy()
+        other[5:] += 0.05  # the fingers move to another handshape
+        moved = [motion.update(300 + t, (hand + (other - hand) * min(1, t / 150)) * scale) for t in range(0, 200, 33)]
+        assert max(moved) > 0.3
+        assert speller.HandMotion(150).update(0, hand * scale) == 0.0  # a first frame has not moved
 
 
 def test_double_letter_needs_release():
@@ -61,8 +122,16 @@ def test_double_letter_needs_release():
 
 
 def test_flicker_to_other_letter_does_not_repeat_committed_letter():
-    """A brief other letter (shorter than the hold) between the same letter is no release."""
-    assert spell([("L", 1), ("V", 0.4), ("L", 1)], window_ms=0) == "L"
+    """A brief other letter between the same letter, on a still hand, is no release."""
+    assert spell([("L", 1), ("V", 0.4), ("L", 1)], window_ms=0, still=True) == "L"
+
+
+def test_double_letter_by_a_small_movement():
+    """LL signed as L, a small release movement, L: two letters."""
+    s = speller.Speller(300, 150, CLASSES)
+    assert s.update(0, "L", proba("L")) is None and s.update(300, "L", proba("L")) == "L"
+    assert s.update(400, "L", proba("L"), moving=True) is None
+    assert s.update(500, "L", proba("L")) is None and s.update(800, "L", proba("L")) == "L"
 
 
 def test_space_and_delete():
@@ -129,7 +198,8 @@ def test_nan_probabilities_count_as_no_hand():
 def test_best_hand_is_highest_confidence_with_a_letter():
     hands = [speller.Prediction("A", 0.7), speller.Prediction(None, 0.95), speller.Prediction("B", 0.9)]
     assert speller.best(hands) == speller.Prediction("B", 0.9)
-    assert speller.best([speller.NO_HAND, speller.Prediction(None, 0.4)]) == speller.NO_HAND
+    assert speller.best([speller.NO_HAND, speller.Prediction(None, 0.4)]) == speller.Prediction(None, 0.4)
+    assert speller.best([speller.NO_HAND]) == speller.NO_HAND
 
 
 def test_progress_and_release():
@@ -158,16 +228,17 @@ def test_short_dips_are_bridged_with_a_gap():
     assert spell(script, window_ms=0) == ""
     assert spell(script, window_ms=0, gap_ms=200) == "A"
     flicker = [("A", 0.3), ("B", 0.1)] * 6  # a letter misread for a few frames, again and again
-    assert spell(flicker, window_ms=0, gap_ms=200) == "A"
+    assert spell(flicker, window_ms=0, gap_ms=200, still=True) == "A"
 
 
 def test_gap_still_releases_for_double_letters_and_switches_letters():
     assert spell([("L", 1), (None, 0.5), ("L", 1)], gap_ms=200) == "LL"
     assert spell([("L", 1), (None, 0.1), ("L", 1)], window_ms=0, gap_ms=200) == "L"  # too short: no release
     assert spell([("C", 1), ("A", 1), ("B", 1)], gap_ms=200) == "CAB"
-    # a new letter's hold counts from when it first appeared, not from when the gap ran out
-    s = speller.Speller(500, 200)
-    s.update(0, "A")
-    s.update(100, "B")
-    assert s.update(350, "B") is None and s.current == "B"
-    assert s.update(600, "B") == "B"
+    # a reading that changes on a still hand does not restart the sign's hold, and the sign is
+    # the letter read most over it
+    s = speller.Speller(500, 200, CLASSES)
+    s.update(0, "A", proba("A"))
+    s.update(100, "B", proba("B"))
+    assert s.update(350, "B", proba("B")) is None and s.current == "B"
+    assert s.update(500, "B", proba("B")) == "B"

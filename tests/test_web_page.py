@@ -167,12 +167,12 @@ SPELL_JS = """async ([frames, pauses, settings, words]) => {
   const { WordDecoder } = await import('/web/word_decoder.js');
   const classes = asl.config.model.classes;
   const smoother = new Smoother(classes, settings.smooth_ms, settings.threshold);
-  const spell = new Speller(settings.hold_s * 1000, settings.gap_ms);
+  const spell = new Speller(settings.hold_s * 1000, settings.gap_ms, classes);
   const text = new TextEntry(new WordDecoder(words, classes, asl.config.decoder));
-  const steps = frames.map(([t, p], i) => {
+  const steps = frames.map(([t, p, moving], i) => {
     const prediction = best([smoother.update(t, p === null ? null : Float32Array.from(p))]);
-    const committed = spell.update(t, prediction.letter);
-    if (committed !== null) text.commit(committed, prediction.proba);
+    const committed = spell.update(t, prediction.letter, prediction.proba, moving);
+    if (committed !== null) text.commit(committed, spell.signProba);
     if (pauses.includes(i)) text.endWord();
     return [prediction.letter, committed];
   });
@@ -182,25 +182,29 @@ SPELL_JS = """async ([frames, pauses, settings, words]) => {
 
 
 def probability_stream(classes: list[str], seed: int) -> tuple[list, list[int]]:
-    """Frames (time ms, class probabilities or None) of noisy words: misreads, dips, missing
-    frames, double letters, names; and the frames after which a word pause ends the word."""
+    """Frames (time ms, class probabilities or None, the hand moving) of noisy words: misreads,
+    dips, missing frames, double letters, names, a movement into each new letter (none, now and
+    then, so a sign's reading changes on a still hand); and the frames after which a word pause
+    ends the word."""
     rng = np.random.default_rng(seed)
     frames, pauses, t = [], [], 0.0
     for word in ("HELLO", "WATER", "QZXJ", "CAT", "SPELL", "BORIS"):
         for i, c in enumerate(word):
             if i and word[i - 1] == c:
                 for _ in range(3):
-                    frames.append((t, None))
+                    frames.append((t, None, False))
                     t += 66.7
-            for _ in range(int(rng.integers(9, 15))):
+            moves = 2 if rng.random() > 0.15 else 0
+            for k in range(int(rng.integers(9, 15))):
                 target = classes.index(c) if rng.random() > 0.2 else int(rng.integers(0, 26))
                 p = rng.dirichlet(np.full(len(classes), 0.3))
                 p = 0.3 * p + 0.7 * np.eye(len(classes))[target] * rng.uniform(0.4, 1.0)
-                frames.append((t, None if rng.random() < 0.08 else (p / p.sum()).astype(np.float32).tolist()))
+                frames.append((t, None if rng.random() < 0.08 else (p / p.sum()).astype(np.float32).tolist(),
+                               k < moves))
                 t += float(rng.uniform(50, 80))
         pauses.append(len(frames) - 1)
         for _ in range(4):
-            frames.append((t, None))
+            frames.append((t, None, False))
             t += 66.7
     return frames, pauses
 
@@ -215,14 +219,14 @@ def test_speller_and_lexicon_match_python(page) -> None:
         frames, pauses = probability_stream(classes, seed)
         got = page.evaluate(SPELL_JS, [frames, pauses, settings, [[w, p] for w, p in words.items()]])
         smoother = speller.Smoother(classes, settings["smooth_ms"], settings["threshold"])
-        spell = speller.Speller(settings["hold_s"] * 1000, settings["gap_ms"])
+        spell = speller.Speller(settings["hold_s"] * 1000, settings["gap_ms"], classes)
         text = TextEntry(WordDecoder(Lexicon(words), classes))
         steps = []
-        for i, (t, p) in enumerate(frames):
+        for i, (t, p, moving) in enumerate(frames):
             prediction = speller.best([smoother.update(t, None if p is None else np.array(p, np.float32))])
-            committed = spell.update(t, prediction.letter)
+            committed = spell.update(t, prediction.letter, prediction.proba, moving)
             if committed is not None:
-                text.commit(committed, prediction.proba)
+                text.commit(committed, spell.sign_proba)
             if i in pauses:
                 text.end_word()
             steps.append([prediction.letter, committed])

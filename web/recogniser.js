@@ -7,7 +7,7 @@
 
 import { SignerAdapter } from "./adaptation.js";
 import { rightProbability, toProjectUnits } from "./keypoints.js";
-import { Smoother, Speller, best } from "./speller.js";
+import { HandMotion, Smoother, Speller, best } from "./speller.js";
 
 /** Python's round(): halves to even (pad widths must match keypoints.HandDetector.read). */
 function roundHalfEven(x) {
@@ -36,7 +36,7 @@ export class Recogniser {
     this.classifier = classifier;
     this.settings = settings;
     this.text = text;
-    this.speller = new Speller(settings.hold_s * 1000, settings.gap_ms);
+    this.speller = new Speller(settings.hold_s * 1000, settings.gap_ms, classifier.classes);
     const borders = [0, ...settings.borders];
     // The ways frames are read, in turn while no hand is found: [by the last resort, border].
     this.ways = [...borders.map((b) => [false, b]), ...(lastResort ? borders.map((b) => [true, b]) : [])];
@@ -44,6 +44,7 @@ export class Recogniser {
     this.held = 0;  // frames in a row the last resort has found the hand
     this.noHandSince = null;
     this.smoothers = new Map();
+    this.motions = new Map();
     this.lastTs = -1;
     this.canvas = null;
     this.adapter = settings.adapt ? new SignerAdapter(classifier.classes, adaptation) : null;
@@ -104,22 +105,28 @@ export class Recogniser {
     const proba = scores.proba;
     const keys = handKeys(hands);
     for (const [key, smoother] of this.smoothers) if (!keys.includes(key)) smoother.update(t, null);
+    const motions = [];
     const results = hands.map((hand, i) => {
       let smoother = this.smoothers.get(keys[i]);
       if (!smoother) {
         smoother = new Smoother(this.classifier.classes, this.settings.smooth_ms, this.settings.threshold);
         this.smoothers.set(keys[i], smoother);
       }
+      if (!this.motions.has(keys[i])) this.motions.set(keys[i], new HandMotion(this.settings.motion_ms));
+      motions.push(this.motions.get(keys[i]).update(t, hand.landmarks));
       return { hand, prediction: smoother.update(t, proba[i]) };
     });
     for (const [key, smoother] of this.smoothers) if (smoother.empty) this.smoothers.delete(key);
+    for (const key of this.motions.keys()) if (!this.smoothers.has(key)) this.motions.delete(key);
     const chosen = best(results.map((r) => r.prediction));
-    const committed = this.speller.update(t, chosen.letter);
-    const spelling = results.findIndex((r) => r.prediction === chosen);
+    const handIndex = results.findIndex((r) => r.prediction === chosen);
+    const moving = handIndex >= 0 && motions[handIndex] > this.settings.move_threshold;
+    const committed = this.speller.update(t, chosen.letter, chosen.proba, moving);
+    const spelling = chosen.letter !== null ? handIndex : -1;
     if (committed !== null) {
       const sample = spelling >= 0 && scores.hidden && scores.hidden[spelling]
         ? [scores.calibrated[spelling], scores.hidden[spelling]] : null;
-      this.text.commit(committed, chosen.proba, sample);
+      this.text.commit(committed, this.speller.signProba, sample);
     }
     return {
       hands: results, spelling: spelling < 0 ? null : spelling, committed, text: this.text.text,

@@ -1,6 +1,7 @@
 // The page's copy of speller.py: smoothing (majority vote + mean probability over a time
-// window) and hold-to-commit with short dips bridged.  The rules are speller.py's module
-// docstring; tests/test_web_page.py feeds the same streams to both and compares the text.
+// window), the hand's motion, and one letter per held sign with short dips bridged.  The rules
+// are speller.py's module docstring; tests/test_web_page.py feeds the same streams to both and
+// compares the text.
 
 export const SPACE = "space", DELETE = "del", NOTHING = "nothing";
 export const NO_HAND = Object.freeze({ letter: null, confidence: null, proba: null });
@@ -47,57 +48,110 @@ export class Smoother {
   }
 }
 
-/** The prediction with a letter and the highest confidence (NO_HAND when none has one). */
+/** The prediction with a letter and the highest confidence; when no hand shows a letter, the
+ * most confident hand (its letter null); NO_HAND without a hand. */
 export function best(predictions) {
   let chosen = NO_HAND;
   for (const p of predictions) {
-    if (p.letter !== null && (chosen.letter === null || p.confidence > chosen.confidence)) chosen = p;
+    if (p.confidence === null) continue;
+    const better = chosen.confidence === null || (p.letter !== null) > (chosen.letter !== null)
+      || ((p.letter !== null) === (chosen.letter !== null) && p.confidence > chosen.confidence);
+    if (better) chosen = p;
   }
   return chosen;
 }
 
-/** Hold-to-commit with dips of up to `gapMs` bridged; `update` returns the class committed. */
+/** The mean side of the palm triangle wrist - index knuckle - little-finger knuckle (flat x, y, z
+ * landmarks). */
+export function palmSize(xy) {
+  const d = (a, b) => Math.hypot(xy[3 * a] - xy[3 * b], xy[3 * a + 1] - xy[3 * b + 1]);
+  return (d(0, 5) + d(0, 17) + d(5, 17)) / 3;
+}
+
+/** How far one hand has moved over the last `windowMs`, in palm sizes (speller.py's HandMotion). */
+export class HandMotion {
+  constructor(windowMs) {
+    this.windowMs = windowMs;
+    this.frames = [];  // [t, landmarks (flat, 63)]
+  }
+
+  /** Add the hand's landmarks at `t`; how far it has moved. */
+  update(t, landmarks) {
+    while (this.frames.length > 1 && this.frames[0][0] < t - this.windowMs) this.frames.shift();
+    let moved = 0;
+    for (const [, old] of this.frames) {
+      let sum = 0;
+      for (let k = 0; k < 21; k++) sum += Math.hypot(landmarks[3 * k] - old[3 * k], landmarks[3 * k + 1] - old[3 * k + 1]);
+      moved = Math.max(moved, sum / 21);
+    }
+    this.frames.push([t, landmarks]);
+    return moved / Math.max(palmSize(landmarks), 1e-6);
+  }
+}
+
+/** One letter per held sign; `update` returns the class committed. */
 export class Speller {
-  constructor(holdMs, gapMs = 0) {
+  constructor(holdMs, gapMs = 0, classes = null) {
     this.holdMs = holdMs;
     this.gapMs = gapMs;
+    this.classes = classes;
     this.release();
   }
 
-  /** Restart the hold as if the hand had been lowered (the next letter may repeat the last). */
+  /** End the sign, as if the hand had moved or been lowered (the next letter may repeat the last). */
   release() {
     this.current = null;
-    this.since = this.seen = 0;
-    this.committed = null;
-    this.other = null;
-    this.otherSince = 0;
+    this.start = null;
+    this.seen = 0;
+    this.done = false;
+    this.mass = null;
+    this.frames = 0;
   }
 
-  /** How far the current letter is towards committing, 0..1. */
+  /** The sign's mean probabilities over its letter frames (null before any). */
+  get signProba() {
+    return this.mass === null ? null : this.mass.map((m) => m / this.frames);
+  }
+
+  /** How far the sign is towards committing, 0..1. */
   progress(t) {
-    if (this.current === null || this.current === this.committed) return 0;
-    return this.holdMs <= 0 ? 1 : Math.min(1, (t - this.since) / this.holdMs);
+    if (this.done || this.start === null || this.current === null) return 0;
+    return this.holdMs <= 0 ? 1 : Math.min(1, (t - this.start) / this.holdMs);
   }
 
-  /** Feed the stable letter of the frame at `t` (null: no letter); the class committed now. */
-  update(t, letter) {
-    letter = letter === NOTHING ? null : letter;
-    if (letter === null || letter !== this.current) {
-      if (this.current !== null && t - this.seen <= this.gapMs) {  // a dip: bridged for now
-        if (letter !== this.other) [this.other, this.otherSince] = [letter, t];
-        return null;
-      }
-      if (letter === null) {
-        this.release();
-        return null;
-      }
-      this.current = letter;
-      this.since = letter === this.other ? this.otherSince : t;
+  /** Feed the frame at `t`: its stable letter (null: none), its hand's smoothed probabilities
+   * (null: no hand) and whether the hand is moving; the class committed now. */
+  update(t, letter, proba = null, moving = false) {
+    if (moving) {
+      this.release();
+      return null;
     }
-    this.seen = t;
-    this.other = null;
-    if (letter === this.committed || t - this.since < this.holdMs) return null;
-    this.committed = letter;
-    return letter;
+    if (letter === null || letter === NOTHING) {
+      const away = letter === NOTHING || proba === null;
+      if (this.start !== null && t - this.seen <= this.gapMs) return null;  // a dip: bridged for now
+      if (away) this.release();
+      else this.start = this.current = null;  // unsure on a still hand: the same sign
+      return null;
+    }
+    if (this.start === null) this.start = t;
+    [this.current, this.seen] = [letter, t];
+    if (proba !== null) {
+      if (this.mass === null) this.mass = Array.from(proba, Number);
+      else for (let c = 0; c < this.mass.length; c++) this.mass[c] += proba[c];
+      this.frames += 1;
+    }
+    if (this.done || t - this.start < this.holdMs) return null;
+    this.done = true;
+    return this.signClass(letter);
+  }
+
+  /** The class with the most probability mass over the sign (not `nothing`). */
+  signClass(letter) {
+    if (this.mass === null || this.classes === null) return letter;
+    let top = -1;
+    for (let c = 0; c < this.mass.length; c++) {
+      if (this.classes[c] !== NOTHING && (top < 0 || this.mass[c] > this.mass[top])) top = c;
+    }
+    return this.classes[top];
   }
 }
