@@ -1,12 +1,20 @@
 """Leave-one-source-out: how well the model does on a collection it never saw.
 
     python crossval.py --data OUT [--holdout SOURCE ...] [--seeds 42 7] [--inputs fused] [--jobs 2] [--json OUT.json]
-                       [--keep-models DIR] [--adapt-shots 1 3]
+                       [--keep-models DIR] [--adapt-shots 1 3] [--channel OUT.json]
+    python crossval.py --compare BEFORE.json AFTER.json
+    python crossval.py --channel words/confusions.json --channel-from RUN.json
 
-For each held-out source and seed: train.py on every other source (its train/valid splits), then
-score all of the held-out source's samples (every split); `--keep-models` keeps each fold's model as
-DIR/SOURCE-SEED/model.pth (what spellbench.py plays new people's words through); each figure is the mean over the seeds,
-with every seed's value beside it (`by_seed`), and the mean over folds closes each table.  The samples are the landmarks preprocess.py
+For each held-out source (one fold per source) and seed: train.py on every other source (its
+train/valid splits), then score all of the held-out source's samples (every split), on the classes
+it has; `--keep-models` keeps each fold's model as DIR/SOURCE-SEED/model.pth (what spellbench.py
+plays new people's words through).  Each figure is the mean over the seeds, with every seed's value
+beside it (`by_seed`); each table closes with the mean over folds, the mean over single-signer folds
+(dataset_layout.MULTI_SIGNER_SOURCES are the others) with the range of its per-seed means, the worst
+fold, the weakest classes' recall and the top confusions (bench/fold_scores.py).  `--compare` puts
+two --json results side by side on the folds both scored.  `--channel` writes what each fold's model
+read each held-out letter as (the camera view; spelling/confusion_channel.py): how new people's
+letters get misread, which the word decoder uses.  The samples are the landmarks preprocess.py
 found with the same IMAGE-mode detector evaluate.py uses, so the scores equal evaluate.py's end to
 end: images where no hand was found (from manifest.csv) count as the prediction `nothing`.  Four
 ways to read a photo are scored: the photo (`evaluate.py --no-both-views --no-border-views`), its
@@ -20,6 +28,7 @@ letters are scored before and after (`adapted_K`).
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import tempfile
 from collections import Counter
@@ -32,8 +41,11 @@ from storage import atomic_files
 from dataset import dataset_layout as layout
 import model as model_lib
 from classifiers import training
+from bench import fold_scores
 from classifiers.classifier import combine_views, load_classifier
 from data_loader import LandmarkDataset
+from spelling import confusion_channel
+from spelling.confusion_channel import ChannelError
 from storage.finished_runs import Finished
 
 # ----------------------------------------------------------------------------- settings
@@ -42,8 +54,6 @@ HOLDOUT: list[str] = []  # empty: every source in turn
 EPOCHS = training.EPOCHS
 SEEDS = [42, 7]  # each fold is trained once per seed: the spread shows what is noise
 JOBS = 1  # folds trained at once (each on one thread); 2 on a 2-core machine halves the time
-# Sources that hold more than one signer, left out of the single-signer mean.
-MULTI_SIGNER_SOURCES = ("roboflow_asl_letters", "keptsecret-train")
 ADAPT_SHOTS: list[int] = []  # letters per class that teach signer adaptation (empty: not scored)
 # -----------------------------------------------------------------------------
 
@@ -66,26 +76,13 @@ def score_view(truth: list[str], predicted: list[str], missed: Counter) -> dict[
         hits = sum(t == p == c for t, p in zip(truth, predicted)) + (missed.get(c, 0) if c == "nothing" else 0)
         recall[c] = round(hits / n, 4)
     pairs = Counter(f"{t}->{p}" for t, p in zip(truth, predicted) if t != p)
-    return {"images": len(truth) + n_missed, "hands_found": len(truth),
+    pairs.update(f"{c}->nothing" for c, n in missed.items() if c != "nothing" for _ in range(n))
+    read_right = Counter(t for t, p in zip(truth, predicted) if t == p)  # per class: found hands read right
+    return {"images": len(truth) + n_missed, "hands_found": len(truth), "right": dict(read_right),
             "accuracy_on_found": float(right.mean()) if len(right) else 0.0,
             "letters_on_found": float(right[letter].mean()) if letter.any() else 0.0,
             "accuracy": float(end_to_end_right / max(1, len(truth) + n_missed)),
             "recall": recall, "confusions": dict(pairs)}
-
-
-SCORES = ("accuracy_on_found", "letters_on_found", "accuracy")
-
-
-def merge_seeds(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    """One view's scores over the seeds: the mean of each accuracy and of each class's recall,
-    every seed's accuracy in `by_seed`, and the most common confusions (mean count per seed)."""
-    merged = {k: runs[0][k] for k in ("images", "hands_found")}
-    merged.update({k: float(np.mean([r[k] for r in runs])) for k in SCORES})
-    merged["by_seed"] = {k: [r[k] for r in runs] for k in SCORES}
-    merged["recall"] = {c: round(float(np.mean([r["recall"].get(c, 0.0) for r in runs])), 4) for c in runs[0]["recall"]}
-    pairs = sum((Counter(r["confusions"]) for r in runs), Counter())
-    merged["top_confusions"] = [f"{pair} {n / len(runs):g}" for pair, n in pairs.most_common(8)]
-    return merged
 
 
 def train_flags(options: dict[str, Any]) -> list[str]:
@@ -168,15 +165,51 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--keep-models", metavar="DIR", help="keep each fold's model as DIR/SOURCE-SEED/model.pth")
     p.add_argument("--adapt-shots", type=int, nargs="*", default=ADAPT_SHOTS, metavar="K",
                    help="also score signer adaptation taught by K samples per letter of the held-out signer")
+    p.add_argument("--channel", metavar="OUT.json",
+                   help="write how the folds' models read each held-out collection's letters (the camera view): "
+                        "the confusion channel main.py's --channel decodes words with")
+    p.add_argument("--channel-from", metavar="RUN.json",
+                   help="with --channel: make it from an earlier --json result (nothing is trained)")
+    p.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"),
+                   help="print two --json results side by side on the folds both scored (nothing is trained)")
     args = p.parse_args(argv)
     if args.epochs < 1 or args.jobs < 1 or min(args.adapt_shots, default=1) < 1:
         p.error("--epochs, --jobs and --adapt-shots must be at least 1")
+    if args.channel_from and not args.channel:
+        p.error("--channel-from needs --channel OUT.json")
     return args
 
 
+def compare_runs(before: str, after: str) -> int:
+    """`--compare`: the before/after tables of two --json results; returns the exit code."""
+    runs = []
+    for path in (before, after):
+        try:
+            run = json.loads(Path(path).read_text(encoding="utf-8"))
+            if not isinstance(run, dict) or not isinstance(run.get("folds"), dict):
+                raise ValueError("no folds")
+        except (OSError, ValueError) as err:
+            print(f"crossval.py: error: {path} is not a crossval.py --json result ({err})", file=sys.stderr)
+            return 2
+        runs.append(run)
+    try:
+        lines = fold_scores.compare(*runs)
+    except (ValueError, KeyError, TypeError) as err:
+        print(f"crossval.py: error: cannot compare {before} and {after}: {err}", file=sys.stderr)
+        return 2
+    print(f"before: {before}\nafter:  {after}")
+    print("\n".join(lines))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run every fold; print a table; returns the exit code."""
+    """Run every fold (or compare two runs); print the tables; returns the exit code."""
     args = parse_args(argv)
+    if args.compare:
+        return compare_runs(*args.compare)
+    if args.channel_from:
+        return write_channel(args.channel, read_json(args.channel_from).get("folds"),
+                             f"python crossval.py --channel {args.channel} --channel-from {args.channel_from}")
     if not all(Path(d, "train").is_dir() for d in args.data):
         print("crossval.py: error: --data must be preprocess.py output folder(s)", file=sys.stderr)
         return 2
@@ -220,11 +253,12 @@ def main(argv: list[str] | None = None) -> int:
     for source in holdout:
         mine = [run for (s, _), run in zip(jobs, runs) if s == source]
         results[source] = {"samples": mine[0]["samples"],
-                           **{view: merge_seeds([r[view] for r in mine]) for view in VIEWS if view in mine[0]},
+                           **{view: fold_scores.merge_seeds([r[view] for r in mine]) for view in VIEWS
+                              if view in mine[0]},
                            **{f"adapted_{k}": {key: float(np.mean([r[f"adapted_{k}"][key] for r in mine]))
                                                for key in mine[0][f"adapted_{k}"]} for k in args.adapt_shots}}
-    summary = summarise(results)
-    print_tables(results, summary)
+    summary = fold_scores.summarise(results, VIEWS)
+    fold_scores.print_tables(results, summary)
     summary.update(summarise_adapted(results, args.adapt_shots))
     if args.json:
         atomic_files.write_json(args.json, {"epochs": args.epochs, "seeds": args.seeds, "inputs": args.inputs,
@@ -232,22 +266,31 @@ def main(argv: list[str] | None = None) -> int:
                                          "balance_sources": args.balance_sources,
                                          "extra_readings": args.extra_readings, "summary": summary, "folds": results})
         done.clear()
+    if args.channel:
+        return write_channel(args.channel, results, "python " + " ".join(["crossval.py", *(argv or sys.argv[1:])]))
     return 0
 
 
-def summarise(results: dict[str, Any]) -> dict[str, Any]:
-    """Per view, the mean over folds of each score (all folds, and the single-signer folds)."""
-    summary: dict[str, Any] = {}
-    for view in VIEWS:
-        scored = {s: r[view] for s, r in results.items() if view in r}
-        single = [d for s, d in scored.items() if s not in MULTI_SIGNER_SOURCES]
-        if scored:
-            summary[view] = {"folds": len(scored), **{f"mean_{k}": float(np.mean([d[k] for d in scored.values()]))
-                                                      for k in SCORES},
-                             "single_signer_folds": len(single),
-                             **{f"single_signer_mean_{k}": float(np.mean([d[k] for d in single])) if single else None
-                                for k in SCORES}}
-    return summary
+def read_json(path: str) -> dict[str, Any]:
+    """An earlier --json result ({} when it cannot be read)."""
+    try:
+        run = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return run if isinstance(run, dict) else {}
+
+
+def write_channel(path: str, folds: dict[str, Any] | None, made_by: str) -> int:
+    """--channel: the folds' counts of signed -> read letters, written for the word decoder."""
+    try:
+        if not isinstance(folds, dict):
+            raise ChannelError("no folds to make it from: give a crossval.py --json result")
+        confusion_channel.write_counts(path, confusion_channel.counts_from_folds(folds), made_by)
+    except (ChannelError, OSError) as err:
+        print(f"crossval.py: error: --channel: {err}", file=sys.stderr)
+        return 2
+    print(f"confusion channel of {len(folds)} held-out collections written to {path}")
+    return 0
 
 
 def summarise_adapted(results: dict[str, Any], shots: Sequence[int]) -> dict[str, Any]:
@@ -261,28 +304,6 @@ def summarise_adapted(results: dict[str, Any], shots: Sequence[int]) -> dict[str
         summary[key] = {f"mean_{x}": float(np.mean([r[key][x] for r in results.values()])) for x in ("before", "after")}
         print(f"{'mean over folds':<24} {100 * summary[key]['mean_before']:>7.2f} -> {100 * summary[key]['mean_after']:.2f}")
     return summary
-
-
-def print_tables(results: dict[str, Any], summary: dict[str, Any]) -> None:
-    """One table per view: each fold's mean over seeds with the seeds' range, then the means."""
-    def cell(d: dict[str, Any], k: str) -> str:
-        values = d["by_seed"][k]
-        spread = f" ({100 * min(values):.1f}-{100 * max(values):.1f})" if len(values) > 1 else ""
-        return f"{100 * d[k]:.2f}{spread}"
-    for view in VIEWS:
-        if view not in summary:
-            continue
-        print(f"\n{view.replace('_', ' ')} (mean over seeds, range in brackets):\n{'held-out source':<24} {'found%':>7} "
-              f"{'on found':>22} {'letters on found':>22} {'end to end':>22}")
-        for source, r in results.items():
-            if view in r:
-                d = r[view]
-                print(f"{source:<24} {100 * d['hands_found'] / max(1, d['images']):>7.1f} {cell(d, SCORES[0]):>22} "
-                      f"{cell(d, SCORES[1]):>22} {cell(d, SCORES[2]):>22}")
-        s = summary[view]
-        for label, prefix in (("mean over folds", "mean_"), ("single-signer mean", "single_signer_mean_")):
-            if s[prefix + SCORES[0]] is not None:
-                print(f"{label:<24} {'':>7} " + " ".join(f"{100 * s[prefix + k]:>22.2f}" for k in SCORES))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,17 @@
 """End-to-end scores: images -> hand landmarker -> model, the number users care about.
 
-    python evaluate.py DATA_DIR [--weights PATH] [--flip] [--json OUT] [--plot OUT.png]
+    python evaluate.py DATA_DIR [DATA_DIR ...] [--weights PATH] [--flip] [--json OUT] [--plot OUT.png]
                        [--plot-reliability OUT.png] [--no-both-views] [--no-border-views]
-                       [--clip-frames N]
+                       [--clip-frames N] [--channel OUT.json]
 
 DATA_DIR holds class folders of images (searched up to 3 levels down, so a folder of several
-collections works; unknown folders are reported and skipped).  An image with no hand found counts
+collections works, and so do several folders; unknown folders are reported and skipped).  An image with no hand found counts
 as the prediction `nothing`.  DATA_DIR may also be a preprocess.py output folder (landmarks; the
 --split folder is scored) for a landmarker-free check.  With --clip-frames, each photo is played
-as a still clip through main.py's camera path instead (clip_evaluation.py).
+as a still clip through main.py's camera path instead (clip_evaluation.py).  --channel writes what
+each collection's letters were read as (spelling/confusion_channel.py): on collections the model
+never saw, how new people's letters get misread, which main.py's word decoder uses (crossval.py
+--channel makes the same from its folds).
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ from dataset import dataset_layout as layout
 from hand import keypoints
 from classifiers.classifier import CheckpointError, combine_views, load_classifier
 from realtime.clip_evaluation import evaluate_clips
+from spelling import confusion_channel
 
 # ----------------------------------------------------------------------------- settings
 WEIGHTS = str(Path(__file__).with_name("keypoint_model_L_cnn_50.onnx"))  # ONNX export (no torch) or .pth
@@ -204,12 +208,12 @@ def evaluate_landmarks(folder: Path, clf, flip: bool, both_views: bool = False,
     return truth, predicted, confidence, found, sources
 
 
-def list_images(root: Path, skipped: Counter) -> list[layout.Entry]:
-    """The image files in the class folders at or below `root`.  Files that are not usable images
-    are skipped with one warning line each (hidden files such as .DS_Store silently) and counted
-    by reason in `skipped`."""
+def list_images(roots: list[Path], skipped: Counter) -> list[layout.Entry]:
+    """The image files in the class folders at or below each of `roots`.  Files that are not usable
+    images are skipped with one warning line each (hidden files such as .DS_Store silently) and
+    counted by reason in `skipped`."""
     entries = []
-    for source in layout.find_sources([root]):
+    for source in layout.find_sources(roots):
         found, unknown = layout.list_entries(source)
         if unknown:
             print(f"warning: {source.name}: not a class folder, skipped: {', '.join(unknown)}", file=sys.stderr)
@@ -226,7 +230,7 @@ def list_images(root: Path, skipped: Counter) -> list[layout.Entry]:
     return entries
 
 
-def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str | None,
+def evaluate_images(roots: list[Path], clf, flip: bool, workers: int, hand_model: str | None,
                     skipped: Counter | None = None, both_views: bool = False,
                     border_views: bool = False) -> tuple[list, list, list, list, list]:
     """Truth, prediction, confidence, found, source for class folders of images, end to end
@@ -234,7 +238,7 @@ def evaluate_images(root: Path, clf, flip: bool, workers: int, hand_model: str |
     over each view read with every fallback border).  Unusable files: see `list_images`."""
     from tqdm import tqdm
     skipped = Counter() if skipped is None else skipped
-    entries = list_images(root, skipped)
+    entries = list_images(roots, skipped)
     truth, predicted, confidence, found_hand, sources = [], [], [], [], []
     no_hand = no_hand_label(clf)
     views = (flip, not flip) if both_views else (flip,)
@@ -282,7 +286,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line flags; defaults are the settings at the top of this file."""
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                 formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    p.add_argument("data_dir", metavar="DATA_DIR", help="class folders of images, or a preprocess.py output folder")
+    p.add_argument("data_dir", metavar="DATA_DIR", nargs="+",
+                   help="class folders of images (one folder or several), or a preprocess.py output folder")
     p.add_argument("--weights", default=WEIGHTS, help=".onnx export (run without torch) or .pth checkpoint")
     p.add_argument("--flip", action="store_true", help="mirror every image first (the other hand)")
     p.add_argument("--both-views", action=argparse.BooleanOptionalAction, default=BOTH_VIEWS,
@@ -291,6 +296,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="average over each view read with every fallback border too (as main.py does for photos)")
     p.add_argument("--json", metavar="OUT", help="write the metrics as JSON")
     p.add_argument("--plot", metavar="OUT.png", help="write the confusion matrix as a PNG")
+    p.add_argument("--channel", metavar="OUT.json",
+                   help="write what each collection's letters were read as (found hands), for main.py --channel")
     p.add_argument("--plot-reliability", metavar="OUT.png", help="write the reliability diagram as a PNG")
     p.add_argument("--split", default=SPLIT, help="split scored in a preprocess.py output folder")
     p.add_argument("--threshold", type=float, default=THRESHOLD, help="confidence for the coverage figure")
@@ -305,31 +312,35 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--workers must be at least 1")
     if args.clip_frames < 0:
         p.error("--clip-frames must be 0 (off) or more")
-    if not Path(args.data_dir).is_dir():
-        p.error(f"DATA_DIR not found: {args.data_dir}")
+    missing = [d for d in args.data_dir if not Path(d).is_dir()]
+    if missing:
+        p.error(f"DATA_DIR not found: {', '.join(missing)}")
     return args
 
 
 def main(argv: list[str] | None = None) -> int:
     """Evaluate; returns the exit code."""
     args = parse_args(argv)
-    root = Path(args.data_dir)
+    roots = [Path(d) for d in args.data_dir]
+    root = roots[0]  # a preprocess.py output folder is scored alone
     skipped: Counter = Counter()
     try:
         clf = load_weights(args.weights)
         split = root / args.split if (root / args.split).is_dir() else root
         landmarks = is_landmark_folder(split)
+        if landmarks and len(roots) > 1:
+            raise ValueError("a preprocess.py output folder is scored alone (give one DATA_DIR)")
         if args.clip_frames or not landmarks:
             keypoints.resolve_hand_model(args.hand_model)
         if args.clip_frames:
             photos = (layout.split_photos(layout.read_manifest(root / "manifest.csv"), split.name) if landmarks
-                      else [(str(e.path), e.label, e.source) for e in list_images(root, skipped)])
+                      else [(str(e.path), e.label, e.source) for e in list_images(roots, skipped)])
             outcome = evaluate_clips(photos, clf, args.flip, args.clip_frames, args.both_views, args.hand_model,
                                      skipped, CLIP_FPS, no_hand_label(clf))
         elif landmarks:
             outcome = evaluate_landmarks(split, clf, args.flip, args.both_views, args.border_views)
         else:
-            outcome = evaluate_images(root, clf, args.flip, args.workers, args.hand_model, skipped, args.both_views,
+            outcome = evaluate_images(roots, clf, args.flip, args.workers, args.hand_model, skipped, args.both_views,
                                       args.border_views)
     except (CheckpointError, keypoints.HandModelError, FileNotFoundError, ValueError) as err:
         print(f"evaluate.py: error: {err}", file=sys.stderr)
@@ -341,10 +352,10 @@ def main(argv: list[str] | None = None) -> int:
         print("skipped " + ", ".join(f"{n} {reason.replace('_', ' ')}" for reason, n in sorted(skipped.items())),
               file=sys.stderr)
     if not outcome[0]:
-        print(f"evaluate.py: error: no images of known classes in {root}", file=sys.stderr)
+        print(f"evaluate.py: error: no images of known classes in {' '.join(args.data_dir)}", file=sys.stderr)
         return 2
     result = score(*outcome, classes=clf.classes, threshold=args.threshold)
-    result.update({"data_dir": str(root), "weights": str(args.weights), "flip": args.flip,
+    result.update({"data_dir": " ".join(args.data_dir), "weights": str(args.weights), "flip": args.flip,
                    "both_views": args.both_views, "border_views": args.border_views and not args.clip_frames,
                    "clip_frames": args.clip_frames,
                    "skipped": dict(sorted(skipped.items()))})
@@ -354,6 +365,10 @@ def main(argv: list[str] | None = None) -> int:
             atomic_files.write_json(args.json, result)
         if args.plot:
             plot_confusion(result, Path(args.plot))
+        if args.channel:
+            truth, read, _, found, sources = outcome
+            confusion_channel.write_counts(args.channel, confusion_channel.counts_from_readings(
+                truth, read, found, sources), "python evaluate.py " + " ".join(argv or sys.argv[1:]))
         if args.plot_reliability:
             plot_reliability(result, Path(args.plot_reliability))
     except OSError as err:

@@ -32,7 +32,8 @@ from spelling import speech
 from classifiers.classifier import CheckpointError, Classifier, load_classifier
 from dataset.dataset_layout import canonical_class
 from realtime.frame_sources import Source, UsageError, open_source
-from spelling.lexicon import english_with, in_background, read_spec
+from spelling.confusion_channel import SHIPPED as SHIPPED_CHANNEL, ChannelError, SignerSubstitutions, load_channel
+from spelling.lexicon import Lexicon, english_with, in_background, read_spec
 from realtime.recogniser import Recogniser
 from realtime.run_outputs import AnnotatedOutput, Recorder
 from spelling.text_entry import TextEntry
@@ -50,6 +51,7 @@ SMOOTH_MS = live.SMOOTH_MS  # smoothing window (majority vote + mean probability
 MOVE_THRESHOLD = live.MOVE_THRESHOLD  # palm sizes the hand moves that end a sign (one letter per held sign)
 WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (and add its space)
 LEXICON = "en"  # none, en (English word frequencies), FILE (your own words) or en+FILE
+CHANNEL = str(SHIPPED_CHANNEL)  # how new people's letters get misread (crossval.py --channel), or none
 ADAPT = live.ADAPT  # learn your hand from the words you spell (confirmed by the lexicon, a suggestion or undo)
 SPEAK = False  # say each finished word (espeak-ng)
 WIDTH, HEIGHT = 1280, 720  # requested camera resolution
@@ -75,6 +77,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--weights", default=WEIGHTS, help=".pth or .onnx, with class_mapping.txt beside it")
     p.add_argument("--hand-model", default=HAND_MODEL, help="hand_landmarker.task (None: found automatically)")
     live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT, MOVE_THRESHOLD)
+    p.add_argument("--channel", default=CHANNEL, metavar="FILE|none",
+                   help="how new people's letters get misread (crossval.py --channel), for the lexicon's decoder, "
+                        "which also learns your own misread letters from your words; none: the letters' own "
+                        "probabilities only")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE",
                    help="word list that finished words are rescored against (FILE: one word a line)")
     p.add_argument("--speak", action=argparse.BooleanOptionalAction, default=SPEAK,
@@ -197,19 +203,27 @@ def _raise_interrupt(*_: object) -> None:
 
 
 def make_text(lexicon: str, classes: list[str], speaker: speech.Speaker | None,
-              after: threading.Event | None = None) -> TextEntry:
-    """The text entry for --lexicon (UsageError for a missing or empty word list, at once).  The
-    English list takes most of a second of Python to load, so it loads on a thread once `after`
-    is set (main.py: the first frame is out, so it does not delay start-up; at most
-    LEXICON_WAIT_S later); the first word to end waits for it if it must."""
+              after: threading.Event | None = None, channel: str = "none") -> TextEntry:
+    """The text entry for --lexicon and --channel (UsageError for a missing or empty word list or
+    an unusable channel, at once).  The English list takes most of a second of Python to load, so
+    it loads on a thread once `after` is set (main.py: the first frame is out, so it does not
+    delay start-up; at most LEXICON_WAIT_S later); the first word to end waits for it if it must."""
     try:
         english, own = read_spec(lexicon)
     except (FileNotFoundError, ValueError) as err:
         raise UsageError(f"--lexicon: {err}") from None
+    try:
+        confusions = load_channel(channel)
+    except ChannelError as err:
+        raise UsageError(f"--channel: {err}") from None
     on_word = speaker.say if speaker is not None else None
+
+    def decoder(words: Lexicon) -> WordDecoder:
+        return WordDecoder(words, classes, channel=confusions,
+                           signer=SignerSubstitutions() if confusions is not None else None)
     if not english:
-        return TextEntry(WordDecoder(own, classes) if own is not None else None, on_word=on_word)
-    loading = in_background(lambda: WordDecoder(english_with(own), classes), after, LEXICON_WAIT_S)
+        return TextEntry(decoder(own) if own is not None else None, on_word=on_word)
+    loading = in_background(lambda: decoder(english_with(own)), after, LEXICON_WAIT_S)
     return TextEntry(loading, on_word=on_word)
 
 
@@ -238,7 +252,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.speak or args.speak_wav:
             speaker = speech.Speaker(args.speak_wav)
         first_frame = threading.Event()
-        text = make_text(args.lexicon, classifier.classes, speaker, after=first_frame)
+        text = make_text(args.lexicon, classifier.classes, speaker, after=first_frame, channel=args.channel)
         keypoints.resolve_hand_model(args.hand_model)
         source = open_source(args.source, args.width, args.height)
         detector = keypoints.HandDetector(args.hand_model, mode=source.mode, max_hands=args.max_hands)

@@ -2,6 +2,10 @@
 
     python preprocess.py --data DIR [DIR ...] --out OUT [--workers N] [--seed S]
 
+A folder of class-named landmark files (`static/A.npy`: N x 63 raw MediaPipe landmarks, N samples
+in capture order) is a source too: each row is a sample `A.0017.npy`, split in blocks of
+--stack-block-size neighbouring rows; files of motion sequences (N x T x 63) are named and left out.
+
 Writes OUT/{train,valid,test}/<class>/<source>__<file>.npy (one per image with a hand found;
 with mirroring, also `...mirror.npy` from the mirrored photo; for photos of the --border-views
 splits, also `...[mirror.]border50.npy` and the like: the same view read with each further fallback
@@ -34,6 +38,10 @@ WORKERS = os.cpu_count() or 1
 SEED = 42
 SPLIT = (0.8, 0.1, 0.1)  # train, valid, test
 BLOCK_SIZE = 50  # frame numbers per block kept on one side of the split (A1..A49, A50..A99, ...)
+# Rows of a stacked landmark file per block.  tresajoby's rows (webcam frames in capture order):
+# neighbours differ by a median 0.003-0.011 (wrist-relative, per value), rows 10 apart by
+# 0.011-0.036, as much as random pairs of the letter (0.013-0.037).
+STACK_BLOCK_SIZE = 10
 MIRROR = True  # also store landmarks of the mirrored photo (the other hand) for every image
 BORDER_VIEWS = ["train", "valid", "test"]  # splits whose photos are also read with every fallback border
 HAND_MODEL = None  # None: resolve automatically (see keypoints.resolve_hand_model)
@@ -62,8 +70,9 @@ def _row(task: dict[str, Any], output: str, mirrored: bool, status: str, hand: k
 
 
 def landmark_rows(task: dict[str, Any]) -> list[dict]:
-    """A landmark .npy input copied as a sample (or its skip row); handedness is unknown."""
-    lm = layout.read_landmark_file(Path(task["path"]))
+    """A landmark .npy input (or one row of a stacked one) copied as a sample (or its skip row);
+    handedness is unknown."""
+    lm = layout.read_landmark_file(task["file"], task["row"])
     if lm is None:
         return [_row(task, task["output"], False, "bad_landmarks", None)]
     atomic_files.write_bytes(Path(task["out"]) / task["output"], npy_bytes(lm), make_parents=True)
@@ -92,8 +101,8 @@ def run_tasks(tasks: list[dict], workers: int, hand_model: str | None, mirror: b
     """Rows of each task, in completion order; photos go through `workers` detector processes."""
     images = []
     for task in tasks:
-        suffix = Path(task["path"]).suffix.lower()
-        problem = layout.file_problem(task["path"])  # before any read: a FIFO named x.jpg would block
+        suffix = Path(task["file"]).suffix.lower()
+        problem = layout.file_problem(task["file"])  # before any read: a FIFO named x.jpg would block
         if problem is not None:
             yield [_row(task, task["output"], False, problem, None)]
         elif suffix == layout.LANDMARK_EXTENSION:
@@ -105,14 +114,16 @@ def run_tasks(tasks: list[dict], workers: int, hand_model: str | None, mirror: b
     views = (False, True) if mirror else (False,)
     for every_border in (False, True):
         batch = [t for t in images if t["every_border"] == every_border]
-        for index, readings in keypoints.detect_files([t["path"] for t in batch], workers, hand_model, views,
+        for index, readings in keypoints.detect_files([t["file"] for t in batch], workers, hand_model, views,
                                                       every_border=every_border):
             yield image_rows(batch[index], readings)
 
 
 def plan(sources: list[layout.Source], out: Path, seed: int, ratios: tuple[float, float, float],
-         block_size: int, border_views: Iterable[str] = ()) -> tuple[list[dict], dict[str, list[str]]]:
-    """One task per file of every class folder, with its split and output names fixed up front."""
+         block_size: int, border_views: Iterable[str] = (),
+         stack_block_size: int = STACK_BLOCK_SIZE) -> tuple[list[dict], dict[str, list[str]]]:
+    """One task per file of every class folder (per row of a stacked file), with its split and
+    output names fixed up front; and per source what was not a class (folder or file)."""
     entries: list[layout.Entry] = []
     unknown: dict[str, list[str]] = {}
     for source in sources:
@@ -120,13 +131,14 @@ def plan(sources: list[layout.Source], out: Path, seed: int, ratios: tuple[float
         entries += found
         if stray:
             unknown[source.name] = stray
-    splits = layout.assign_splits(entries, ratios, seed, block_size)
+    splits = layout.assign_splits(entries, ratios, seed, block_size, stack_block_size)
     tasks = []
     for e in entries:
         split = splits[f"{e.source}/{e.relpath}"]
-        base = f"{split}/{e.label}/{e.source}__{e.path.name}"
-        tasks.append({"key": f"{e.source}/{e.path}", "source": e.source, "class": e.label, "split": split,
-                      "path": str(e.path), "out": str(out), "output": f"{base}.npy",
+        base = f"{split}/{e.label}/{e.source}__{e.name}"
+        tasks.append({"key": f"{e.source}/{e.location}", "source": e.source, "class": e.label, "split": split,
+                      "path": e.location, "file": str(e.path), "row": e.row, "out": str(out),
+                      "output": f"{base}.npy",
                       "every_border": split in border_views and e.path.suffix.lower() in layout.IMAGE_EXTENSIONS})
     return tasks, unknown
 
@@ -258,6 +270,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="split ratios")
     p.add_argument("--block-size", type=int, default=BLOCK_SIZE,
                    help="frame numbers per block kept on one side of the split")
+    p.add_argument("--stack-block-size", type=int, default=STACK_BLOCK_SIZE,
+                   help="rows of a stacked landmark file per block kept on one side of the split")
     p.add_argument("--mirror", action=argparse.BooleanOptionalAction, default=MIRROR,
                    help="also store landmarks of each mirrored photo (the other hand)")
     p.add_argument("--border-views", nargs="*", default=BORDER_VIEWS, choices=layout.SPLITS, metavar="SPLIT",
@@ -270,8 +284,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error("--workers must be at least 1")
-    if args.block_size < 1:
-        p.error("--block-size must be at least 1")
+    if args.block_size < 1 or args.stack_block_size < 1:
+        p.error("--block-size and --stack-block-size must be at least 1")
     if any(r < 0 for r in args.split) or abs(sum(args.split) - 1) > 1e-6:
         p.error("--split ratios must be non-negative and sum to 1")
     return args
@@ -298,9 +312,11 @@ def run(args: argparse.Namespace) -> int:
     except (FileNotFoundError, ValueError, keypoints.HandModelError, OSError) as err:
         print(f"preprocess.py: error: {err}", file=sys.stderr)
         return 2
-    tasks, unknown = plan(sources, out, args.seed, tuple(args.split), args.block_size, args.border_views)
+    tasks, unknown = plan(sources, out, args.seed, tuple(args.split), args.block_size, args.border_views,
+                          args.stack_block_size)
     for source, folders in unknown.items():
-        print(f"warning: {source}: not a class folder, ignored: {', '.join(folders)}", file=sys.stderr)
+        print(f"warning: {source}: not a class folder or a file of static samples, ignored: {', '.join(folders)}",
+              file=sys.stderr)
     remove_temp_files(out)
     done = load_done(out)
     if args.redo_missed:

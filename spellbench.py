@@ -35,6 +35,7 @@ from storage import atomic_files
 from realtime import recogniser as live
 from storage.finished_runs import Finished
 from bench.spelling_scores import KINDS, PICKED, tables
+from spelling.confusion_channel import SHIPPED as SHIPPED_CHANNEL
 from bench.spelling_streams import WORD_LISTS, Player, find_signers, frames_at, pick_words, read_words
 
 # ----------------------------------------------------------------------------- settings
@@ -49,6 +50,7 @@ THRESHOLD = live.THRESHOLD  # smoothed confidence below which no letter is shown
 MOVE_THRESHOLD = live.MOVE_THRESHOLD  # palm sizes the hand moves that end a sign (main.py --move-threshold)
 TRANSITIONS_MS = None  # e.g. (100, 300): the hand moves between letters for a time in this range (simulated)
 LEXICON = "en"  # main.py --lexicon
+CHANNEL = str(SHIPPED_CHANNEL)  # main.py --channel; each signer is decoded without its own collection's counts
 ADAPT = live.ADAPT  # main.py --adapt: the signer's confirmed words teach the model their hand
 PICKS = False  # a user who puts a wrong word right with the keys: a suggestion (1/2/3) or undo (u)
 KNOWN_NAMES = False  # decode names with the lexicon as it is (default: the benchmark's names taken out of it)
@@ -86,7 +88,7 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     from spelling.text_entry import TextEntry
     torch.set_num_threads(1)
     clf = load_classifier(weights)
-    decoders = kind_decoders(args.lexicon, clf.classes, args.known_names)
+    decoders = kind_decoders(args.lexicon, clf.classes, args.known_names, args.channel, signer.name)
     finished: list[dict[str, Any]] = []  # each finished word's letters and their probabilities
     text = TextEntry(decoders["dictionary"],
                      on_word=lambda _: finished.append({"letters": text.last.letters, "probs": [
@@ -135,32 +137,37 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     return out
 
 
-def kind_decoders(lexicon: str, classes: Sequence[str], known_names: bool) -> dict[str, Any]:
+def kind_decoders(lexicon: str, classes: Sequence[str], known_names: bool, channel: str,
+                  signer: str) -> dict[str, Any]:
     """The word decoder (None without a lexicon) for each kind of word: names get the lexicon
-    less the benchmark's names unless `known_names`."""
+    less the benchmark's names unless `known_names`.  With a channel, both share one memory of
+    the signer's swaps, and the channel leaves out the signer's own collection (a new person's)."""
+    from spelling.confusion_channel import SignerSubstitutions, load_channel
     from spelling.lexicon import load_lexicon
     from spelling.word_decoder import WordDecoder
     words = load_lexicon(lexicon)
     if words is None:
         return dict.fromkeys(KINDS)
     names = words if known_names else words.without(read_words(WORD_LISTS["names"]))
-    return {"dictionary": WordDecoder(words, classes), "names": WordDecoder(names, classes)}
+    confusions = load_channel(channel, exclude=(signer,))
+    swaps = SignerSubstitutions() if confusions is not None else None
+    return {kind: WordDecoder(w, classes, channel=confusions, signer=swaps)
+            for kind, w in (("dictionary", words), ("names", names))}
 
 
-def rescore(runs: dict[str, dict[str, Any]], lexicon: str, known_names: bool) -> None:
-    """Decode every finished word of `runs` again (in place) with `lexicon` and the word decoder's
-    settings now in force, exactly as text_entry.TextEntry does when a word ends."""
+def rescore(runs: dict[str, dict[str, Any]], lexicon: str, known_names: bool, channel: str) -> None:
+    """Decode every finished word of `runs` again (in place) with `lexicon`, `channel` and the word
+    decoder's settings now in force, exactly as text_entry.TextEntry does when a word ends (each
+    signer's words in the order played, so the decoder learns their swaps as it did live)."""
     from dataset.dataset_layout import KAGGLE_CLASSES
     from spelling.text_entry import TextEntry
-    decoders: dict[tuple[str, ...], dict[str, Any]] = {}
-    for run in runs.values():
-        classes = tuple(run.get("classes", KAGGLE_CLASSES))
-        if classes not in decoders:
-            decoders[classes] = kind_decoders(lexicon, classes, known_names)
+    for key, run in runs.items():
+        decoders = kind_decoders(lexicon, tuple(run.get("classes", KAGGLE_CLASSES)), known_names, channel,
+                                 key.split("/")[0])
         for word in run["words"]:
             shown = []
             for finished in word["finished"]:
-                text = TextEntry(decoders[classes][word["kind"]])
+                text = TextEntry(decoders[word["kind"]])
                 for letter, p in zip(finished["letters"], finished["probs"]):
                     text.commit(letter, None if p is None else np.array(p, np.float32))
                 text.end_word(space=False)
@@ -198,6 +205,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         "or undoes a correction of right letters (with --adapt this teaches adaptation); "
                         "scored as a third column")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE")
+    p.add_argument("--channel", default=CHANNEL, metavar="FILE|none",
+                   help="main.py's --channel (each signer decoded without its own collection's counts)")
     p.add_argument("--known-names", action=argparse.BooleanOptionalAction, default=KNOWN_NAMES,
                    help="decode names with the lexicon as it is (off: the benchmark's names taken out of it)")
     p.add_argument("--words", type=int, default=WORDS, help="dictionary words per signer")
@@ -234,12 +243,14 @@ def fold_model(folder: Path, signer: str) -> str | None:
     return str(found[0]) if found else None
 
 
-def check_inputs(lexicon: str, weights: set[str]) -> str | None:
-    """Why the word list or a model cannot be used (one line), before any job starts."""
+def check_inputs(lexicon: str, channel: str, weights: set[str]) -> str | None:
+    """Why the word list, the channel or a model cannot be used (one line), before any job starts."""
     from classifiers.classifier import CheckpointError, load_classifier
+    from spelling.confusion_channel import load_channel
     from spelling.lexicon import load_lexicon
     try:
         load_lexicon(lexicon)
+        load_channel(channel)
         for path in sorted(weights):
             load_classifier(path)
     except (FileNotFoundError, ValueError, CheckpointError, ImportError) as err:
@@ -273,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in [n for n, m in models.items() if m is None]:
         print(f"warning: no fold model for {name} in {args.fold_models} (crossval.py --keep-models); skipped",
               file=sys.stderr)
-    problem = check_inputs(args.lexicon, {m for m in models.values() if m})
+    problem = check_inputs(args.lexicon, args.channel, {m for m in models.values() if m})
     if problem:
         print(f"spellbench.py: error: {problem}", file=sys.stderr)
         return 2
@@ -310,19 +321,21 @@ def main_rescore(args: argparse.Namespace) -> int:
     if "runs" not in earlier:
         print(f"spellbench.py: error: {args.rescore} is not a spellbench.py --json output", file=sys.stderr)
         return 2
-    problem = check_inputs(args.lexicon, set())
+    problem = check_inputs(args.lexicon, args.channel, set())
     if problem:
         print(f"spellbench.py: error: {problem}", file=sys.stderr)
         return 2
     from spelling import word_decoder
-    rescore(earlier["runs"], args.lexicon, args.known_names)
+    rescore(earlier["runs"], args.lexicon, args.known_names, args.channel)
     runs = dict(sorted(earlier["runs"].items(), key=lambda item: item[0].split("/", 1)[1]))
     results = tables(runs, f"rescored from {args.rescore}")
     if args.json:
         settings = {k: getattr(word_decoder, k) for k in ("PRIOR_WEIGHT", "OOV_LOG_PRIOR", "MISSED_PENALTY",
-                                                          "EXTRA_PENALTY", "MARGIN", "TOP_K", "BEAM")}
+                                                          "EXTRA_PENALTY", "MARGIN", "TOP_K", "BEAM",
+                                                          "CHANNEL_WEIGHT")}
         atomic_files.write_json(args.json, {**earlier, "rescored_from": args.rescore, "lexicon": args.lexicon,
-                                            "known_names": args.known_names, "word_decoder": settings,
+                                            "channel": args.channel, "known_names": args.known_names,
+                                            "word_decoder": settings,
                                             "results": results})
     return 0
 

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from realtime import recogniser as live
 from serving import web_server
+from spelling import confusion_channel
 
 # ----------------------------------------------------------------------------- settings
 HOST = web_server.LOOPBACK  # 127.0.0.1; any other address makes the page and the models reachable from other machines
@@ -28,6 +29,7 @@ PORT = 8000  # 0: any free port
 WEIGHTS = str(Path(__file__).resolve().with_name("keypoint_model_L_cnn_50.onnx"))  # an ONNX export (export.py)
 HAND_MODEL = None  # None: resolve automatically (see keypoints.resolve_hand_model)
 LEXICON = "en"  # none, en (English word frequencies), FILE (your own words) or en+FILE
+CHANNEL = str(confusion_channel.SHIPPED)  # how new people's letters get misread (crossval.py --channel), or none
 MAX_HANDS = web_server.PAGE_MAX_HANDS  # 1: a second hand halves the page's frame rate (main.py: 2)
 THRESHOLD = live.THRESHOLD  # smoothed probability below which no letter is shown
 HOLD = live.HOLD  # seconds a letter must be held to be added to the text
@@ -48,6 +50,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--port", type=int, default=PORT, help="port to listen on (0: any free port)")
     p.add_argument("--weights", default=WEIGHTS, help=".onnx written by export.py, with class_mapping.txt beside it")
     p.add_argument("--hand-model", default=HAND_MODEL, help="hand_landmarker.task (None: found automatically)")
+    p.add_argument("--channel", default=CHANNEL, metavar="FILE|none",
+                   help="how new people's letters get misread (crossval.py --channel), for the page's word decoder")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE",
                    help="word list that finished words are rescored against (FILE: one word a line)")
     live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT, MOVE_THRESHOLD)
@@ -79,7 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = web_server.Settings(args.max_hands, args.threshold, args.hold, args.gap_ms, args.smooth_ms,
                                    args.word_pause, args.adapt, args.move_threshold)
     try:
-        app = web_server.App(args.weights, args.hand_model, args.lexicon, settings, node_modules=args.node_modules)
+        app = web_server.App(args.weights, args.hand_model, args.lexicon, settings, node_modules=args.node_modules,
+                             channel=args.channel)
         server = listen(args.host, args.port, app)
     except web_server.StartupError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -2,7 +2,9 @@
 
 Shared by preprocess.py (image trees -> split folders), evaluate.py (image trees -> scores) and
 data_loader.py (split folders -> tensors), so all three read folders the same way; and the reading
-of a landmark .npy given as a sample (preprocess.py, personalize.py).
+of a landmark .npy given as a sample (preprocess.py, personalize.py).  A source is a folder of
+class folders (`A/`, `B/`, ...) or, stacked, a folder of class-named landmark files (`A.npy`
+holding N x 63 raw MediaPipe landmarks: N samples, in capture order).
 """
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ KAGGLE_CLASSES = LETTERS + ["del", "nothing", "space"]
 SPLITS = ("train", "valid", "test")
 IMAGE_EXTENSIONS = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 LANDMARK_EXTENSION = ".npy"
-GENERIC_FOLDER_NAMES = {"train", "test", "valid", "val", "data", "images", "asl_alphabet_train"}
+GENERIC_FOLDER_NAMES = {"train", "test", "valid", "val", "data", "images", "asl_alphabet_train", "static", "dynamic"}
 MAX_SEARCH_DEPTH = 3
 # Columns of manifest.csv (preprocess.py output and main.py --record folders); `output` is the
 # sample's path relative to the manifest's folder, `handedness` MediaPipe's label for it, `border`
@@ -36,11 +38,25 @@ STATUS_OK, STATUS_NO_HAND = "ok", "no_hand"  # a manifest row of a photo read (h
 # Class folders of a collection that hold another sign than the Kaggle class of that name: left
 # out of training and scoring.  lolzorus_fr's `space` is his own flat-hand sign (its PROVENANCE.txt).
 OWN_SIGNS = {"lolzorus_fr": ("space",)}
+# sarthak2656's P, which its PROVENANCE.txt doubts (index at the temple, "closer to G"), was checked
+# and is a P, held high and tilted (in the photos looked at, the middle finger hangs down under the
+# index); two classifiers that never saw him read 8 of his 10 P photos as P (the figures: the
+# model card's Data section).  Kept as P, so it is no own sign.
+# Sources that hold more than one signer (per ../shared/data/README.md: roboflow several volunteers,
+# keptsecret one or a few); every other source is one signer (its PROVENANCE.txt), so its fold in
+# crossval.py counts in the mean over single-signer folds.
+MULTI_SIGNER_SOURCES = ("roboflow_asl_letters", "keptsecret-train")
+NUM_VALUES = keypoints.NUM_LANDMARKS * 3  # values of one hand's raw landmarks
 
 
 def own_sign(source: str, label: str) -> bool:
     """The class folder `label` of `source` holds a sign of the collection's own (see OWN_SIGNS)."""
     return label in OWN_SIGNS.get(source, ())
+
+
+def single_signer(source: str) -> bool:
+    """The source holds one signer (see MULTI_SIGNER_SOURCES)."""
+    return source not in MULTI_SIGNER_SOURCES
 
 
 def read_manifest(manifest: Path) -> list[dict[str, str]]:
@@ -106,9 +122,11 @@ def canonical_class(folder_name: str) -> str | None:
 
 @dataclass(frozen=True)
 class Source:
-    """A folder of class folders, with a short name used in output file names."""
+    """A folder of class folders (or, `stacked`, of class-named landmark .npy files), with a short
+    name used in output file names."""
     name: str
     root: Path
+    stacked: bool = False
 
 
 def _has_class_folders(folder: Path) -> bool:
@@ -119,6 +137,16 @@ def _has_class_folders(folder: Path) -> bool:
         return False
 
 
+def _class_files(folder: Path) -> list[os.DirEntry]:
+    """The class-named landmark files (`A.npy`, `space.npy`) directly in `folder`, sorted."""
+    try:
+        return sorted((e for e in os.scandir(folder) if not e.is_dir(follow_symlinks=False)
+                       and e.name.lower().endswith(LANDMARK_EXTENSION)
+                       and canonical_class(e.name[:-len(LANDMARK_EXTENSION)])), key=lambda e: e.name)
+    except OSError:
+        return []
+
+
 def _source_name(folder: Path) -> str:
     parts = folder.resolve().parts
     tail = parts[-2:] if parts[-1].lower() in GENERIC_FOLDER_NAMES and len(parts) > 1 else parts[-1:]
@@ -126,8 +154,9 @@ def _source_name(folder: Path) -> str:
 
 
 def find_sources(roots: list[str | os.PathLike]) -> list[Source]:
-    """Every folder at or below each root (depth <= 3) that holds class folders.  Raises
-    FileNotFoundError for a root that does not exist and ValueError when none is found."""
+    """Every folder at or below each root (depth <= 3) that holds class folders, or else class-named
+    landmark files (a stacked source).  Raises FileNotFoundError for a root that does not exist and
+    ValueError when none is found."""
     found: list[Source] = []
     for root in map(Path, roots):
         if not root.is_dir():
@@ -137,6 +166,8 @@ def find_sources(roots: list[str | os.PathLike]) -> list[Source]:
             folder, depth = pending.pop(0)
             if _has_class_folders(folder):
                 found.append(Source(_source_name(folder), folder))
+            elif _class_files(folder):
+                found.append(Source(_source_name(folder), folder, stacked=True))
             elif depth < MAX_SEARCH_DEPTH:
                 try:
                     subfolders = sorted(e.path for e in os.scandir(folder) if e.is_dir(follow_symlinks=False))
@@ -144,22 +175,72 @@ def find_sources(roots: list[str | os.PathLike]) -> list[Source]:
                     continue
                 pending += [(Path(p), depth + 1) for p in subfolders]
     if not found:
-        raise ValueError(f"no class folders (A..Z, del, nothing, space) found in {', '.join(map(str, roots))}")
+        raise ValueError(f"no class folders (A..Z, del, nothing, space) or class-named .npy files found in "
+                         f"{', '.join(map(str, roots))}")
     names = [s.name for s in found]
-    return [Source(f"{s.name}-{i}" if names.count(s.name) > 1 else s.name, s.root) for i, s in enumerate(found)]
+    return [Source(f"{s.name}-{i}" if names.count(s.name) > 1 else s.name, s.root, s.stacked)
+            for i, s in enumerate(found)]
+
+
+def stacked_name(path: Path, row: int) -> str:
+    """The file name of row `row` of a stacked landmark file: `A.0017.npy` (its frame number 17)."""
+    return f"{path.stem}.{row:04d}{path.suffix}"
 
 
 @dataclass(frozen=True)
 class Entry:
-    """One file in a class folder."""
+    """One file in a class folder, or one sample (`row`) of a stacked landmark file."""
     source: str
     label: str
     path: Path
-    relpath: str  # "<class folder>/<file name>" inside its source
+    relpath: str  # "<class folder>/<file name>" inside its source; "<name>" for a stacked sample
+    row: int | None = None
+
+    @property
+    def name(self) -> str:
+        """The sample's file name: the file's, or `A.0017.npy` for row 17 of a stacked `A.npy`."""
+        return self.path.name if self.row is None else stacked_name(self.path, self.row)
+
+    @property
+    def location(self) -> str:
+        """The sample's path as the manifest names it: the file's, or `.../A.npy#17` for a row."""
+        return str(self.path) if self.row is None else f"{self.path}#{self.row}"
+
+
+def stack_shape(path: str | os.PathLike) -> tuple[int, ...] | None:
+    """The shape of a landmark .npy read from its header (the data is not loaded); None when unreadable."""
+    if file_problem(path) is not None:
+        return None
+    try:
+        return tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
+    except (OSError, ValueError, EOFError):
+        return None
+
+
+def _stacked_entries(source: Source) -> tuple[list[Entry], list[str]]:
+    """A stacked source's samples: one per row of each (N, 63) or (N, 21, 3) class file; a file of
+    one hand is one sample, an unreadable one an entry that reading rejects.  Motion sequences
+    ((N, T, 63): J and Z over frames) are no static samples: named in the second list."""
+    entries: list[Entry] = []
+    ignored: list[str] = []
+    for f in _class_files(source.root):
+        label = canonical_class(f.name[:-len(LANDMARK_EXTENSION)])
+        shape = stack_shape(f.path) or ()
+        if len(shape) >= 3 and int(np.prod(shape[2:])) == NUM_VALUES:
+            ignored.append(f"{f.name} (motion sequences: {shape[0]} x {shape[1]} frames)")
+        elif len(shape) >= 2 and int(np.prod(shape[1:])) == NUM_VALUES:
+            entries += [Entry(source.name, label, Path(f.path), stacked_name(Path(f.path), row), row)
+                        for row in range(shape[0])]
+        else:
+            entries.append(Entry(source.name, label, Path(f.path), f.name))
+    return entries, ignored
 
 
 def list_entries(source: Source) -> tuple[list[Entry], list[str]]:
-    """Files of every known class folder of a source, sorted; and the names of unknown folders."""
+    """Files of every known class folder of a source (of a stacked source: its samples), sorted;
+    and the names of unknown folders (of a stacked source: files that hold no static samples)."""
+    if source.stacked:
+        return _stacked_entries(source)
     entries: list[Entry] = []
     unknown: list[str] = []
     for folder in sorted(os.scandir(source.root), key=lambda e: e.name):
@@ -192,13 +273,15 @@ def file_problem(path: str | os.PathLike) -> str | None:
     return None if os.access(path, os.R_OK) else "unreadable"
 
 
-def read_landmark_file(path: str | os.PathLike) -> np.ndarray | None:
-    """A landmark .npy of 63 values or 21x3, as float32 21x3; None when unreadable or not a hand."""
+def read_landmark_file(path: str | os.PathLike, row: int | None = None) -> np.ndarray | None:
+    """A landmark .npy of 63 values or 21x3 (or its `row` of a stack of them), as float32 21x3;
+    None when unreadable or not a hand."""
     try:
-        array = np.load(path, allow_pickle=False)
-    except (OSError, ValueError, EOFError):
+        array = np.load(path, mmap_mode=None if row is None else "r", allow_pickle=False)
+        array = np.array(array if row is None else array[row])
+    except (OSError, ValueError, EOFError, IndexError):
         return None
-    if array.size != keypoints.NUM_LANDMARKS * 3 or not np.issubdtype(array.dtype, np.number):
+    if array.size != NUM_VALUES or not np.issubdtype(array.dtype, np.number):
         return None
     lm = array.astype(np.float32).reshape(keypoints.NUM_LANDMARKS, 3)
     return lm if keypoints.valid_landmarks(lm)[0] else None
@@ -217,13 +300,15 @@ def block_key(file_name: str, block_size: int) -> tuple[str, int]:
 
 
 def assign_splits(entries: list[Entry], ratios: tuple[float, float, float], seed: int,
-                  block_size: int) -> dict[str, str]:
+                  block_size: int, stack_block_size: int | None = None) -> dict[str, str]:
     """Split per (source, class) by whole blocks of neighbouring frames, seeded: relpath key
-    `source/relpath` -> split.  With three or more blocks, valid and test get at least one each
-    (when their ratio is above zero)."""
+    `source/relpath` -> split.  Rows of a stacked file are frames too, in blocks of
+    `stack_block_size` rows (default `block_size`).  With three or more blocks, valid and test get
+    at least one each (when their ratio is above zero)."""
     groups: dict[tuple[str, str], dict[tuple[str, int], list[Entry]]] = {}
     for e in entries:
-        groups.setdefault((e.source, e.label), {}).setdefault(block_key(e.path.name, block_size), []).append(e)
+        size = block_size if e.row is None or stack_block_size is None else stack_block_size
+        groups.setdefault((e.source, e.label), {}).setdefault(block_key(e.name, size), []).append(e)
     splits: dict[str, str] = {}
     for (source, label), blocks in sorted(groups.items()):
         keys = sorted(blocks)

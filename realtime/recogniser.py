@@ -308,9 +308,10 @@ class Recogniser:
         self.speller.release()
 
     def new_signer(self) -> None:
-        """Someone else signs now: forget what signer adaptation has learnt (nothing without it)."""
+        """Someone else signs now: forget what signer adaptation and the decoder's swaps have learnt."""
         if self.adapter is not None:
             self.adapter.reset()
+        self.text.new_signer()
 
     def close(self) -> None:
         """Stop the mirror-view thread (the detectors belong to the caller)."""

@@ -22,7 +22,7 @@ from typing import Callable
 from realtime import adaptation
 from hand import keypoints
 from realtime import recogniser
-from spelling import word_decoder
+from spelling import confusion_channel, word_decoder
 from classifiers.classifier_base import CheckpointError, default_class_mapping
 from spelling.lexicon import Lexicon, english_with, in_background, read_spec
 from classifiers.onnx_classifier import OnnxClassifier
@@ -145,7 +145,8 @@ class App:
 
     def __init__(self, weights: str | os.PathLike, hand_model: str | os.PathLike | None = None,
                  lexicon: str = "en", settings: Settings = Settings(), web_root: str | os.PathLike = WEB_ROOT,
-                 node_modules: str | os.PathLike = NODE_MODULES) -> None:
+                 node_modules: str | os.PathLike = NODE_MODULES,
+                 channel: str | os.PathLike = confusion_channel.SHIPPED) -> None:
         self.roots = {"/web/": Path(web_root).resolve(), **check_node_modules(Path(node_modules))}
         model = load_model(weights)
         if settings.adapt:
@@ -158,6 +159,10 @@ class App:
         except (keypoints.HandModelError, OSError) as err:
             raise StartupError(str(err)) from None
         self.lexicon = load_lexicon(lexicon)
+        try:
+            confusions = confusion_channel.load_channel(channel)
+        except confusion_channel.ChannelError as err:
+            raise StartupError(str(err)) from None
         self.config = {
             "model": {"url": MODEL_URL, "classes": list(model.classes), "feature_version": model.feature_version,
                       "temperature": float(model.temperature), "inputs": list(model.input_names),
@@ -172,7 +177,11 @@ class App:
                         "missed_penalty": word_decoder.MISSED_PENALTY, "extra_penalty": word_decoder.EXTRA_PENALTY,
                         "margin": word_decoder.MARGIN, "prob_floor": word_decoder.PROB_FLOOR,
                         "top_k": word_decoder.TOP_K, "beam": word_decoder.BEAM,
-                        "n_suggestions": word_decoder.N_SUGGESTIONS},
+                        "n_suggestions": word_decoder.N_SUGGESTIONS, "channel_weight": word_decoder.CHANNEL_WEIGHT,
+                        "channel": None if confusions is None else confusions.matrix.tolist(),
+                        "evidence_needed": confusion_channel.EVIDENCE_NEEDED,
+                        "evidence_min_log_prob": confusion_channel.EVIDENCE_MIN_LOG_PROB,
+                        "adopted_p": confusion_channel.ADOPTED_P},
             "adaptation": {"l2": adaptation.L2, "steps": adaptation.STEPS, "learning_rate": adaptation.LEARNING_RATE,
                            "max_samples": adaptation.MAX_SAMPLES},
             "hand_connections": [list(pair) for pair in keypoints.HAND_CONNECTIONS]}

@@ -127,6 +127,15 @@ class TextEntry:
             self.on_finished(self.last)
         return True
 
+    def new_signer(self) -> None:
+        """Someone else signs now: the decoder forgets the swaps it learnt (a list still loading has
+        learnt none)."""
+        decoder = self.decoder
+        if isinstance(decoder, Future):
+            decoder = decoder.result() if decoder.done() else None
+        if decoder is not None:
+            decoder.new_signer()
+
     def choose(self, index: int) -> bool:
         """Show suggestion `index` (0 = best) for the last finished word; False if there is none."""
         if self.last is None or not 0 <= index < len(self.last.suggestions):

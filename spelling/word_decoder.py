@@ -18,6 +18,13 @@ prior below their trie node).
 The raw letters compete as a hypothesis of their own: their log-likelihood plus PRIOR_WEIGHT *
 OOV_LOG_PRIOR.  The best word replaces them only when it scores more than `margin` above them,
 and raw letters that are a lexicon word themselves always stay.
+
+With a confusion channel (confusion_channel.py: how new people's letters get misread, and this
+signer's own swaps), a position committed as letter r gives letter w the likelihood
+(1 - CHANNEL_WEIGHT) * p(w) + CHANNEL_WEIGHT * P(read r | signed w) instead of p(w) alone: a
+confident misread that people often make (or that this signer makes) is no longer all but ruled
+out, while the letters' own probabilities still decide the rest.  Each finished word is also
+evidence of this signer's swaps; a word that completes one is decoded again with it.
 """
 from __future__ import annotations
 
@@ -28,6 +35,7 @@ from typing import Sequence
 
 import numpy as np
 
+from spelling.confusion_channel import Channel, SignerSubstitutions
 from spelling.lexicon import Lexicon
 
 # Weight of log P(word) against the letters' log-likelihood: higher trusts the dictionary's
@@ -56,6 +64,9 @@ EXTRA_PENALTY = -4.0
 MARGIN = 1.0
 # Smallest letter probability: how impossible a letter the model all but ruled out is.
 PROB_FLOOR = 1e-3
+# Weight of the confusion channel against the letter's own probabilities (with a channel): higher
+# trusts how people's letters are usually misread more, and this reading less.
+CHANNEL_WEIGHT = 0.5
 # Letters tried at each position and partial alignments kept per position: larger finds rarer
 # alternatives, slower.
 TOP_K = 5
@@ -114,9 +125,12 @@ def _trie(lexicon: Lexicon) -> _Node:
 class WordDecoder:
     """Rescores finished words against `lexicon` (None: the raw letters are always kept)."""
 
-    def __init__(self, lexicon: Lexicon | None, classes: Sequence[str], margin: float = MARGIN) -> None:
+    def __init__(self, lexicon: Lexicon | None, classes: Sequence[str], margin: float = MARGIN,
+                 channel: Channel | None = None, signer: SignerSubstitutions | None = None) -> None:
         self.lexicon = lexicon
         self.margin = float(margin)
+        self.channel = channel
+        self.signer = signer  # this signer's swaps (with a channel): learnt from each decoded word
         self._columns = np.array([list(classes).index(c) if c in classes else -1 for c in _ALPHABET])
         self._root = _trie(lexicon) if lexicon is not None else None
 
@@ -129,20 +143,38 @@ class WordDecoder:
             raise ValueError(f"{letters!r} is not upper-case letters A-Z")
         if self._root is None or not letters:
             return Decoded(letters, (), False)
-        log_p = self._log_probs(probs)
+        decoded = self._decode(letters, probs)
+        if self.channel is not None and self.signer is not None \
+                and self.signer.observe(letters, decoded.text, self.lexicon.log_probs):
+            decoded = self._decode(letters, probs)  # the swap this word completed applies to it too
+        return decoded
+
+    def new_signer(self) -> None:
+        """Someone else signs now: forget this signer's swaps."""
+        if self.signer is not None:
+            self.signer.reset()
+
+    def _decode(self, letters: str, probs: Sequence[np.ndarray]) -> Decoded:
+        """`decode` with the channel and the signer's swaps as they are now."""
+        log_p = self._log_probs(letters, probs)
         raw = sum(log_p[i][ord(c) - 65] for i, c in enumerate(letters)) + PRIOR_WEIGHT * OOV_LOG_PRIOR
         suggestions = self._search(log_p, _extra_costs(letters, log_p))
         if letters not in self.lexicon and suggestions and suggestions[0].score > raw + self.margin:
             return Decoded(suggestions[0].word, suggestions, True)
         return Decoded(letters, suggestions, False)
 
-    def _log_probs(self, probs: Sequence[np.ndarray]) -> list[list[float]]:
-        """Per position, the log-probabilities of A-Z: renormalised over the letters, floored."""
+    def _log_probs(self, letters: str, probs: Sequence[np.ndarray]) -> list[list[float]]:
+        """Per position, the log-likelihoods of A-Z: the probabilities renormalised over the
+        letters, mixed with the channel's P(read this letter | signed each), floored."""
         full = np.asarray(probs, np.float64).reshape(len(probs), -1)
         p = np.where(self._columns >= 0, full[:, np.maximum(self._columns, 0)], 0.0)
         p = np.where(np.isfinite(p), np.clip(p, 0.0, None), 0.0)
         total = p.sum(axis=1, keepdims=True)
         p = np.where(total > 0, p / np.where(total > 0, total, 1.0), 1.0 / len(_ALPHABET))
+        if self.channel is not None:
+            matrix = self.channel.matrix if self.signer is None else self.signer.apply(self.channel.matrix)
+            read = [ord(c) - 65 for c in letters]
+            p = (1 - CHANNEL_WEIGHT) * p + CHANNEL_WEIGHT * matrix[:, read].T
         return np.log(np.maximum(p, PROB_FLOOR)).tolist()
 
     def _search(self, log_p: list[list[float]], extra_costs: list[float]) -> tuple[Candidate, ...]:

@@ -400,6 +400,8 @@ ERROR_CASES = {
     "border views on a video": (["--source", "{root}/plain.mp4", "--border-views", "--no-display"],
                                 "--border-views reads photos only"),
     "missing word list": (["--lexicon", "{root}/none.txt", "--no-display"], "not found"),
+    "missing confusion channel": (["--channel", "{root}/none.json", "--no-display"], "confusion channel not found"),
+    "not a confusion channel": (["--channel", "{root}/no-words.txt", "--no-display"], "cannot read confusion channel"),
     "word list without words": (["--lexicon", "{root}/no-words.txt", "--no-display"], "has no word"),
     "speech into a missing folder": (["--speak-wav", "{root}/no/such/dir/out.wav", "--no-display"], "error: "),
     "no speech engine": (["--speak", "--no-display"], "espeak-ng"),

@@ -23,6 +23,8 @@ from realtime.adaptation import SignerAdapter
 from spelling.lexicon import Lexicon
 from classifiers.onnx_classifier import OnnxClassifier
 from spelling.text_entry import TextEntry
+from spelling.confusion_channel import (ADOPTED_P, EVIDENCE_MIN_LOG_PROB, EVIDENCE_NEEDED, Channel,
+                                        SignerSubstitutions)
 from spelling.word_decoder import WordDecoder
 
 REASON = browser_session.missing()
@@ -168,7 +170,7 @@ SPELL_JS = """async ([frames, pauses, settings, words]) => {
   const classes = asl.config.model.classes;
   const smoother = new Smoother(classes, settings.smooth_ms, settings.threshold);
   const spell = new Speller(settings.hold_s * 1000, settings.gap_ms, classes);
-  const text = new TextEntry(new WordDecoder(words, classes, asl.config.decoder));
+  const text = new TextEntry(new WordDecoder(words, classes, { ...asl.config.decoder, channel: null }));
   const steps = frames.map(([t, p, moving], i) => {
     const prediction = best([smoother.update(t, p === null ? null : Float32Array.from(p))]);
     const committed = spell.update(t, prediction.letter, prediction.proba, moving);
@@ -239,7 +241,7 @@ def test_speller_and_lexicon_match_python(page) -> None:
 
 DECODE_JS = """async ([cases, words]) => {
   const { WordDecoder } = await import('/web/word_decoder.js');
-  const decoder = new WordDecoder(words, asl.config.model.classes, asl.config.decoder);
+  const decoder = new WordDecoder(words, asl.config.model.classes, { ...asl.config.decoder, channel: null });
   return cases.map(([letters, probs]) => {
     const result = decoder.decode(letters, probs);
     return [result.text, result.suggestions.map(({ word, score }) => [word, score])];
@@ -273,6 +275,42 @@ def test_word_decoder_matches_python(page) -> None:
         assert [w for w, _ in suggestions] == [c.word for c in want.suggestions], letters
         assert [s for _, s in suggestions] == pytest.approx([c.score for c in want.suggestions], abs=1e-9), letters
     assert {text for text, _ in got} >= {"WATER", "CAT"}, "the cases should exercise corrections"
+
+
+CHANNEL_JS = """async ([words, decoder, sequence]) => {
+  const { SignerSubstitutions, WordDecoder } = await import('/web/word_decoder.js');
+  const settings = { ...asl.config.decoder, ...decoder };
+  const swaps = new SignerSubstitutions(settings);
+  const words_ = new WordDecoder(words, asl.config.model.classes, settings, swaps);
+  const shown = sequence.map(([letters, probs]) => words_.decode(letters, probs).text);
+  return { shown, adopted: [...swaps.adopted].sort() };
+}"""
+
+
+def test_the_channel_and_the_signers_swaps_decode_as_python_does(page) -> None:
+    """A person whose E reads as S, with a channel where that is rare: the page corrects the same
+    words at the same point of the session as Python (WATSR by the channel, HSLLO once the swap is
+    theirs), keeps the same names, and adopts the same swap."""
+    classes = page.evaluate("asl.config.model.classes")
+    english = Lexicon.english()
+    table = np.eye(26) * 90
+    table[4, 18], table[19, 13] = 3, 6  # E read as S, T as N: now and then among new people
+    channel = Channel.from_counts(table)
+    settings = {"channel": channel.matrix.tolist(), "evidence_needed": EVIDENCE_NEEDED,
+                "evidence_min_log_prob": EVIDENCE_MIN_LOG_PROB, "adopted_p": ADOPTED_P}
+
+    def confident(word: str) -> list[list[float]]:
+        rows = np.full((len(word), len(classes)), 0.1 / (len(classes) - 1))
+        rows[np.arange(len(word)), [classes.index(c) for c in word]] = 0.9
+        return rows.tolist()
+    sequence = [(w, confident(w)) for w in ("HSLLO", "WATSR", "ZOLTAN", "HSLLO", "KLM", "GRSSN", "LIGHN")]
+    words = [[w, lp] for w, lp in english.items()]
+    got = page.evaluate(CHANNEL_JS, [words, settings, sequence])
+    decoder = WordDecoder(english, classes, channel=channel, signer=SignerSubstitutions())
+    want = [decoder.decode(letters, [np.array(p) for p in probs]).text for letters, probs in sequence]
+    assert got["shown"] == want
+    assert want[0] == "HSLLO" and want[3] == "HELLO" and want[2] == "ZOLTAN" and want[4] == "KLM"
+    assert got["adopted"] == sorted(f"{s},{r}" for s, r in decoder.signer.adopted)
 
 
 # ----------------------------------------------------------------------------- end to end

@@ -24,7 +24,8 @@ from hand import keypoints
 from spelling import lexicon
 from realtime import recogniser
 import web
-from spelling import word_decoder
+from spelling import confusion_channel, word_decoder
+from spelling.confusion_channel import Channel
 from classifiers.classifier_base import read_class_mapping
 from classifiers.onnx_classifier import OnnxClassifier, file_sha256
 from serving import web_server
@@ -149,7 +150,10 @@ def test_config_describes_the_shipped_model_and_the_settings(port: int):
         "prior_weight": word_decoder.PRIOR_WEIGHT, "oov_log_prior": word_decoder.OOV_LOG_PRIOR,
         "missed_penalty": word_decoder.MISSED_PENALTY, "extra_penalty": word_decoder.EXTRA_PENALTY,
         "margin": word_decoder.MARGIN, "prob_floor": word_decoder.PROB_FLOOR, "top_k": word_decoder.TOP_K,
-        "beam": word_decoder.BEAM, "n_suggestions": word_decoder.N_SUGGESTIONS}
+        "beam": word_decoder.BEAM, "n_suggestions": word_decoder.N_SUGGESTIONS,
+        "channel_weight": word_decoder.CHANNEL_WEIGHT, "channel": Channel.load(confusion_channel.SHIPPED).matrix.tolist(),
+        "evidence_needed": confusion_channel.EVIDENCE_NEEDED,
+        "evidence_min_log_prob": confusion_channel.EVIDENCE_MIN_LOG_PROB, "adopted_p": confusion_channel.ADOPTED_P}
     assert config["adaptation"] == {"l2": adaptation.L2, "steps": adaptation.STEPS,
                                     "learning_rate": adaptation.LEARNING_RATE, "max_samples": adaptation.MAX_SAMPLES}
     assert config["hand_connections"] == [list(pair) for pair in keypoints.HAND_CONNECTIONS]

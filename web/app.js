@@ -10,7 +10,7 @@ import { loadClassifier } from "./classifier.js";
 import { Overlay } from "./overlay.js";
 import { Recogniser, frameRecord } from "./recogniser.js";
 import { TextEntry } from "./text_entry.js";
-import { WordDecoder } from "./word_decoder.js";
+import { SignerSubstitutions, WordDecoder } from "./word_decoder.js";
 
 const TASKS_VISION = "/npm/tasks-vision/vision_bundle.mjs";
 const ORT = "/npm/onnxruntime-web/ort.wasm.min.mjs";
@@ -74,7 +74,8 @@ async function loadModel(config) {
 async function loadDecoder(config) {
   if (!config.lexicon) return null;
   const { words } = await fetchJson(config.lexicon.url);
-  return new WordDecoder(words, config.model.classes, config.decoder);
+  const swaps = config.decoder.channel ? new SignerSubstitutions(config.decoder) : null;  // this signer's misreads
+  return new WordDecoder(words, config.model.classes, config.decoder, swaps);
 }
 
 /** `promise`, its failure prefixed with what was loading. */

@@ -172,9 +172,10 @@ export class Recogniser {
     this.speller.release();
   }
 
-  /** Someone else signs now: forget what signer adaptation has learnt (nothing without it). */
+  /** Someone else signs now: forget what signer adaptation and the decoder's swaps have learnt. */
   newSigner() {
     if (this.adapter) this.adapter.reset();
+    this.text.decoder?.signer?.reset();  // the decoder's swaps learnt from this signer's words
   }
 }
 

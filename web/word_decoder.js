@@ -1,8 +1,10 @@
 // The page's copy of word_decoder.py: a finished word's committed letters rescored against the
 // lexicon (a beam search over a prefix trie allowing one missed and one extra letter, with a
-// word-frequency prior).  Its settings come from the server's /config.json ("decoder"), which
-// reads them from word_decoder.py, so both sides score alike.  Iteration orders follow the
-// Python dicts (insertion order) so ties break the same way.
+// word-frequency prior, and with a confusion channel, how new people's letters get misread and
+// this signer's own swaps: confusion_channel.py).  Its settings come from the server's
+// /config.json ("decoder"), which reads them from word_decoder.py and confusion_channel.py, so
+// both sides score alike.  Iteration orders follow the Python dicts (insertion order) so ties
+// break the same way.
 
 const ALPHABET = Array.from({ length: 26 }, (_, i) => String.fromCharCode(65 + i));
 
@@ -53,13 +55,81 @@ function state(node, missed, extra) {
   return (node.states[(missed ? 2 : 0) + (extra ? 1 : 0)] ??= { node, missed, extra });
 }
 
+/** This signer's swaps (confusion_channel.py's SignerSubstitutions): evidence from each
+ * finished word; a swap with enough of it is adopted.  Keys are `signed,read` letter indices. */
+export class SignerSubstitutions {
+  constructor(settings) {
+    this.s = settings;
+    this.reset();
+  }
+
+  /** Forget this signer. */
+  reset() {
+    this.evidence = new Map();
+    this.adopted = new Set();
+  }
+
+  /** Take a finished word's evidence; true when it adopts a new swap. */
+  observe(letters, shown, logProb) {
+    if (logProb.has(letters)) return false;
+    let swaps = [], weight = 1;
+    if (shown !== letters) {
+      const swap = shown.length === letters.length ? oneSwap(letters, shown) : null;
+      if (swap) swaps = [swap];
+    } else {
+      for (let i = 0; i < letters.length; i++) {
+        for (const s of ALPHABET) {
+          if (s === letters[i]) continue;
+          const word = letters.slice(0, i) + s + letters.slice(i + 1);
+          if ((logProb.get(word) ?? -Infinity) >= this.s.evidence_min_log_prob) {
+            swaps.push([s.charCodeAt(0) - 65, letters.charCodeAt(i) - 65]);
+          }
+        }
+      }
+      weight = swaps.length ? 1 / swaps.length : 0;
+    }
+    let adopted = false;
+    for (const [signed, read] of swaps) {
+      const key = `${signed},${read}`;
+      this.evidence.set(key, (this.evidence.get(key) ?? 0) + weight);
+      if (!this.adopted.has(key) && this.evidence.get(key) >= this.s.evidence_needed - 1e-9) {
+        this.adopted.add(key);
+        adopted = true;
+      }
+    }
+    return adopted;
+  }
+
+  /** The channel matrix with this signer's adopted swaps raised to adopted_p. */
+  apply(matrix) {
+    if (!this.adopted.size) return matrix;
+    const out = matrix.map((row) => row.slice());
+    for (const key of this.adopted) {
+      const [signed, read] = key.split(",").map(Number);
+      out[signed][read] = Math.max(out[signed][read], this.s.adopted_p);
+    }
+    return out;
+  }
+}
+
+/** [signed, read] when `word` differs from `letters` in exactly one position, else null. */
+function oneSwap(letters, word) {
+  const diff = [];
+  for (let i = 0; i < word.length; i++) if (word[i] !== letters[i]) diff.push([word.charCodeAt(i) - 65, letters.charCodeAt(i) - 65]);
+  return diff.length === 1 ? diff[0] : null;
+}
+
 export class WordDecoder {
-  /** `words`: [word, logProb] pairs (null: the raw letters are always kept). */
-  constructor(words, classes, settings) {
+  /** `words`: [word, logProb] pairs (null: the raw letters are always kept); with a channel in
+   * `settings.channel`, `signer` (a SignerSubstitutions) learns this signer's swaps. */
+  constructor(words, classes, settings, signer = null) {
     this.s = settings;
     this.words = words ? new Set(words.map(([w]) => w)) : null;
+    this.logProb = words ? new Map(words) : null;
     this.columns = ALPHABET.map((c) => classes.indexOf(c));
     this.root = words ? buildTrie(words) : null;
+    this.channel = settings.channel ?? null;
+    this.signer = signer;
   }
 
   /** {text, suggestions: [{word, score}], corrected} for the committed `letters` and each
@@ -68,7 +138,17 @@ export class WordDecoder {
     if (letters.length !== probs.length) throw new Error(`${letters.length} letters but ${probs.length} vectors`);
     if (!/^[A-Z]*$/.test(letters)) throw new Error(`${letters} is not upper-case letters A-Z`);
     if (!this.root || !letters) return { text: letters, suggestions: [], corrected: false };
-    const logP = probs.map((p) => this.logProbs(p));
+    let decoded = this.decodeNow(letters, probs);
+    if (this.channel && this.signer && this.signer.observe(letters, decoded.text, this.logProb)) {
+      decoded = this.decodeNow(letters, probs);  // the swap this word completed applies to it too
+    }
+    return decoded;
+  }
+
+  /** `decode` with the channel and the signer's swaps as they are now. */
+  decodeNow(letters, probs) {
+    const matrix = this.channel && this.signer ? this.signer.apply(this.channel) : this.channel;
+    const logP = probs.map((p, i) => this.logProbs(p, matrix ? matrix.map((row) => row[letters.charCodeAt(i) - 65]) : null));
     let raw = 0;
     for (let i = 0; i < letters.length; i++) raw += logP[i][letters.charCodeAt(i) - 65];
     raw += this.s.prior_weight * this.s.oov_log_prior;
@@ -79,14 +159,19 @@ export class WordDecoder {
     return { text: letters, suggestions, corrected: false };
   }
 
-  /** log P of A-Z at one position: renormalised over the letters, floored. */
-  logProbs(full) {
+  /** log-likelihoods of A-Z at one position: renormalised over the letters, mixed with the
+   * channel's P(read this letter | signed each) (`readAs`, null without a channel), floored. */
+  logProbs(full, readAs) {
     const p = this.columns.map((c) => {
       const v = c >= 0 ? full[c] : 0;
       return Number.isFinite(v) ? Math.max(v, 0) : 0;
     });
     const total = p.reduce((a, b) => a + b, 0);
-    return p.map((v) => Math.log(Math.max(total > 0 ? v / total : 1 / 26, this.s.prob_floor)));
+    const w = this.s.channel_weight;
+    return p.map((v, k) => {
+      const own = total > 0 ? v / total : 1 / 26;
+      return Math.log(Math.max(readAs ? (1 - w) * own + w * readAs[k] : own, this.s.prob_floor));
+    });
   }
 
   /** The cost of each committed letter being one the word does not have: extra_penalty for a
