@@ -46,6 +46,7 @@ GAP_MS = 150.0  # dips shorter than this (no letter, or another one) do not rest
 SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the frames in it)
 MOVE_THRESHOLD = 0.15  # palm sizes the hand moves within MOTION_MS that end a sign (chosen with spellbench.py)
 MOTION_MS = 150  # the window the hand's motion is measured over
+SETTLE_MS = 300  # after a hand appears, its landmarks settle this long before motion counts (speller.HandMotion)
 WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
 ADAPT = True  # learn the signer's hand from the words they spell (adaptation.py; chosen with spellbench.py: README)
 PROBE_FRAMES = 3  # on streams, while the last resort holds the hand: every this many frames the
@@ -246,6 +247,8 @@ class Recogniser:
         keys = hand_keys(hands)
         for key in self._smoothers.keys() - set(keys):
             self._smoothers[key].update(timestamp_ms, None)
+            if key in self._motions:
+                self._motions[key].lost()
         results, motions = [], []
         for i, (hand, key) in enumerate(zip(hands, keys)):
             smoother = self._smoothers.get(key)
@@ -253,8 +256,8 @@ class Recogniser:
                 smoother = self._smoothers[key] = speller.Smoother(self.classifier.classes, self.smooth_ms,
                                                                    self.threshold)
             results.append(HandResult(hand, smoother.update(timestamp_ms, proba[i])))
-            motions.append(self._motions.setdefault(key, speller.HandMotion(MOTION_MS)).update(timestamp_ms,
-                                                                                               hand.landmarks))
+            motion = self._motions.setdefault(key, speller.HandMotion(MOTION_MS, SETTLE_MS))
+            motions.append(motion.update(timestamp_ms, hand.landmarks))
         self._smoothers = {k: s for k, s in self._smoothers.items() if not s.empty}
         self._motions = {k: m for k, m in self._motions.items() if k in self._smoothers}  # kept over short losses
         chosen = speller.best(r.prediction for r in results)

@@ -75,6 +75,7 @@ class Settings:
     adapt: bool = recogniser.ADAPT
     move_threshold: float = recogniser.MOVE_THRESHOLD
     motion_ms: float = recogniser.MOTION_MS
+    settle_ms: float = recogniser.SETTLE_MS
 
 
 def content_type(path: Path) -> str:

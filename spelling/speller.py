@@ -15,7 +15,8 @@ Rules
   resting second hand cannot block the signing one.
 - Motion (`HandMotion`, one per hand): how far the hand has moved lately, scale-free: the largest
   mean displacement of its landmarks between this frame and any frame of the last `window_ms`,
-  in palm sizes.  Above a threshold (recogniser.MOVE_THRESHOLD) the hand is moving: between signs.
+  in palm sizes, not counting the landmarker settling on a hand it has just found.  Above a
+  threshold (recogniser.MOVE_THRESHOLD) the hand is moving: between signs.
 - Committing (`Speller`): one letter per held sign.  A sign is the stretch of frames while the
   hand stays still; it commits once, when it has shown a letter for `hold_ms` (dips shorter than
   `gap_ms` bridged), as the class with the most probability mass over the sign's letter frames
@@ -100,24 +101,36 @@ def best(predictions: Iterable[Prediction]) -> Prediction:
 
 class HandMotion:
     """How far one hand has moved over the last `window_ms`: the largest mean displacement of its
-    21 landmarks (x, y) between the newest frame and any frame of the window (or the last frame
-    seen, when the hand was lost for longer), over the newest frame's palm size (wrist, index and
-    little-finger knuckles), so it means the same near the camera and far from it."""
+    21 landmarks (x, y) between the newest frame and any frame of the window, over the newest
+    frame's palm size (wrist, index and little-finger knuckles), so it means the same near the
+    camera and far from it.  The landmarker's estimate of a hand it has just found drifts for a few
+    frames while it settles (about half a palm on still photos), so for `settle_ms` after the hand
+    appears, or comes back after frames without it, only that first frame counts: against the
+    last frame seen before (a hand back in another place or shape has moved), then nothing."""
 
-    def __init__(self, window_ms: float) -> None:
+    def __init__(self, window_ms: float, settle_ms: float = 0.0) -> None:
         self.window_ms = float(window_ms)
+        self.settle_ms = float(settle_ms)
         self._frames: deque[tuple[float, np.ndarray]] = deque()
+        self._settled_at = -np.inf
+        self._lost = True
 
-    def reset(self) -> None:
-        """Forget the hand's path (it was lost)."""
-        self._frames.clear()
+    def lost(self) -> None:
+        """A frame without the hand: the next one it appears in starts settling again."""
+        self._lost = True
 
     def update(self, t_ms: float, landmarks: np.ndarray) -> float:
         """Add the hand's landmarks (21 x 3, x and y in one unit) at `t_ms`; how far it has moved."""
         xy = np.asarray(landmarks, np.float64)[:, :2]
-        while len(self._frames) > 1 and self._frames[0][0] < t_ms - self.window_ms:
-            self._frames.popleft()  # the last frame seen stays: a hand back after a short loss is compared with it
-        moved = max((float(np.linalg.norm(xy - old, axis=1).mean()) for _, old in self._frames), default=0.0)
+        if self._lost:  # (re)appeared: the last frame seen is the only reference, then it settles
+            moved = float(np.linalg.norm(xy - self._frames[-1][1], axis=1).mean()) if self._frames else 0.0
+            self._frames.clear()
+            self._settled_at, self._lost = t_ms + self.settle_ms, False
+        else:
+            while len(self._frames) > 1 and self._frames[0][0] < t_ms - self.window_ms:
+                self._frames.popleft()
+            settling = t_ms < self._settled_at
+            moved = 0.0 if settling else max(float(np.linalg.norm(xy - old, axis=1).mean()) for _, old in self._frames)
         self._frames.append((t_ms, xy))
         return moved / max(palm_size(xy), 1e-6)
 

@@ -100,6 +100,23 @@ def test_the_sign_keeps_its_mean_probabilities_for_the_lexicon():
     np.testing.assert_allclose(s.sign_proba, expected, rtol=1e-6)
 
 
+def test_hand_motion_ignores_the_landmarker_settling_on_a_hand_it_has_just_found():
+    """After the hand appears, its landmarks drift for a few frames (the landmarker settling):
+    no motion for settle_ms; a hand that comes back elsewhere after a loss has moved, once."""
+    rng = np.random.default_rng(1)
+    hand = rng.uniform(0.4, 0.6, (21, 3))
+    hand[0], hand[5], hand[17] = (0.5, 0.7, 0), (0.45, 0.55, 0), (0.58, 0.57, 0)
+    motion = speller.HandMotion(150, 300)
+    drift = [motion.update(t, hand + 0.01 * k) for k, t in enumerate(range(0, 300, 50))]
+    assert drift == [0.0] * len(drift)  # settling
+    assert motion.update(450, hand + 0.2) > 0.3  # settled: a real move counts
+    motion.lost()
+    assert motion.update(600, hand + 0.2) == 0.0  # back where it was
+    assert motion.update(650, hand + 0.25) == 0.0  # settling again
+    motion.lost()
+    assert motion.update(900, hand + 0.6) > 0.3  # back somewhere else: it moved while away
+
+
 def test_hand_motion_is_scale_free_and_ignores_jitter():
     rng = np.random.default_rng(0)
     hand = rng.uniform(0.4, 0.6, (21, 3))

@@ -144,6 +144,7 @@ def test_config_describes_the_shipped_model_and_the_settings(port: int):
         "max_hands": web_server.PAGE_MAX_HANDS, "threshold": recogniser.THRESHOLD, "hold_s": recogniser.HOLD,
         "gap_ms": recogniser.GAP_MS, "smooth_ms": recogniser.SMOOTH_MS, "word_pause_s": recogniser.WORD_PAUSE,
         "adapt": recogniser.ADAPT, "move_threshold": recogniser.MOVE_THRESHOLD, "motion_ms": recogniser.MOTION_MS,
+        "settle_ms": recogniser.SETTLE_MS,
         "borders": list(keypoints.FALLBACK_BORDERS),
         "last_resort_confidence": keypoints.LAST_RESORT_CONFIDENCE, "probe_frames": recogniser.PROBE_FRAMES}
     assert config["decoder"] == {
@@ -179,6 +180,7 @@ def test_settings_reach_the_config(site: Path):
     assert json.loads(body)["settings"] == {"max_hands": 1, "threshold": 0.5, "hold_s": 0.6, "gap_ms": 10.0,
                                             "smooth_ms": 100.0, "word_pause_s": 2.0, "adapt": not recogniser.ADAPT,
                                             "move_threshold": 0.3, "motion_ms": recogniser.MOTION_MS,
+                                            "settle_ms": recogniser.SETTLE_MS,
                                             "borders": [0.25, 0.5, 0.75], "last_resort_confidence": 0.15,
                                             "probe_frames": 3}
 

@@ -104,7 +104,11 @@ export class Recogniser {
     const scores = hands.length ? await this.classifier.predict(hands) : { proba: [], hidden: null };
     const proba = scores.proba;
     const keys = handKeys(hands);
-    for (const [key, smoother] of this.smoothers) if (!keys.includes(key)) smoother.update(t, null);
+    for (const [key, smoother] of this.smoothers) {
+      if (keys.includes(key)) continue;
+      smoother.update(t, null);
+      this.motions.get(key)?.lost();
+    }
     const motions = [];
     const results = hands.map((hand, i) => {
       let smoother = this.smoothers.get(keys[i]);
@@ -112,7 +116,9 @@ export class Recogniser {
         smoother = new Smoother(this.classifier.classes, this.settings.smooth_ms, this.settings.threshold);
         this.smoothers.set(keys[i], smoother);
       }
-      if (!this.motions.has(keys[i])) this.motions.set(keys[i], new HandMotion(this.settings.motion_ms));
+      if (!this.motions.has(keys[i])) {
+        this.motions.set(keys[i], new HandMotion(this.settings.motion_ms, this.settings.settle_ms));
+      }
       motions.push(this.motions.get(keys[i]).update(t, hand.landmarks));
       return { hand, prediction: smoother.update(t, proba[i]) };
     });

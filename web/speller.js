@@ -68,21 +68,37 @@ export function palmSize(xy) {
   return (d(0, 5) + d(0, 17) + d(5, 17)) / 3;
 }
 
-/** How far one hand has moved over the last `windowMs`, in palm sizes (speller.py's HandMotion). */
+/** How far one hand has moved over the last `windowMs`, in palm sizes, not counting the first
+ * `settleMs` after it appears (speller.py's HandMotion). */
 export class HandMotion {
-  constructor(windowMs) {
+  constructor(windowMs, settleMs = 0) {
     this.windowMs = windowMs;
+    this.settleMs = settleMs;
     this.frames = [];  // [t, landmarks (flat, 63)]
+    this.settledAt = -Infinity;
+    this.isLost = true;
+  }
+
+  /** A frame without the hand: the next one it appears in starts settling again. */
+  lost() {
+    this.isLost = true;
   }
 
   /** Add the hand's landmarks at `t`; how far it has moved. */
   update(t, landmarks) {
-    while (this.frames.length > 1 && this.frames[0][0] < t - this.windowMs) this.frames.shift();
-    let moved = 0;
-    for (const [, old] of this.frames) {
+    const distance = (old) => {
       let sum = 0;
       for (let k = 0; k < 21; k++) sum += Math.hypot(landmarks[3 * k] - old[3 * k], landmarks[3 * k + 1] - old[3 * k + 1]);
-      moved = Math.max(moved, sum / 21);
+      return sum / 21;
+    };
+    let moved = 0;
+    if (this.isLost) {  // (re)appeared: the last frame seen is the only reference, then it settles
+      if (this.frames.length) moved = distance(this.frames[this.frames.length - 1][1]);
+      this.frames = [];
+      [this.settledAt, this.isLost] = [t + this.settleMs, false];
+    } else {
+      while (this.frames.length > 1 && this.frames[0][0] < t - this.windowMs) this.frames.shift();
+      if (t >= this.settledAt) for (const [, old] of this.frames) moved = Math.max(moved, distance(old));
     }
     this.frames.push([t, landmarks]);
     return moved / Math.max(palmSize(landmarks), 1e-6);
