@@ -11,8 +11,8 @@ Two sources:
   is evidence that this person's (swapped-in) letter is read as the (swapped-out) one: `WATSR`,
   `BRSAD`, `QUIST` all say "this person's E reads as S".  Each word's evidence is split over
   the swaps that make it a word (a word one swap from ten others says little), and a lexicon
-  correction by one swap counts in full.  A swap with EVIDENCE_NEEDED or more is adopted: the
-  decoder then takes P(read r | signed s) to be at least ADOPTED_P for this signer.
+  correction by one swap counts in full.  A swap with EVIDENCE_NEEDED or more is adopted: for
+  this signer, the decoder then gives a letter s read as r a likelihood of at least ADOPTED_P.
 """
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ PRIOR_COUNT = 20.0  # pseudo-counts per signed letter (a letter seen little stay
 PRIOR_DIAGONAL = 0.9  # share of them on the letter read as itself
 EVIDENCE_NEEDED = 2.0  # words' worth of evidence before a signer's swap is adopted
 EVIDENCE_MIN_LOG_PROB = math.log(1e-5)  # a swap's word must be at least this frequent to count as evidence
-ADOPTED_P = 0.3  # P(read r | signed s) at least, for a swap adopted for this signer
+ADOPTED_P = 0.3  # the least likelihood of a letter s read as r, for a swap adopted for this signer
 FORMAT = "asl-confusion-channel/1"
 SHIPPED = Path(__file__).resolve().parents[1] / "words" / "confusions.json"  # made by crossval.py --channel
 CHANNEL_VIEW = "original"  # crossval.py's view the channel is made from: one reading, as the camera's
@@ -152,13 +152,12 @@ class SignerSubstitutions:
                 new = True
         return new
 
-    def apply(self, matrix: np.ndarray) -> np.ndarray:
-        """`matrix` with this signer's adopted swaps raised to ADOPTED_P."""
-        if not self.adopted:
-            return matrix
-        out = matrix.copy()
-        for signed, read in sorted(self.adopted):
-            out[signed, read] = max(out[signed, read], ADOPTED_P)
+    def floors(self, read: list[int]) -> np.ndarray:
+        """Per position read as letter `read[i]`, the least likelihood of each signed letter:
+        ADOPTED_P for a swap adopted for this signer (signed s, read read[i]), else 0."""
+        out = np.zeros((len(read), len(LETTERS)))
+        for signed, letter in self.adopted:
+            out[[i for i, r in enumerate(read) if r == letter], signed] = ADOPTED_P
         return out
 
 

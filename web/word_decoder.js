@@ -100,13 +100,13 @@ export class SignerSubstitutions {
     return adopted;
   }
 
-  /** The channel matrix with this signer's adopted swaps raised to adopted_p. */
-  apply(matrix) {
-    if (!this.adopted.size) return matrix;
-    const out = matrix.map((row) => row.slice());
+  /** Per position read as letter `read[i]`, the least likelihood of each signed letter:
+   * adopted_p for a swap adopted for this signer, else 0. */
+  floors(read) {
+    const out = read.map(() => new Array(26).fill(0));
     for (const key of this.adopted) {
-      const [signed, read] = key.split(",").map(Number);
-      out[signed][read] = Math.max(out[signed][read], this.s.adopted_p);
+      const [signed, letter] = key.split(",").map(Number);
+      read.forEach((r, i) => { if (r === letter) out[i][signed] = this.s.adopted_p; });
     }
     return out;
   }
@@ -147,8 +147,10 @@ export class WordDecoder {
 
   /** `decode` with the channel and the signer's swaps as they are now. */
   decodeNow(letters, probs) {
-    const matrix = this.channel && this.signer ? this.signer.apply(this.channel) : this.channel;
-    const logP = probs.map((p, i) => this.logProbs(p, matrix ? matrix.map((row) => row[letters.charCodeAt(i) - 65]) : null));
+    const read = [...letters].map((c) => c.charCodeAt(0) - 65);
+    const floors = this.channel && this.signer ? this.signer.floors(read) : null;
+    const logP = probs.map((p, i) => this.logProbs(p, this.channel ? this.channel.map((row) => row[read[i]]) : null,
+      floors ? floors[i] : null));
     let raw = 0;
     for (let i = 0; i < letters.length; i++) raw += logP[i][letters.charCodeAt(i) - 65];
     raw += this.s.prior_weight * this.s.oov_log_prior;
@@ -159,9 +161,10 @@ export class WordDecoder {
     return { text: letters, suggestions, corrected: false };
   }
 
-  /** log-likelihoods of A-Z at one position: renormalised over the letters, mixed with the
-   * channel's P(read this letter | signed each) (`readAs`, null without a channel), floored. */
-  logProbs(full, readAs) {
+  /** log-likelihoods of A-Z at one position: renormalised over the letters, plus channel_weight x
+   * the channel's P(read this letter | signed each) (`readAs`, null without a channel), at least
+   * `floor` (the signer's adopted swaps), floored. */
+  logProbs(full, readAs, floor = null) {
     const p = this.columns.map((c) => {
       const v = c >= 0 ? full[c] : 0;
       return Number.isFinite(v) ? Math.max(v, 0) : 0;
@@ -170,7 +173,8 @@ export class WordDecoder {
     const w = this.s.channel_weight;
     return p.map((v, k) => {
       const own = total > 0 ? v / total : 1 / 26;
-      return Math.log(Math.max(readAs ? (1 - w) * own + w * readAs[k] : own, this.s.prob_floor));
+      const p = readAs ? own + w * readAs[k] : own;
+      return Math.log(Math.max(floor ? Math.max(p, floor[k]) : p, this.s.prob_floor));
     });
   }
 
