@@ -106,7 +106,9 @@ class HandMotion:
     camera and far from it.  The landmarker's estimate of a hand it has just found drifts for a few
     frames while it settles (about half a palm on still photos), so for `settle_ms` after the hand
     appears, or comes back after frames without it, only that first frame counts: against the
-    last frame seen before (a hand back in another place or shape has moved), then nothing."""
+    last frame seen before (a hand back in another place or shape has moved), then nothing.  The
+    motion returned is the lesser of this frame's and the previous frame's, so one frame's jump
+    of the landmarks (a tracking glitch) is not a movement; a real one lasts longer."""
 
     def __init__(self, window_ms: float, settle_ms: float = 0.0) -> None:
         self.window_ms = float(window_ms)
@@ -114,6 +116,7 @@ class HandMotion:
         self._frames: deque[tuple[float, np.ndarray]] = deque()
         self._settled_at = -np.inf
         self._lost = True
+        self._last = 0.0  # the previous frame's motion
 
     def lost(self) -> None:
         """A frame without the hand: the next one it appears in starts settling again."""
@@ -122,7 +125,8 @@ class HandMotion:
     def update(self, t_ms: float, landmarks: np.ndarray) -> float:
         """Add the hand's landmarks (21 x 3, x and y in one unit) at `t_ms`; how far it has moved."""
         xy = np.asarray(landmarks, np.float64)[:, :2]
-        if self._lost:  # (re)appeared: the last frame seen is the only reference, then it settles
+        reappeared = self._lost
+        if reappeared:  # the last frame seen is the only reference, then it settles
             moved = float(np.linalg.norm(xy - self._frames[-1][1], axis=1).mean()) if self._frames else 0.0
             self._frames.clear()
             self._settled_at, self._lost = t_ms + self.settle_ms, False
@@ -132,7 +136,10 @@ class HandMotion:
             settling = t_ms < self._settled_at
             moved = 0.0 if settling else max(float(np.linalg.norm(xy - old, axis=1).mean()) for _, old in self._frames)
         self._frames.append((t_ms, xy))
-        return moved / max(palm_size(xy), 1e-6)
+        moved /= max(palm_size(xy), 1e-6)
+        held = moved if reappeared else min(moved, self._last)  # one frame's jump (a glitch) is no movement
+        self._last = moved
+        return held
 
 
 def palm_size(xy: np.ndarray) -> float:

@@ -69,7 +69,7 @@ export function palmSize(xy) {
 }
 
 /** How far one hand has moved over the last `windowMs`, in palm sizes, not counting the first
- * `settleMs` after it appears (speller.py's HandMotion). */
+ * `settleMs` after it appears, nor one frame's jump (speller.py's HandMotion). */
 export class HandMotion {
   constructor(windowMs, settleMs = 0) {
     this.windowMs = windowMs;
@@ -77,6 +77,7 @@ export class HandMotion {
     this.frames = [];  // [t, landmarks (flat, 63)]
     this.settledAt = -Infinity;
     this.isLost = true;
+    this.last = 0;  // the previous frame's motion
   }
 
   /** A frame without the hand: the next one it appears in starts settling again. */
@@ -92,7 +93,8 @@ export class HandMotion {
       return sum / 21;
     };
     let moved = 0;
-    if (this.isLost) {  // (re)appeared: the last frame seen is the only reference, then it settles
+    const reappeared = this.isLost;
+    if (reappeared) {  // the last frame seen is the only reference, then it settles
       if (this.frames.length) moved = distance(this.frames[this.frames.length - 1][1]);
       this.frames = [];
       [this.settledAt, this.isLost] = [t + this.settleMs, false];
@@ -101,7 +103,10 @@ export class HandMotion {
       if (t >= this.settledAt) for (const [, old] of this.frames) moved = Math.max(moved, distance(old));
     }
     this.frames.push([t, landmarks]);
-    return moved / Math.max(palmSize(landmarks), 1e-6);
+    moved /= Math.max(palmSize(landmarks), 1e-6);
+    const held = reappeared ? moved : Math.min(moved, this.last);  // one frame's jump (a glitch) is no movement
+    this.last = moved;
+    return held;
   }
 }
 
