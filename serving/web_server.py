@@ -1,5 +1,6 @@
 """The browser page's HTTP server (run by web.py): the page in `web/`, its two npm packages, the
-verified hand model, the ONNX letter model and a generated `/config.json` and `/lexicon.json`.
+verified hand model, the ONNX letter model, the checked J/Z motion weights and a generated
+`/config.json` and `/lexicon.json`.
 
 Only GET and HEAD; other methods get 405.  A path is served only when it is one of the generated
 files or names a regular file inside one of the fixed roots (after percent-decoding once and
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Callable
 
 from realtime import adaptation
+from classifiers import motion_letters
 from hand import keypoints
 from realtime import recogniser
 from spelling import confusion_channel, word_decoder
@@ -36,6 +38,7 @@ NPM_ROOTS = {"/npm/tasks-vision/": Path("@mediapipe/tasks-vision"), "/npm/onnxru
 INDEX = "/web/index.html"  # what `/` serves
 MODEL_URL = "/models/letters.onnx"
 HAND_MODEL_URL = "/models/hand_landmarker.task"
+MOTION_URL = "/models/motion_letters.json"
 CONFIG_URL = "/config.json"
 LEXICON_URL = "/lexicon.json"
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
@@ -147,7 +150,8 @@ class App:
     def __init__(self, weights: str | os.PathLike, hand_model: str | os.PathLike | None = None,
                  lexicon: str = "en", settings: Settings = Settings(), web_root: str | os.PathLike = WEB_ROOT,
                  node_modules: str | os.PathLike = NODE_MODULES,
-                 channel: str | os.PathLike = confusion_channel.SHIPPED) -> None:
+                 channel: str | os.PathLike = confusion_channel.SHIPPED,
+                 motion_weights: str | os.PathLike = motion_letters.MOTION_WEIGHTS) -> None:
         self.roots = {"/web/": Path(web_root).resolve(), **check_node_modules(Path(node_modules))}
         model = load_model(weights)
         if settings.adapt:
@@ -158,6 +162,10 @@ class App:
         try:
             hand_model_bytes = keypoints.resolve_hand_model(hand_model).read_bytes()
         except (keypoints.HandModelError, OSError) as err:
+            raise StartupError(str(err)) from None
+        try:
+            motion = motion_letters.MotionModel.load(motion_weights)
+        except motion_letters.MotionWeightsError as err:
             raise StartupError(str(err)) from None
         self.lexicon = load_lexicon(lexicon)
         try:
@@ -170,6 +178,7 @@ class App:
                       "output": model.output_name, "hidden_output": model.hidden_name,
                       "checkpoint_sha256": model.checkpoint_sha256},
             "hand_model": {"url": HAND_MODEL_URL, "sha256": keypoints.HAND_MODEL_SHA256},
+            "motion": {"url": MOTION_URL, "sha256": motion.sha256},
             "lexicon": {"url": LEXICON_URL, "spec": lexicon} if self.lexicon is not None else None,
             "settings": {**asdict(settings), "borders": list(keypoints.FALLBACK_BORDERS),
                          "last_resort_confidence": keypoints.LAST_RESORT_CONFIDENCE,
@@ -189,7 +198,8 @@ class App:
         self._fixed: dict[str, Found] = {
             CONFIG_URL: (json.dumps(self.config).encode(), CONTENT_TYPES[".json"]),
             MODEL_URL: (Path(weights).read_bytes(), BINARY),
-            HAND_MODEL_URL: (hand_model_bytes, BINARY)}
+            HAND_MODEL_URL: (hand_model_bytes, BINARY),
+            MOTION_URL: (Path(motion_weights).read_bytes(), CONTENT_TYPES[".json"])}
 
     def resolve(self, target: str) -> Found | None:
         """The response body and content type for a request target (query dropped, path

@@ -26,6 +26,7 @@ from realtime import recogniser
 import web
 from spelling import confusion_channel, word_decoder
 from spelling.confusion_channel import Channel
+from classifiers import motion_letters
 from classifiers.classifier_base import read_class_mapping
 from classifiers.onnx_classifier import OnnxClassifier, file_sha256
 from serving import web_server
@@ -122,13 +123,29 @@ def test_the_models_are_the_verified_files(port: int):
     assert status == 200 and body == ONNX.read_bytes() and headers["Content-Type"] == "application/octet-stream"
     status, _, body = request(port, "/models/hand_landmarker.task")
     assert status == 200 and hashlib.sha256(body).hexdigest() == keypoints.HAND_MODEL_SHA256
+    status, headers, body = request(port, "/models/motion_letters.json")
+    assert status == 200 and body == motion_letters.MOTION_WEIGHTS.read_bytes()
+    assert headers["Content-Type"] == "application/json"
+    _, _, config = request(port, "/config.json")
+    assert json.loads(config)["motion"] == {"url": "/models/motion_letters.json",
+                                            "sha256": motion_letters.MotionModel.load().sha256}
+
+
+def test_altered_motion_weights_stop_the_server_with_one_line(site: Path, tmp_path: Path):
+    altered = json.loads(motion_letters.MOTION_WEIGHTS.read_text())
+    altered["layers"][0]["bias"][0] += 1.0
+    (tmp_path / "motion.json").write_text(json.dumps(altered))
+    with pytest.raises(web_server.StartupError, match="sha256") as err:
+        make_app(site, lexicon="none", motion_weights=tmp_path / "motion.json")
+    assert "\n" not in str(err.value)
 
 
 def test_config_describes_the_shipped_model_and_the_settings(port: int):
     status, headers, body = request(port, "/config.json")
     assert status == 200 and headers["Content-Type"] == "application/json"
     config = json.loads(body)
-    assert set(config) == {"model", "hand_model", "lexicon", "settings", "decoder", "adaptation", "hand_connections"}
+    assert set(config) == {"model", "hand_model", "motion", "lexicon", "settings", "decoder", "adaptation",
+                           "hand_connections"}
     shipped = OnnxClassifier(ONNX)
     model = config["model"]
     assert model["classes"] == shipped.classes == read_class_mapping(REPO / "class_mapping.txt")
