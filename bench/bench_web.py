@@ -13,7 +13,13 @@ in a thread, the system's Chromium through Playwright, a fresh browser profile e
 - `web.fps`: frames the page processed per second of wall time over the timed frames (the page
   skips camera frames while it is busy, so at most the camera's rate).
 - `web.chromium_pss_mb`: the proportional set size summed over Chromium's processes after the timed
-  frames (its whole footprint, shared pages counted once)."""
+  frames (its whole footprint, shared pages counted once).
+- then the same page in practice mode (key p, then Enter: the first level, the letters A-Z, scored
+  against whatever the video shows), `frames` more frames after `warmup_frames`: `web.practice`
+  (practice's own work per frame: scoring the committed letter, its panel, the reference hands),
+  `web.practice.frame` (all stages), `web.practice.added_ms` (p50 of model + draw + practice in
+  practice mode minus p50 of model + draw in spelling mode: what practice adds to the page's own
+  work) and `web.practice.overhead_vs_landmarker`."""
 from __future__ import annotations
 
 import os
@@ -24,7 +30,7 @@ import numpy as np
 
 # In the page: wait for `warmup` processed frames, then for `n` more; the wall time between, and
 # the stage timings of the last `n` frames (asl.timings keeps the last 300).
-TIMED = """async ([warmup, n, timeoutMs]) => {
+TIMED = """async ([warmup, n, timeoutMs, stages]) => {
   const start = performance.now();
   const index = () => (asl.last ? asl.last.frame : -1);
   const until = (k) => new Promise((resolve, reject) => {
@@ -36,13 +42,13 @@ TIMED = """async ([warmup, n, timeoutMs]) => {
     };
     poll();
   });
-  const t0 = await until(warmup - 1), f0 = index();
+  const t0 = await until(index() + warmup), f0 = index();
   const t1 = await until(f0 + n), f1 = index();
-  const last = (stage) => asl.timings[stage].slice(-n);
   const video = document.getElementById("video");
   return { frames: f1 - f0, seconds: (t1 - t0) / 1000, size: [video.videoWidth, video.videoHeight],
-           landmarker: last("landmarker"), model: last("model"), draw: last("draw") };
+           timings: Object.fromEntries(stages.map((stage) => [stage, asl.timings[stage].slice(-n)])) };
 }"""
+STAGES = ["landmarker", "model", "draw"]  # app.js's stages in spelling mode; practice mode adds "practice"
 KEPT_TIMINGS = 300  # app.js's KEPT_TIMINGS: at most this many frames can be timed
 READY_TIMEOUT_S, SLOWEST_FPS = 60.0, 1.0  # the frames fail after this long plus a frame a second
 
@@ -99,14 +105,27 @@ def job_web(y4m: str, onnx: str, frames: int, warmup_frames: int, max_hands: int
                 raise RuntimeError(f"the page failed: {page.evaluate('asl.error')}")
             ready_s = page.evaluate("asl.readyMs") / 1000
             timeout_ms = (READY_TIMEOUT_S + (warmup_frames + frames) / SLOWEST_FPS) * 1000
-            got = page.evaluate(TIMED, [max(warmup_frames, 1), frames, timeout_ms])
+            got = page.evaluate(TIMED, [max(warmup_frames, 1), frames, timeout_ms, STAGES])
             memory = chromium_pss_mb()
-    stages = {k: np.asarray(got[k], float) for k in ("landmarker", "model", "draw")}
-    overhead = float(np.median(stages["model"] + stages["draw"]) / np.median(stages["landmarker"]))
+            page.keyboard.press("p")
+            page.keyboard.press("Enter")
+            if page.evaluate("asl.practice === null"):
+                raise RuntimeError("practice mode did not start")
+            practising = page.evaluate(TIMED, [max(warmup_frames, 1), frames, timeout_ms, STAGES + ["practice"]])
+    stages = {k: np.asarray(v, float) for k, v in got["timings"].items()}
+    own = stages["model"] + stages["draw"]
+    overhead = float(np.median(own) / np.median(stages["landmarker"]))
     out = {"ready_s": ready_s, "fps": got["frames"] / got["seconds"], "frames": len(stages["model"]),
            "overhead_vs_landmarker": overhead, "camera_width": got["size"][0], "camera_height": got["size"][1]}
     for key, values in {**stages, "frame": sum(stages.values())}.items():
         out.update(percentiles(list(values), key))
     if memory is not None:
         out["chromium_pss_mb"] = memory
+    practice = {k: np.asarray(v, float) for k, v in practising["timings"].items()}
+    own_practising = practice["model"] + practice["draw"] + practice["practice"]
+    out.update(percentiles(list(practice["practice"]), "practice"))
+    out.update(percentiles(list(sum(practice.values())), "practice.frame"))
+    out["practice.added_ms"] = float(np.median(own_practising) - np.median(own))
+    out["practice.overhead_vs_landmarker"] = float(np.median(own_practising) / np.median(practice["landmarker"]))
+    out["practice.fps"] = practising["frames"] / practising["seconds"]
     return {f"{prefix}.{key}": value for key, value in out.items()}

@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import threading
+import urllib.parse
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -20,7 +21,7 @@ import numpy as np
 from serving import web_server
 
 CHROMIUM = os.environ.get("ASL_CHROMIUM", "/usr/bin/chromium")
-# Software rendering in a container without a GPU (the GPU delegate is not used: the page runs on the CPU).
+# Software rendering in a container without a GPU (there the page keeps its hand landmarker on the CPU).
 FLAGS = ["--no-sandbox", "--disable-gpu", "--enable-unsafe-swiftshader"]
 FAKE_CAMERA = ["--use-fake-device-for-media-stream"]
 ALLOW_CAMERA = ["--use-fake-ui-for-media-stream"]  # answers the permission prompt with "allow"
@@ -97,10 +98,21 @@ def browser(playwright: object, camera: str | Path | None = None, fake_camera: b
         chromium.close()
 
 
-def open_page(chromium: object, url: str, timeout_s: float = READY_TIMEOUT_S, fake_clock: bool = False) -> object:
+def with_query(url: str, **params: str) -> str:
+    """`url` with `params` added to its query (replacing any of the same name)."""
+    parts = urllib.parse.urlsplit(url)
+    query = dict(urllib.parse.parse_qsl(parts.query, keep_blank_values=True)) | params
+    return urllib.parse.urlunsplit(parts._replace(query=urllib.parse.urlencode(query, safe=",")))
+
+
+def open_page(chromium: object, url: str, timeout_s: float = READY_TIMEOUT_S, fake_clock: bool = False,
+              delegate: str | None = "cpu") -> object:
     """A new page at `url`, once `window.asl` is ready or has an error.  `page.requests` lists
     every URL the page asked for.  `fake_clock`: the page's timers run on Playwright's clock
-    (`page.clock.run_for` moves them on)."""
+    (`page.clock.run_for` moves them on).  `delegate`: the page's ?delegate= (the hand landmarker
+    on the CPU by default, where the page's parity with Python is tested; None: the page chooses)."""
+    if delegate is not None:
+        url = with_query(url, delegate=delegate)
     page = chromium.new_page()
     page.requests = []
     page.on("request", lambda request: page.requests.append(request.url))

@@ -1,6 +1,7 @@
 """The browser page's HTTP server (run by web.py): the page in `web/`, its two npm packages, the
 verified hand model, the ONNX letter model, the checked J/Z motion weights and a generated
-`/config.json` and `/lexicon.json`.
+`/config.json`, `/lexicon.json` and `/practice.json` (the practice mode's word lists, from
+`words/practice/`).
 
 Only GET and HEAD; other methods get 405.  A path is served only when it is one of the generated
 files or names a regular file inside one of the fixed roots (after percent-decoding once and
@@ -41,6 +42,8 @@ HAND_MODEL_URL = "/models/hand_landmarker.task"
 MOTION_URL = "/models/motion_letters.json"
 CONFIG_URL = "/config.json"
 LEXICON_URL = "/lexicon.json"
+PRACTICE_URL = "/practice.json"
+PRACTICE_WORDS = REPO / "words" / "practice"  # the practice levels' word lists, one <level>.txt each
 CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript", ".mjs": "text/javascript",
                  ".css": "text/css", ".json": "application/json", ".map": "application/json",
                  ".wasm": "application/wasm", ".png": "image/png", ".svg": "image/svg+xml"}
@@ -133,6 +136,28 @@ def load_lexicon(spec: str) -> Future | None:
     return done
 
 
+def practice_bytes(folder: Path) -> bytes:
+    """`/practice.json`: {"lists": {name: [WORD, ...]}} from each `<name>.txt` in `folder` (one word a
+    line, upper-cased; blank lines and # comments skipped); StartupError for a missing folder, an
+    empty list or a word with anything but the letters A-Z."""
+    lists = {}
+    for path in sorted(Path(folder).glob("*.txt")):
+        words = []
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            word = line.strip().upper()
+            if not word or word.startswith("#"):
+                continue
+            if not (word.isascii() and word.isalpha()):
+                raise StartupError(f"{path}:{number}: {line.strip()!r} is not a word of the letters A-Z")
+            words.append(word)
+        if not words:
+            raise StartupError(f"{path} holds no word")
+        lists[path.stem] = words
+    if not lists:
+        raise StartupError(f"no practice word list (*.txt) in {folder}")
+    return json.dumps({"lists": lists}, separators=(",", ":")).encode()
+
+
 def check_node_modules(node_modules: Path) -> dict[str, Path]:
     """The resolved npm folders by URL prefix; StartupError when a package is not installed."""
     roots = {}
@@ -151,7 +176,8 @@ class App:
                  lexicon: str = "en", settings: Settings = Settings(), web_root: str | os.PathLike = WEB_ROOT,
                  node_modules: str | os.PathLike = NODE_MODULES,
                  channel: str | os.PathLike = confusion_channel.SHIPPED,
-                 motion_weights: str | os.PathLike = motion_letters.MOTION_WEIGHTS) -> None:
+                 motion_weights: str | os.PathLike = motion_letters.MOTION_WEIGHTS,
+                 practice_words: str | os.PathLike = PRACTICE_WORDS) -> None:
         self.roots = {"/web/": Path(web_root).resolve(), **check_node_modules(Path(node_modules))}
         model = load_model(weights)
         if settings.adapt:
@@ -197,6 +223,7 @@ class App:
             "hand_connections": [list(pair) for pair in keypoints.HAND_CONNECTIONS]}
         self._fixed: dict[str, Found] = {
             CONFIG_URL: (json.dumps(self.config).encode(), CONTENT_TYPES[".json"]),
+            PRACTICE_URL: (practice_bytes(Path(practice_words)), CONTENT_TYPES[".json"]),
             MODEL_URL: (Path(weights).read_bytes(), BINARY),
             HAND_MODEL_URL: (hand_model_bytes, BINARY),
             MOTION_URL: (Path(motion_weights).read_bytes(), CONTENT_TYPES[".json"])}

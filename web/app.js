@@ -1,13 +1,20 @@
 // The page: loads the configuration web.py serves (model metadata, speller settings, decoder
 // settings), the hand landmarker, the letter model and the lexicon, then spells from the
-// camera.  The contract for tests and users' scripts is `window.asl`:
+// camera, or runs practice mode (practice_view.js) on the letters it commits.  The contract for
+// tests and users' scripts is `window.asl`:
 //   ready  true once the models (and the lexicon) are loaded
 //   last   the latest frame's result, the object main.py writes per JSONL line
 //   error  what failed (no camera, permission denied, a model that did not load), also shown
 //   timings  the last frames' milliseconds per stage; readyMs  when `ready` became true
+//   delegate  {name: "GPU" | "CPU", reason}: what the hand landmarker runs on, and why not the GPU
+//   practice  null, or the practice session: {word, letters: [{target, reads, done}], finished, ...}
+// The URL's query: ?practice=WORD1,WORD2 starts practice on those words at once; ?delegate=cpu
+// keeps the landmarker on the CPU (?delegate=gpu tries the GPU even where WebGL runs in software).
 
 import { loadClassifier } from "./classifier.js";
 import { Overlay } from "./overlay.js";
+import { parseWords } from "./practice.js";
+import { PracticeView } from "./practice_view.js";
 import { Recogniser, frameRecord } from "./recogniser.js";
 import { TextEntry } from "./text_entry.js";
 import { SignerSubstitutions, WordDecoder } from "./word_decoder.js";
@@ -16,11 +23,18 @@ const TASKS_VISION = "/npm/tasks-vision/vision_bundle.mjs";
 const ORT = "/npm/onnxruntime-web/ort.wasm.min.mjs";
 const KEPT_TIMINGS = 300;  // frames whose stage timings are kept (the medians shown)
 const CAMERA_SIZE = { width: { ideal: 1280 }, height: { ideal: 720 } };  // main.py's WIDTH, HEIGHT
+// WebGL renderers that draw in software (no GPU): there MediaPipe's GPU delegate took 1.2 s a frame
+// in headless Chromium (SwiftShader), where its CPU delegate took 0.23 s on the same busy machine.
+const SOFTWARE_GL = /swiftshader|llvmpipe|softpipe|software|basic render/i;
 
-const asl = window.asl = { ready: false, last: null, error: null, readyMs: null,
-  timings: { landmarker: [], model: [], draw: [] } };
+const asl = window.asl = { ready: false, last: null, error: null, readyMs: null, delegate: null, practice: null,
+  timings: { landmarker: [], model: [], draw: [], practice: [] } };
 const $ = (id) => document.getElementById(id);
+const query = new URLSearchParams(location.search);
 let recogniser = null, overlay = null, stream = null, paused = false, frame = 0, fps = 0, lastFrame = 0;
+// Practice mode: its view (null when its files did not load), and the text each mode writes to
+// (practice's has no lexicon: the learner's raw letters are what is scored).
+let practice = null, mode = "spell", texts = null, running = false;
 // Frame times: the camera's clock since its first frame, continued across a change of camera.
 let clockStart = null, clockBase = 0, lastT = 0;
 
@@ -45,6 +59,20 @@ async function sha256(bytes) {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** Why the landmarker should not run on the GPU (null: it should), from ?delegate= (`asked`) and
+ * what WebGL the browser offers. */
+function gpuUnwanted(asked) {
+  if (asked === "cpu") return "?delegate=cpu";
+  if (asked === "gpu") return null;
+  if (asked !== null) return `?delegate=${asked} is neither cpu nor gpu`;
+  const gl = typeof OffscreenCanvas === "undefined" ? null : new OffscreenCanvas(1, 1).getContext("webgl2");
+  if (!gl) return "this browser offers no WebGL2";
+  const info = gl.getExtension("WEBGL_debug_renderer_info");
+  const renderer = info ? String(gl.getParameter(info.UNMASKED_RENDERER_WEBGL)) : "";
+  gl.getExtension("WEBGL_lose_context")?.loseContext();
+  return SOFTWARE_GL.test(renderer) ? `WebGL runs in software here (${renderer}), slower than the CPU` : null;
+}
+
 async function loadLandmarker(config) {
   const vision = await import(TASKS_VISION);
   const response = await fetch(config.hand_model.url);
@@ -53,15 +81,34 @@ async function loadLandmarker(config) {
   const digest = await sha256(bytes);
   if (digest !== null && digest !== config.hand_model.sha256) throw new Error("the file fails its sha256 check");
   const fileset = await vision.FilesetResolver.forVisionTasks("/npm/tasks-vision/wasm");
-  const make = (confidence) => vision.HandLandmarker.createFromOptions(fileset, {
-    baseOptions: { modelAssetBuffer: bytes, delegate: "CPU" }, runningMode: "VIDEO",
+  const make = (delegate, confidence) => vision.HandLandmarker.createFromOptions(fileset, {
+    baseOptions: { modelAssetBuffer: bytes, delegate }, runningMode: "VIDEO",
     numHands: config.settings.max_hands, minHandDetectionConfidence: confidence,
     minHandPresenceConfidence: confidence, minTrackingConfidence: confidence,
   });
-  // The landmarker, and its last resort at a lower confidence (recogniser.js).
+  // The landmarker, and its last resort at a lower confidence (recogniser.js), on one delegate.
   const lastResort = config.settings.last_resort_confidence;
-  const landmarker = await make(0.5);  // one at a time: the WASM loader keeps its factory in a global
-  return [landmarker, lastResort === null ? null : await make(lastResort)];
+  const both = async (delegate) => {
+    const landmarker = await make(delegate, 0.5);  // one at a time: the WASM loader keeps its factory in a global
+    try {
+      return [landmarker, lastResort === null ? null : await make(delegate, lastResort)];
+    } catch (err) {
+      landmarker.close();
+      throw err;
+    }
+  };
+  let reason = gpuUnwanted(query.get("delegate"));
+  if (reason === null) {
+    try {
+      const landmarkers = await both("GPU");
+      asl.delegate = { name: "GPU", reason: null };
+      return landmarkers;
+    } catch (err) {
+      reason = `the GPU delegate failed: ${err.message ?? err}`;
+    }
+  }
+  asl.delegate = { name: "CPU", reason };
+  return both("CPU");
 }
 
 async function loadModel(config) {
@@ -78,18 +125,33 @@ async function loadDecoder(config) {
   return new WordDecoder(words, config.model.classes, config.decoder, swaps);
 }
 
+/** Practice mode's view, on its word lists and reference hands; null (and the reason shown in
+ * its panel) when they did not load: spelling works without them. */
+async function loadPractice() {
+  try {
+    const [{ lists }, { letters }] = await Promise.all([fetchJson("/practice.json"), fetchJson("/web/references.json")]);
+    return new PracticeView(lists, letters, (state) => { asl.practice = state; });
+  } catch (err) {
+    $("practice-feedback").textContent = `practice is unavailable: ${err.message ?? err}`;
+    return null;
+  }
+}
+
 /** `promise`, its failure prefixed with what was loading. */
 const labelled = (what, promise) => promise.catch((err) => { throw new Error(`${what} did not load: ${err.message ?? err}`); });
 
 async function load() {
   const config = await labelled("the configuration", fetchJson("/config.json"));
-  const [[landmarker, lastResort], classifier, decoder] = await Promise.all([
+  const [[landmarker, lastResort], classifier, decoder, practiceView] = await Promise.all([
     labelled("the hand model", loadLandmarker(config)),
     labelled("the letter model", loadModel(config)),
     labelled("the lexicon", loadDecoder(config)),
+    loadPractice(),
   ]);
-  recogniser = new Recogniser(landmarker, classifier, config.settings, new TextEntry(decoder), lastResort,
-    config.adaptation);
+  texts = { spell: new TextEntry(decoder), practice: new TextEntry(null) };
+  recogniser = new Recogniser(landmarker, classifier, config.settings, texts.spell, lastResort, config.adaptation);
+  practice = practiceView;
+  $("delegate").textContent = asl.delegate.name + (asl.delegate.reason ? ` (${asl.delegate.reason})` : "");
   overlay = new Overlay($("overlay"), config.hand_connections, (i) => recogniser.text.choose(i));
   asl.config = config;
   asl.ready = true;
@@ -155,6 +217,11 @@ async function processFrame(video, mediaTime) {
   keep("landmarker", result.timings.landmarker);
   keep("model", result.timings.model);
   keep("draw", drawMs);
+  if (mode === "practice" && practice) {
+    const p0 = performance.now();
+    practice.onFrame(result, t);
+    keep("practice", performance.now() - p0);
+  }
   fps = lastFrame ? 0.9 * fps + 0.1 * 1000 / Math.max(now - lastFrame, 1e-3) : 0;
   lastFrame = now;
   if (frame % 15 === 14) {  // every 15 frames, the first after the warm-up frames
@@ -181,6 +248,29 @@ function setMirror(on) {
   $("mirror").checked = on;
   $("stage").classList.toggle("mirrored", on);
   if (overlay) overlay.mirrored = on;
+  if (practice) practice.setMirrored(on);
+}
+
+/** Spell or practice: the panel shown, and the text the recogniser writes to (the camera, the
+ * model and the speller stay the same). */
+function setMode(next) {
+  mode = next;
+  for (const [name, tab, panel] of [["spell", "tab-spell", "spell-panel"], ["practice", "tab-practice", "practice-panel"]]) {
+    $(tab).setAttribute("aria-selected", String(name === mode));
+    $(panel).hidden = name !== mode;
+  }
+  document.body.classList.toggle("practising", mode === "practice");
+  if (recogniser) recogniser.text = texts[mode];
+  if (running) $("status").textContent = mode === "practice" ? "practising" : "spelling";
+}
+
+/** Keys of practice mode: start, skip, next level, reset; true when `key` was one. */
+function practiceKey(key) {
+  const action = { enter: () => practice.startChosen(), s: () => practice.skip(), l: () => practice.nextLevel(),
+    r: () => practice.reset() }[key];
+  if (!action || !practice) return false;
+  action();
+  return true;
 }
 
 function bindControls() {
@@ -190,16 +280,40 @@ function bindControls() {
   $("clear").addEventListener("click", () => recogniser && recogniser.clear());
   $("new-signer").addEventListener("click", () => recogniser && recogniser.newSigner());
   $("pause").addEventListener("click", () => { paused = !paused; });
+  $("tab-spell").addEventListener("click", () => setMode("spell"));
+  $("tab-practice").addEventListener("click", () => setMode("practice"));
+  const inPractice = (action) => () => practice && action();
+  $("practice-start").addEventListener("click", inPractice(() => practice.startChosen()));
+  $("practice-skip").addEventListener("click", inPractice(() => practice.skip()));
+  $("practice-next").addEventListener("click", inPractice(() => practice.nextLevel()));
+  $("practice-reset").addEventListener("click", inPractice(() => practice.reset()));
+  $("practice-forget").addEventListener("click", inPractice(() => practice.forget()));
   document.addEventListener("keydown", (event) => {
-    if (!recogniser || event.target.tagName === "SELECT") return;
-    const key = event.key.toLowerCase();
-    if (["1", "2", "3"].includes(key)) recogniser.text.choose(Number(key) - 1);
+    const key = event.key.toLowerCase(), where = event.target;
+    if (!recogniser || (where.tagName === "SELECT" && !(where.id === "practice-level" && key === "enter"))) return;
+    if (where.tagName === "BUTTON" && (key === "enter" || key === " ")) return;  // the button's own click
+    if (key === "p") setMode(mode === "spell" ? "practice" : "spell");
+    else if (mode === "practice" && practiceKey(key)) event.preventDefault();
+    else if (mode === "practice" && ["1", "2", "3", "u", "c"].includes(key)) return;  // the spelled text's keys
+    else if (["1", "2", "3"].includes(key)) recogniser.text.choose(Number(key) - 1);
     else if (key === "u") recogniser.text.undo();
     else if (key === "c") recogniser.clear();
     else if (key === "n") recogniser.newSigner();
     else if (key === "m") setMirror(!$("mirror").checked);
     else if (key === " ") { paused = !paused; event.preventDefault(); }
   });
+}
+
+/** ?practice=WORD1,WORD2: practice on those words at once (the reason shown when they are not words). */
+function practiseFromQuery() {
+  if (!query.has("practice")) return;
+  setMode("practice");
+  if (!practice) return;
+  try {
+    practice.start(parseWords(query.get("practice")), "custom");
+  } catch (err) {
+    $("practice-feedback").textContent = err.message;
+  }
 }
 
 async function main() {
@@ -210,13 +324,15 @@ async function main() {
     fail(err.message ?? String(err));
     return;
   }
+  practiseFromQuery();
   try {
     await startCamera(null);
   } catch (err) {
     fail(err.message);
     return;
   }
-  $("status").textContent = "spelling";
+  running = true;
+  setMode(mode);
   runFrames();
 }
 
