@@ -46,3 +46,11 @@ def keypoint_dataset(tmp_path: Path) -> Path:
             for i in range(n):
                 np.save(folder / f"synthetic__{name}{i}.jpg.npy", synthetic_hand(rng, label * 7 + 3))
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    """Playwright driving the system's Chromium, for the page's tests (serving/browser_session.py)."""
+    from serving import browser_session
+    with browser_session.driver() as driver:
+        yield driver

@@ -55,12 +55,6 @@ def server() -> str:
 
 
 @pytest.fixture(scope="module")
-def playwright():
-    with browser_session.driver() as driver:
-        yield driver
-
-
-@pytest.fixture(scope="module")
 def page(playwright, server: str):
     """A ready page on Chromium's built-in fake camera (a test pattern: no hands)."""
     with browser_session.browser(playwright) as chromium:
