@@ -24,6 +24,7 @@ again (another --lexicon or word_decoder.py setting) without playing anything.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -94,9 +95,12 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
                      on_word=lambda _: finished.append({"letters": text.last.letters, "probs": [
                          None if p is None else np.round(p, 4).tolist() for p in text.last.probs]}))
     out: dict[str, Any] = {"words": [], "idle": {}, "frames": 0}
-    with keypoints.HandDetector(args.hand_model, mode="video", max_hands=live.MAX_HANDS) as detector, \
-            keypoints.HandDetector(args.hand_model, mode="image", max_hands=1) as photo_detector:
-        player = Player(signer, args.seed, photo_detector if args.transitions else None)
+    with contextlib.ExitStack() as stack:
+        detector = stack.enter_context(keypoints.HandDetector(args.hand_model, mode="video", max_hands=live.MAX_HANDS))
+        photo_detector = None  # each photo's hand, read only for --transitions (a landmarker of its own)
+        if args.transitions:
+            photo_detector = stack.enter_context(keypoints.HandDetector(args.hand_model, mode="image", max_hands=1))
+        player = Player(signer, args.seed, photo_detector)
         recogniser = live.Recogniser(detector, clf, threshold=args.threshold, hold_s=hold, gap_ms=gap_ms,
                                      word_pause_s=args.word_pause, text=text, reacquire=args.reacquire,
                                      last_resort=args.last_resort, adapt=args.adapt,

@@ -256,7 +256,9 @@ class Recogniser:
                 smoother = self._smoothers[key] = speller.Smoother(self.classifier.classes, self.smooth_ms,
                                                                    self.threshold)
             results.append(HandResult(hand, smoother.update(timestamp_ms, proba[i])))
-            motion = self._motions.setdefault(key, speller.HandMotion(MOTION_MS, SETTLE_MS))
+            motion = self._motions.get(key)
+            if motion is None:  # made once per hand, not on every frame
+                motion = self._motions[key] = speller.HandMotion(MOTION_MS, SETTLE_MS)
             motions.append(motion.update(timestamp_ms, hand.landmarks))
         self._smoothers = {k: s for k, s in self._smoothers.items() if not s.empty}
         self._motions = {k: m for k, m in self._motions.items() if k in self._smoothers}  # kept over short losses
