@@ -30,6 +30,7 @@ from realtime import overlay
 from realtime import recogniser as live
 from spelling import speech
 from classifiers.classifier import CheckpointError, Classifier, load_classifier
+from classifiers.motion_letters import MotionModel, MotionWeightsError
 from dataset.dataset_layout import canonical_class
 from realtime.frame_sources import Source, UsageError, open_source
 from spelling.confusion_channel import SHIPPED as SHIPPED_CHANNEL, ChannelError, SignerSubstitutions, load_channel
@@ -50,6 +51,7 @@ GAP_MS = live.GAP_MS  # dips (no letter, another letter) shorter than this do no
 SMOOTH_MS = live.SMOOTH_MS  # smoothing window (majority vote + mean probability over the frames in it)
 MOVE_THRESHOLD = live.MOVE_THRESHOLD  # palm sizes the hand moves that end a sign (one letter per held sign)
 WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (and add its space)
+MOTION_LETTERS = live.MOTION_LETTERS  # on streams, read J and Z from the hand's motion
 LEXICON = "en"  # none, en (English word frequencies), FILE (your own words) or en+FILE
 CHANNEL = str(SHIPPED_CHANNEL)  # how new people's letters get misread (crossval.py --channel), or none
 ADAPT = live.ADAPT  # learn your hand from the words you spell (confirmed by the lexicon, a suggestion or undo)
@@ -76,7 +78,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--source", default=SOURCE, help="camera index, video file, image file or folder of images")
     p.add_argument("--weights", default=WEIGHTS, help=".pth or .onnx, with class_mapping.txt beside it")
     p.add_argument("--hand-model", default=HAND_MODEL, help="hand_landmarker.task (None: found automatically)")
-    live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT, MOVE_THRESHOLD)
+    live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT, MOVE_THRESHOLD, MOTION_LETTERS)
     p.add_argument("--channel", default=CHANNEL, metavar="FILE|none",
                    help="how new people's letters get misread (crossval.py --channel), for the lexicon's decoder, "
                         "which also learns your own misread letters from your words; none: the letters' own "
@@ -255,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         text = make_text(args.lexicon, classifier.classes, speaker, after=first_frame, channel=args.channel)
         keypoints.resolve_hand_model(args.hand_model)
         source = open_source(args.source, args.width, args.height)
+        motion_model = MotionModel.load() if args.motion_letters and source.mode != "image" else None
         detector = keypoints.HandDetector(args.hand_model, mode=source.mode, max_hands=args.max_hands)
         both_views = source.mode == "image" if args.both_views is None else args.both_views
         if both_views:
@@ -265,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
                                 independent_frames=source.mode == "image", mirror_detector=mirror_detector,
                                 every_border=source.mode == "image" and args.border_views is not False,
                                 gap_ms=args.gap_ms, word_pause_s=args.word_pause, text=text, adapt=args.adapt,
-                                move_threshold=args.move_threshold)
+                                move_threshold=args.move_threshold, motion_model=motion_model)
         recorder = Recorder(Path(args.record_dir), letter, args.record_interval_ms) if letter else None
         run = Run(recogniser, mirror=source.is_camera, recorder=recorder, first_frame=first_frame)
         output = AnnotatedOutput(Path(args.output), source.fps) if args.output else None
@@ -279,7 +282,8 @@ def main(argv: list[str] | None = None) -> int:
             recogniser.finish()
             if jsonl is not None:
                 jsonl.write(live.end_record(recogniser.text) + "\n")
-    except (CheckpointError, keypoints.HandModelError, UsageError, speech.SpeechError, OSError) as err:
+    except (CheckpointError, keypoints.HandModelError, MotionWeightsError, UsageError, speech.SpeechError,
+            OSError) as err:
         print(f"error: {err}", file=sys.stderr)  # OSError: e.g. an unwritable --output or --jsonl
         return 2
     except KeyboardInterrupt:

@@ -38,6 +38,7 @@ SMOOTH_MS = live.SMOOTH_MS  # smoothing window (majority vote + mean probability
 MOVE_THRESHOLD = live.MOVE_THRESHOLD  # palm sizes the hand moves that end a sign (one letter per held sign)
 WORD_PAUSE = live.WORD_PAUSE  # seconds with no hand that end a word (and add its space)
 ADAPT = live.ADAPT  # learn the signer's hand from the words they spell (adaptation.py)
+MOTION_LETTERS = live.MOTION_LETTERS  # read J and Z from the hand's motion (motion_letters.py)
 NODE_MODULES = str(web_server.NODE_MODULES)  # where `npm ci` installed the page's packages
 # -----------------------------------------------------------------------------
 
@@ -54,7 +55,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="how new people's letters get misread (crossval.py --channel), for the page's word decoder")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE",
                    help="word list that finished words are rescored against (FILE: one word a line)")
-    live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT, MOVE_THRESHOLD)
+    live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT, MOVE_THRESHOLD, MOTION_LETTERS)
     p.add_argument("--node-modules", default=NODE_MODULES, help="the node_modules folder `npm ci` wrote")
     args = p.parse_args(argv)
     live.check_flags(p, args)
@@ -81,7 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     message for unusable inputs or an address that cannot be used)."""
     args = parse_args(argv)
     settings = web_server.Settings(args.max_hands, args.threshold, args.hold, args.gap_ms, args.smooth_ms,
-                                   args.word_pause, args.adapt, args.move_threshold)
+                                   args.word_pause, args.adapt, args.move_threshold,
+                                   motion_letters=args.motion_letters)
     try:
         app = web_server.App(args.weights, args.hand_model, args.lexicon, settings, node_modules=args.node_modules,
                              channel=args.channel)

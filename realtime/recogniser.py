@@ -3,7 +3,10 @@
 Frame -> keypoints.HandDetector (landmarks; for photos also of the mirror image, and of both read
 with every fallback border) -> classifier.Classifier.predict_proba -> speller.Smoother per hand ->
 speller.Speller (one letter per held sign: the hand's motion, speller.HandMotion, separates signs;
-short dips bridged) -> text_entry.TextEntry (words, lexicon).
+short dips bridged) -> text_entry.TextEntry (words, lexicon).  On streams, with a motion model,
+each hand's path also goes to motion_letters.MotionLetters: a J or Z read from it replaces the
+letters committed during the motion and the held sign it began from (MOTION_STARTS), and the
+sign it ends in (its end pose) commits nothing.
 
 On a stream (VIDEO mode) a hand the tracker cannot find is looked for again: from the frame
 after the one that lost it, each frame is read the next way of (no border,
@@ -35,6 +38,7 @@ from hand import keypoints
 from spelling import speller
 from realtime.adaptation import SignerAdapter, check_can_adapt
 from classifiers.classifier import Classifier, combine_views
+from classifiers.motion_letters import MotionLetter, MotionLetters, MotionModel
 from classifiers.classifier_base import Scores
 from spelling.text_entry import FinishedWord, TextEntry
 
@@ -49,13 +53,18 @@ MOTION_MS = 150  # the window the hand's motion is measured over
 SETTLE_MS = 300  # after a hand appears, its landmarks settle this long before motion counts (speller.HandMotion)
 WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
 ADAPT = True  # learn the signer's hand from the words they spell (adaptation.py; chosen with spellbench.py: README)
+MOTION_LETTERS = True  # read J and Z from the hand's motion on streams (motion_letters.py)
+MOTION_STARTS = {"J": "IJ", "Z": "DGLRXZ"}  # held signs a motion letter begins from (read as these)
+MOTION_LEAD_MS = 1000.0  # such a sign committed at most this long before the motion began is replaced
+MOTION_ABSORB_MS = 1000.0  # a sign like its start beginning up to this long after a motion letter is its end pose
 PROBE_FRAMES = 3  # on streams, while the last resort holds the hand: every this many frames the
 # detector itself reads the frame first, and takes the hand back when it finds it
 # -----------------------------------------------------------------------------
 
 
 def add_flags(p: argparse.ArgumentParser, max_hands: int, threshold: float, hold: float, gap_ms: float,
-              smooth_ms: float, word_pause: float, adapt: bool, move_threshold: float) -> None:
+              smooth_ms: float, word_pause: float, adapt: bool, move_threshold: float,
+              motion_letters: bool = MOTION_LETTERS) -> None:
     """The live path's flags (main.py and web.py), with the script's defaults."""
     p.add_argument("--max-hands", type=int, default=max_hands, help="hands detected per frame")
     p.add_argument("--threshold", type=float, default=threshold, help="min smoothed confidence for a letter")
@@ -71,6 +80,8 @@ def add_flags(p: argparse.ArgumentParser, max_hands: int, threshold: float, hold
     p.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=adapt,
                    help="learn the signer's hand from the words they spell (each word the lexicon, a suggestion "
                         "or undo confirms teaches the model its letters as signed)")
+    p.add_argument("--motion-letters", action=argparse.BooleanOptionalAction, default=motion_letters,
+                   help="on streams, read J and Z from the hand's motion (photos keep the single-frame reading)")
 
 
 def check_flags(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -150,7 +161,7 @@ class Recogniser:
                  mirror_detector: keypoints.HandDetector | None = None, every_border: bool = False,
                  gap_ms: float = GAP_MS, word_pause_s: float = WORD_PAUSE, text: TextEntry | None = None,
                  reacquire: bool = True, last_resort: bool = True, adapt: bool = False,
-                 move_threshold: float = MOVE_THRESHOLD) -> None:
+                 move_threshold: float = MOVE_THRESHOLD, motion_model: MotionModel | None = None) -> None:
         self.detector = detector
         self.mirror_detector = mirror_detector
         self.every_border = every_border
@@ -178,6 +189,8 @@ class Recogniser:
         self._no_hand_since: float | None = None
         self._smoothers: dict[str, speller.Smoother] = {}
         self._motions: dict[str, speller.HandMotion] = {}
+        self.motion_model = None if independent_frames else motion_model  # photos keep the single-frame reading
+        self._paths: dict[str, MotionLetters] = {}  # per hand: J and Z from its path
 
     def _read(self, detector: keypoints.HandDetector, rgb: np.ndarray, ts: int | None,
               way: int) -> list[list[keypoints.Hand]]:
@@ -249,6 +262,8 @@ class Recogniser:
             self._smoothers[key].update(timestamp_ms, None)
             if key in self._motions:
                 self._motions[key].lost()
+            if key in self._paths:
+                self._paths[key].update(timestamp_ms, None, None)
         results, motions = [], []
         for i, (hand, key) in enumerate(zip(hands, keys)):
             smoother = self._smoothers.get(key)
@@ -260,20 +275,51 @@ class Recogniser:
             if motion is None:  # made once per hand, not on every frame
                 motion = self._motions[key] = speller.HandMotion(MOTION_MS, SETTLE_MS)
             motions.append(motion.update(timestamp_ms, hand.landmarks))
+        motion_letter = self._motion_letter(hands, keys, timestamp_ms)
         self._smoothers = {k: s for k, s in self._smoothers.items() if not s.empty}
         self._motions = {k: m for k, m in self._motions.items() if k in self._smoothers}  # kept over short losses
+        self._paths = {k: m for k, m in self._paths.items() if k in self._smoothers}
         chosen = speller.best(r.prediction for r in results)
         hand_index = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
         moving = not self.independent_frames and hand_index is not None and motions[hand_index] > self.move_threshold
         committed = self.speller.update(timestamp_ms, chosen.letter, chosen.proba, moving)
         spelling = hand_index if chosen.letter is not None else None
         if committed is not None:
-            self.text.commit(committed, self.speller.sign_proba, self._sample(scores, spelling, len(hands)))
+            self.text.commit(committed, self.speller.sign_proba, self._sample(scores, spelling, len(hands)),
+                             timestamp_ms)
+        if motion_letter is not None:
+            committed = self._commit_motion(motion_letter)
         t2 = time.perf_counter()
         return FrameResult(results, spelling, committed, self.text.text, self.speller.progress(timestamp_ms),
                            self.text.letters, self.text.suggestions,
                            {"landmarker": (t1 - t0) * 1000, "model": (t2 - t1) * 1000},
                            None if self.adapter is None else self.adapter.samples)
+
+    def _motion_letter(self, hands: list[keypoints.Hand], keys: list[str], timestamp_ms: float) -> MotionLetter | None:
+        """Each hand's path to its MotionLetters; a J or Z read from one of them (None: none)."""
+        if self.motion_model is None:
+            return None
+        found = None
+        for hand, key in zip(hands, keys):
+            paths = self._paths.get(key)
+            if paths is None:
+                paths = self._paths[key] = MotionLetters(self.motion_model)
+            found = paths.update(timestamp_ms, hand.landmarks, hand.handedness) or found
+        return found
+
+    def _commit_motion(self, motion: MotionLetter) -> str | None:
+        """A J or Z read from motion: it takes the place of what the static model committed during the
+        motion and of the sign it began from, and the sign it ends in (read as a letter like its
+        start) commits nothing."""
+        classes = list(self.classifier.classes)
+        if motion.letter not in classes:
+            return None
+        self.speller.claim(motion.t_ms + MOTION_ABSORB_MS, MOTION_STARTS.get(motion.letter, motion.letter))
+        proba = np.full(len(classes), (1.0 - motion.probability) / (len(classes) - 1), np.float32)
+        proba[classes.index(motion.letter)] = motion.probability
+        self.text.commit_motion(motion.letter, proba, motion.start_ms, MOTION_STARTS.get(motion.letter, ""),
+                                MOTION_LEAD_MS)
+        return motion.letter
 
     def _track_absence(self, found: bool, timestamp_ms: float) -> None:
         """Word pause and re-acquisition: how long the frame has been without a hand."""
@@ -311,12 +357,16 @@ class Recogniser:
         """Empty the spelled text."""
         self.text.clear()
         self.speller.release()
+        for paths in self._paths.values():
+            paths.reset()
 
     def new_signer(self) -> None:
         """Someone else signs now: forget what signer adaptation and the decoder's swaps have learnt."""
         if self.adapter is not None:
             self.adapter.reset()
         self.text.new_signer()
+        for paths in self._paths.values():
+            paths.reset()
 
     def close(self) -> None:
         """Stop the mirror-view thread (the detectors belong to the caller)."""

@@ -82,6 +82,7 @@ class Settings:
     move_threshold: float = recogniser.MOVE_THRESHOLD
     motion_ms: float = recogniser.MOTION_MS
     settle_ms: float = recogniser.SETTLE_MS
+    motion_letters: bool = recogniser.MOTION_LETTERS
 
 
 def content_type(path: Path) -> str:
@@ -208,7 +209,9 @@ class App:
             "lexicon": {"url": LEXICON_URL, "spec": lexicon} if self.lexicon is not None else None,
             "settings": {**asdict(settings), "borders": list(keypoints.FALLBACK_BORDERS),
                          "last_resort_confidence": keypoints.LAST_RESORT_CONFIDENCE,
-                         "probe_frames": recogniser.PROBE_FRAMES},
+                         "probe_frames": recogniser.PROBE_FRAMES, "motion_starts": recogniser.MOTION_STARTS,
+                         "motion_lead_ms": recogniser.MOTION_LEAD_MS,
+                         "motion_absorb_ms": recogniser.MOTION_ABSORB_MS},
             "decoder": {"prior_weight": word_decoder.PRIOR_WEIGHT, "oov_log_prior": word_decoder.OOV_LOG_PRIOR,
                         "missed_penalty": word_decoder.MISSED_PENALTY, "extra_penalty": word_decoder.EXTRA_PENALTY,
                         "margin": word_decoder.MARGIN, "prob_floor": word_decoder.PROB_FLOOR,

@@ -26,6 +26,10 @@ Rules
   letters ("LL") need their small release movement, or the hand lowered.  A reading below the
   threshold on a still hand pauses the hold but does not end the sign.  What a commit does to
   the text is text_entry.py's job.
+- A letter read from motion (J, Z: motion_letters.py) `claim`s the signs around it: the sign
+  going on and any that begins before a given time commit nothing when they read as one of the
+  letters the motion looks like at rest (its end pose: I for J, D or X for Z); another letter is
+  the next sign and commits.
 """
 from __future__ import annotations
 
@@ -155,16 +159,24 @@ class Speller:
         self.hold_ms = float(hold_ms)
         self.gap_ms = float(gap_ms)
         self.classes = None if classes is None else list(classes)  # what the probabilities are of
+        self._claimed_until = -np.inf  # signs that begin before this and read as one of
+        self._claimed_letters = ""  # these belong to a motion letter
         self.release()
 
     def release(self) -> None:
         """End the sign, as if the hand had moved or been lowered (the next letter may repeat the last)."""
         self.current: str | None = None  # the letter shown now, while the sign shows one
+        self._began: float | None = None  # when the sign began (its first still frame)
         self._start: float | None = None  # when the sign's letters began (the hold's start)
         self._seen = 0.0  # when the sign last showed a letter
         self._done = False  # the sign has committed its letter
         self._mass: np.ndarray | None = None  # the sign's letter frames' probabilities, summed
         self._frames = 0
+
+    def claim(self, until_ms: float, letters: str) -> None:
+        """A motion letter was read: the sign going on, and any sign that begins before `until_ms`,
+        is part of it (commits nothing) when it reads as one of `letters`."""
+        self._claimed_until, self._claimed_letters = until_ms, letters
 
     @property
     def sign_proba(self) -> np.ndarray | None:
@@ -185,6 +197,8 @@ class Speller:
         if moving:
             self.release()
             return None
+        if self._began is None:
+            self._began = t_ms
         if letter is None or letter == NOTHING:
             away = letter == NOTHING or proba is None
             if self._start is not None and t_ms - self._seen <= self.gap_ms:  # a dip: bridged for now
@@ -203,7 +217,8 @@ class Speller:
         if self._done or t_ms - self._start < self.hold_ms:
             return None
         self._done = True
-        return self._sign_class(letter)
+        cls = self._sign_class(letter)
+        return None if self._began < self._claimed_until and cls in self._claimed_letters else cls
 
     def _sign_class(self, letter: str) -> str:
         """The class with the most probability mass over the sign (not `nothing`); `letter`

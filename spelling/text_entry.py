@@ -5,6 +5,8 @@ probabilities it was committed with:
 - a letter is added to the word being spelled;
 - `space` ends the word (and adds a space even after no word: the user signed it);
 - `del` deletes the last character (of the word being spelled, else of the finished text);
+- `commit_motion` adds a letter read from motion (J, Z) in place of the letters the static model
+  committed during that motion, and of the held sign it began from;
 - `end_word()` ends the word without a sign: a pause with no hand (adding the space only after a
   word), or the end of a stream (adding none).
 When a word ends it is rescored by `word_decoder.WordDecoder` (the lexicon); the text shows the
@@ -60,6 +62,7 @@ class TextEntry:
         self._word: list[str] = []
         self._probs: list[np.ndarray | None] = []
         self._samples: list[object] = []
+        self._times: list[float | None] = []  # when each letter of the word committed (ms; None: unknown)
         self.last: FinishedWord | None = None
 
     @property
@@ -82,18 +85,17 @@ class TextEntry:
         """True while a word is being spelled (letters since the last word boundary)."""
         return bool(self._word)
 
-    def commit(self, cls: str, proba: np.ndarray | None = None, sample: object = None) -> None:
+    def commit(self, cls: str, proba: np.ndarray | None = None, sample: object = None,
+               t_ms: float | None = None) -> None:
         """Apply a committed class with the smoothed probabilities it was committed with (and,
-        for signer adaptation, the hand's `sample` as the model saw it)."""
+        for signer adaptation, the hand's `sample` as the model saw it), committed at `t_ms`."""
         if cls == SPACE:
             if not self.end_word():
                 self._done += " "
                 self._done_letters += " "
         elif cls == DELETE:
             if self._word:
-                self._word.pop()
-                self._probs.pop()
-                self._samples.pop()
+                self._pop()
             elif self._done:
                 self._done, self._done_letters = self._done[:-1], self._done_letters[:-1]
                 self.last = None  # the finished word was edited: nothing left to undo or choose
@@ -101,6 +103,24 @@ class TextEntry:
             self._word.append(cls)
             self._probs.append(proba)
             self._samples.append(sample)
+            self._times.append(t_ms)
+
+    def commit_motion(self, letter: str, proba: np.ndarray | None, start_ms: float, starts: str,
+                      lead_ms: float) -> None:
+        """Add `letter`, read from a motion that began at `start_ms`, in place of the word's letters
+        committed since then (shapes the hand passed through) and of a letter of `starts` committed
+        less than `lead_ms` before (the held sign the motion began from: I before a J)."""
+        while self._times and self._times[-1] is not None and self._times[-1] >= start_ms:
+            self._pop()
+        if self._word and self._word[-1] in starts and self._times[-1] is not None \
+                and self._times[-1] >= start_ms - lead_ms:
+            self._pop()
+        self.commit(letter, proba, None, start_ms)
+
+    def _pop(self) -> None:
+        """Remove the last letter of the word being spelled."""
+        for letters in (self._word, self._probs, self._samples, self._times):
+            letters.pop()
 
     def end_word(self, space: bool = True) -> bool:
         """End the word being spelled (rescored by the lexicon) and add a space (unless `space` is
@@ -120,7 +140,7 @@ class TextEntry:
                                  tuple(self._samples), lexicon is not None and shown in lexicon)
         self._done += shown + " " * space
         self._done_letters += letters + " " * space
-        self._word, self._probs, self._samples = [], [], []
+        self._word, self._probs, self._samples, self._times = [], [], [], []
         if self.on_word is not None:
             self.on_word(shown)
         if self.on_finished is not None:

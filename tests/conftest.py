@@ -54,3 +54,24 @@ def playwright():
     from serving import browser_session
     with browser_session.driver() as driver:
         yield driver
+
+
+def static_hands(letter: str) -> np.ndarray:
+    """tresajoby's static hands of `letter` (raw landmarks, image units)."""
+    return np.load(SHARED_DATA / "more-signers" / "tresajoby" / "static" / f"{letter}.npy").reshape(-1, 21, 3)
+
+
+def traced_stream(letter: str, start: str, seed: int, fps: float = 30.0) -> "motion_streams.Stream":
+    """A still `start` hand (1 s, long enough to commit), `letter` traced from it (0.7 s), its end
+    pose held 1 s: camera jitter on every frame (tests of J and Z spelled from motion)."""
+    from dataset import motion_paths, motion_streams
+    rng = np.random.default_rng(seed)
+    hand = motion_paths.normalise(static_hands(start)[seed][None])[0]
+    key = motion_paths.synthetic_motion(hand, letter, rng, 60)
+    times = np.arange(0, 2700, 1000 / fps)
+    poses = np.stack([np.interp(np.clip(times, 1000, 1700), np.linspace(1000, 1700, len(key)), key[:, i // 3, i % 3])
+                      for i in range(63)], axis=1).reshape(-1, 21, 3)
+    frames = poses * 0.25 + np.float32([0.5, 0.5, 0.0])  # a hand a quarter of the frame, in its middle
+    size = np.linalg.norm(frames[0, 1:, :2] - frames[0, :1, :2], axis=1).mean()
+    frames = frames + rng.normal(0, 0.005 * size, frames.shape)
+    return motion_streams.Stream(times, frames.astype(np.float32), "Right", [(letter, 1000.0, 1700.0)])

@@ -307,6 +307,48 @@ def test_the_channel_and_the_signers_swaps_decode_as_python_does(page) -> None:
     assert got["adopted"] == sorted(f"{s},{r}" for s, r in decoder.signer.adopted)
 
 
+MOTION_JS = """async ([streams]) => {
+  const { loadClassifier } = await import('/web/classifier.js');
+  const { loadMotionModel } = await import('/web/motion_letters.js');
+  const { Recogniser } = await import('/web/recogniser.js');
+  const { TextEntry } = await import('/web/text_entry.js');
+  const ort = await import('/npm/onnxruntime-web/ort.wasm.min.mjs');
+  const classifier = await loadClassifier(ort, asl.config.model);
+  const model = await loadMotionModel(asl.config.motion);
+  const out = [];
+  for (const [times, frames] of streams) {
+    const landmarker = {  // a 1x1 frame whose hand is the stream's: the tracker's output
+      detectForVideo: (i) => ({ landmarks: [frames[i].map(([x, y, z]) => ({ x, y, z }))],
+                                handedness: [[{ categoryName: 'Right', score: 0.95 }]] }) };
+    const settings = { ...asl.config.settings, adapt: false };
+    const recogniser = new Recogniser(landmarker, classifier, settings, new TextEntry(null), null, null, model);
+    const committed = [];
+    for (let i = 0; i < frames.length; i++) committed.push((await recogniser.process(i, 1, 1, times[i])).committed);
+    recogniser.text.endWord(false);
+    out.push({ committed, letters: recogniser.text.letters });
+  }
+  return out;
+}"""
+
+
+@needs_data
+def test_j_and_z_from_motion_spell_as_python_does(page) -> None:
+    """Held I and D hands, then a J and a Z traced from them, through the page's recogniser and
+    recogniser.py: the same letters committed on the same frames, J and Z each spelled once."""
+    from classifiers.motion_letters import MotionModel
+    from conftest import traced_stream
+    from realtime.recogniser import Recogniser
+    streams = [traced_stream(letter, start, seed) for letter, start in (("J", "I"), ("Z", "D")) for seed in (0, 1)]
+    got = page.evaluate(MOTION_JS, [[[s.times.tolist(), s.landmarks.tolist()] for s in streams]])
+    for stream, page_result in zip(streams, got):
+        recogniser = Recogniser(None, OnnxClassifier(ONNX), motion_model=MotionModel.load())
+        committed = [recogniser.process_hands([keypoints.Hand(lm, "Right", 0.95)], float(t)).committed
+                     for t, lm in zip(stream.times, stream.landmarks)]
+        recogniser.finish()
+        assert page_result == {"committed": committed, "letters": recogniser.text.letters}
+        assert recogniser.text.letters == stream.motions[0][0]
+
+
 # ----------------------------------------------------------------------------- end to end
 def spelling_video(folder: Path) -> Path:
     """A y4m of the signer spelling WORD: a second with no hand, each letter a photo held LETTER_S

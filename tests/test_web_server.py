@@ -161,7 +161,9 @@ def test_config_describes_the_shipped_model_and_the_settings(port: int):
         "max_hands": web_server.PAGE_MAX_HANDS, "threshold": recogniser.THRESHOLD, "hold_s": recogniser.HOLD,
         "gap_ms": recogniser.GAP_MS, "smooth_ms": recogniser.SMOOTH_MS, "word_pause_s": recogniser.WORD_PAUSE,
         "adapt": recogniser.ADAPT, "move_threshold": recogniser.MOVE_THRESHOLD, "motion_ms": recogniser.MOTION_MS,
-        "settle_ms": recogniser.SETTLE_MS,
+        "settle_ms": recogniser.SETTLE_MS, "motion_letters": recogniser.MOTION_LETTERS,
+        "motion_starts": recogniser.MOTION_STARTS, "motion_lead_ms": recogniser.MOTION_LEAD_MS,
+        "motion_absorb_ms": recogniser.MOTION_ABSORB_MS,
         "borders": list(keypoints.FALLBACK_BORDERS),
         "last_resort_confidence": keypoints.LAST_RESORT_CONFIDENCE, "probe_frames": recogniser.PROBE_FRAMES}
     assert config["decoder"] == {
@@ -192,14 +194,16 @@ def test_other_methods_are_not_allowed(port: int, method: str):
 
 def test_settings_reach_the_config(site: Path):
     settings = Settings(max_hands=1, threshold=0.5, hold_s=0.6, gap_ms=10.0, smooth_ms=100.0, word_pause_s=2.0,
-                        adapt=not recogniser.ADAPT, move_threshold=0.3)
+                        adapt=not recogniser.ADAPT, move_threshold=0.3, motion_letters=False)
     body, _ = make_app(site, lexicon="none", settings=settings).resolve("/config.json")
     assert json.loads(body)["settings"] == {"max_hands": 1, "threshold": 0.5, "hold_s": 0.6, "gap_ms": 10.0,
                                             "smooth_ms": 100.0, "word_pause_s": 2.0, "adapt": not recogniser.ADAPT,
                                             "move_threshold": 0.3, "motion_ms": recogniser.MOTION_MS,
-                                            "settle_ms": recogniser.SETTLE_MS,
+                                            "settle_ms": recogniser.SETTLE_MS, "motion_letters": False,
                                             "borders": [0.25, 0.5, 0.75], "last_resort_confidence": 0.15,
-                                            "probe_frames": 3}
+                                            "probe_frames": 3, "motion_starts": recogniser.MOTION_STARTS,
+                                            "motion_lead_ms": recogniser.MOTION_LEAD_MS,
+                                            "motion_absorb_ms": recogniser.MOTION_ABSORB_MS}
 
 
 def test_a_word_list_is_served_in_the_lexicons_order(site: Path, tmp_path: Path):

@@ -12,6 +12,7 @@
 // keeps the landmarker on the CPU (?delegate=gpu tries the GPU even where WebGL runs in software).
 
 import { loadClassifier } from "./classifier.js";
+import { loadMotionModel } from "./motion_letters.js";
 import { Overlay } from "./overlay.js";
 import { parseWords } from "./practice.js";
 import { PracticeView } from "./practice_view.js";
@@ -142,14 +143,16 @@ const labelled = (what, promise) => promise.catch((err) => { throw new Error(`${
 
 async function load() {
   const config = await labelled("the configuration", fetchJson("/config.json"));
-  const [[landmarker, lastResort], classifier, decoder, practiceView] = await Promise.all([
+  const [[landmarker, lastResort], classifier, decoder, motionModel, practiceView] = await Promise.all([
     labelled("the hand model", loadLandmarker(config)),
     labelled("the letter model", loadModel(config)),
     labelled("the lexicon", loadDecoder(config)),
+    config.settings.motion_letters ? labelled("the J/Z motion model", loadMotionModel(config.motion)) : null,
     loadPractice(),
   ]);
   texts = { spell: new TextEntry(decoder), practice: new TextEntry(null) };
-  recogniser = new Recogniser(landmarker, classifier, config.settings, texts.spell, lastResort, config.adaptation);
+  recogniser = new Recogniser(landmarker, classifier, config.settings, texts.spell, lastResort, config.adaptation,
+    motionModel);
   practice = practiceView;
   $("delegate").textContent = asl.delegate.name + (asl.delegate.reason ? ` (${asl.delegate.reason})` : "");
   overlay = new Overlay($("overlay"), config.hand_connections, (i) => recogniser.text.choose(i));

@@ -247,11 +247,12 @@ export class MotionLetters {
   }
 }
 
-/** The weights at `meta.url` (config.json's "motion"), checked, as a MotionLetters detector. */
-export async function loadMotionLetters(meta) {
+/** The weights at `meta.url` (config.json's "motion"), checked: the model each hand's
+ * MotionLetters runs. */
+export async function loadMotionModel(meta) {
   const response = await fetch(meta.url);
   if (!response.ok) throw new Error(`${meta.url}: HTTP ${response.status}`);
   const payload = await response.json();
   if (payload.sha256 !== meta.sha256) throw new Error("the motion weights are not the ones web.py checked");
-  return new MotionLetters(new MotionModel(payload));
+  return new MotionModel(payload);
 }

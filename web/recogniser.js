@@ -2,11 +2,13 @@
 // for again with replicated-edge borders, then by the last resort, a landmarker at a lower
 // confidence, which gives the hand back to the first one when it finds it), letter
 // probabilities, smoothing per hand, committing and the word pause; with settings.adapt, signer
-// adaptation (adaptation.js) learns from each confirmed word.  `frameRecord` is the object
+// adaptation (adaptation.js) learns from each confirmed word; with a motion model, J and Z from
+// each hand's path (motion_letters.js) replace what the static model committed during the motion.  `frameRecord` is the object
 // main.py writes per JSONL line.
 
 import { SignerAdapter } from "./adaptation.js";
 import { rightProbability, toProjectUnits } from "./keypoints.js";
+import { MotionLetters } from "./motion_letters.js";
 import { HandMotion, Smoother, Speller, best } from "./speller.js";
 
 /** Python's round(): halves to even (pad widths must match keypoints.HandDetector.read). */
@@ -29,8 +31,9 @@ function handKeys(hands) {
 export class Recogniser {
   /** `settings`: config.json's "settings" (recogniser.py's defaults, or web.py's flags);
    * `lastResort`: the landmarker at settings.last_resort_confidence (null: none);
-   * `adaptation`: config.json's "adaptation" (adaptation.py's settings), used with settings.adapt. */
-  constructor(landmarker, classifier, settings, text, lastResort = null, adaptation = null) {
+   * `adaptation`: config.json's "adaptation" (adaptation.py's settings), used with settings.adapt;
+   * `motionModel`: the J/Z motion model (motion_letters.js; null: none). */
+  constructor(landmarker, classifier, settings, text, lastResort = null, adaptation = null, motionModel = null) {
     this.landmarker = landmarker;
     this.lastResort = lastResort;
     this.classifier = classifier;
@@ -45,6 +48,8 @@ export class Recogniser {
     this.noHandSince = null;
     this.smoothers = new Map();
     this.motions = new Map();
+    this.motionModel = settings.motion_letters ? motionModel : null;
+    this.paths = new Map();  // per hand: J and Z from its path
     this.lastTs = -1;
     this.canvas = null;
     this.adapter = settings.adapt ? new SignerAdapter(classifier.classes, adaptation) : null;
@@ -108,6 +113,7 @@ export class Recogniser {
       if (keys.includes(key)) continue;
       smoother.update(t, null);
       this.motions.get(key)?.lost();
+      this.paths.get(key)?.update(t, null, null);
     }
     const motions = [];
     const results = hands.map((hand, i) => {
@@ -122,24 +128,52 @@ export class Recogniser {
       motions.push(this.motions.get(keys[i]).update(t, hand.landmarks));
       return { hand, prediction: smoother.update(t, proba[i]) };
     });
+    const motionLetter = this.motionLetter(hands, keys, t);
     for (const [key, smoother] of this.smoothers) if (smoother.empty) this.smoothers.delete(key);
     for (const key of this.motions.keys()) if (!this.smoothers.has(key)) this.motions.delete(key);
+    for (const key of this.paths.keys()) if (!this.smoothers.has(key)) this.paths.delete(key);
     const chosen = best(results.map((r) => r.prediction));
     const handIndex = results.findIndex((r) => r.prediction === chosen);
     const moving = handIndex >= 0 && motions[handIndex] > this.settings.move_threshold;
-    const committed = this.speller.update(t, chosen.letter, chosen.proba, moving);
+    let committed = this.speller.update(t, chosen.letter, chosen.proba, moving);
     const spelling = chosen.letter !== null ? handIndex : -1;
     if (committed !== null) {
       const sample = spelling >= 0 && scores.hidden && scores.hidden[spelling]
         ? [scores.calibrated[spelling], scores.hidden[spelling]] : null;
-      this.text.commit(committed, this.speller.signProba, sample);
+      this.text.commit(committed, this.speller.signProba, sample, t);
     }
+    if (motionLetter !== null) committed = this.commitMotion(motionLetter);
     return {
       hands: results, spelling: spelling < 0 ? null : spelling, committed, text: this.text.text,
       progress: this.speller.progress(t), letters: this.text.letters, suggestions: this.text.suggestions,
       timings: { landmarker: t1 - t0, model: performance.now() - t1 },
       adapted: this.adapter ? this.adapter.samples : null,
     };
+  }
+
+  /** Each hand's path to its MotionLetters; a J or Z read from one of them (null: none). */
+  motionLetter(hands, keys, t) {
+    if (!this.motionModel) return null;
+    let found = null;
+    hands.forEach((hand, i) => {
+      if (!this.paths.has(keys[i])) this.paths.set(keys[i], new MotionLetters(this.motionModel));
+      found = this.paths.get(keys[i]).update(t, hand.landmarks, hand.handedness) || found;
+    });
+    return found;
+  }
+
+  /** A J or Z read from motion replaces what the static model committed during the motion and the
+   * sign it began from; the sign it ends in (read as a letter like its start) commits nothing. */
+  commitMotion(motion) {
+    const classes = this.classifier.classes;
+    const c = classes.indexOf(motion.letter);
+    if (c < 0) return null;
+    const starts = this.settings.motion_starts[motion.letter] ?? motion.letter;
+    this.speller.claim(motion.tMs + this.settings.motion_absorb_ms, starts);
+    const proba = new Float32Array(classes.length).fill((1 - motion.probability) / (classes.length - 1));
+    proba[c] = motion.probability;
+    this.text.commitMotion(motion.letter, proba, motion.startMs, starts, this.settings.motion_lead_ms);
+    return motion.letter;
   }
 
   /** The hands of the frame read the way frames are read now; while the last resort holds the
@@ -176,12 +210,14 @@ export class Recogniser {
   clear() {
     this.text.clear();
     this.speller.release();
+    for (const paths of this.paths.values()) paths.reset();
   }
 
   /** Someone else signs now: forget what signer adaptation and the decoder's swaps have learnt. */
   newSigner() {
     if (this.adapter) this.adapter.reset();
     this.text.decoder?.signer?.reset();  // the decoder's swaps learnt from this signer's words
+    for (const paths of this.paths.values()) paths.reset();
   }
 }
 

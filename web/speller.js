@@ -116,17 +116,26 @@ export class Speller {
     this.holdMs = holdMs;
     this.gapMs = gapMs;
     this.classes = classes;
+    this.claimedUntil = -Infinity;  // signs that begin before this and read as one of
+    this.claimedLetters = "";  // these belong to a motion letter
     this.release();
   }
 
   /** End the sign, as if the hand had moved or been lowered (the next letter may repeat the last). */
   release() {
     this.current = null;
+    this.began = null;  // when the sign began (its first still frame)
     this.start = null;
     this.seen = 0;
     this.done = false;
     this.mass = null;
     this.frames = 0;
+  }
+
+  /** A motion letter was read: the sign going on, and any that begins before `untilMs`, is part
+   * of it (commits nothing) when it reads as one of `letters`. */
+  claim(untilMs, letters) {
+    [this.claimedUntil, this.claimedLetters] = [untilMs, letters];
   }
 
   /** The sign's mean probabilities over its letter frames (null before any). */
@@ -147,6 +156,7 @@ export class Speller {
       this.release();
       return null;
     }
+    if (this.began === null) this.began = t;
     if (letter === null || letter === NOTHING) {
       const away = letter === NOTHING || proba === null;
       if (this.start !== null && t - this.seen <= this.gapMs) return null;  // a dip: bridged for now
@@ -163,7 +173,8 @@ export class Speller {
     }
     if (this.done || t - this.start < this.holdMs) return null;
     this.done = true;
-    return this.signClass(letter);
+    const cls = this.signClass(letter);
+    return this.began < this.claimedUntil && this.claimedLetters.includes(cls) ? null : cls;
   }
 
   /** The class with the most probability mass over the sign (not `nothing`). */

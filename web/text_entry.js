@@ -20,6 +20,7 @@ export class TextEntry {
     this.word = [];
     this.probs = [];
     this.samples = [];
+    this.times = [];  // when each letter of the word committed (ms; null: unknown)
     this.last = null;  // {start, letters, shown, suggestions, samples, confirmed}
   }
 
@@ -36,8 +37,8 @@ export class TextEntry {
   get spelling() { return this.word.length > 0; }
 
   /** Apply a committed class with the smoothed probabilities it was committed with (and, for
-   * signer adaptation, the hand's sample as the model saw it). */
-  commit(cls, proba = null, sample = null) {
+   * signer adaptation, the hand's sample as the model saw it), committed at `t`. */
+  commit(cls, proba = null, sample = null, t = null) {
     if (cls === SPACE) {
       if (!this.endWord()) {
         this.done += " ";
@@ -45,9 +46,7 @@ export class TextEntry {
       }
     } else if (cls === DELETE) {
       if (this.word.length) {
-        this.word.pop();
-        this.probs.pop();
-        this.samples.pop();
+        this.pop();
       } else if (this.done) {
         this.done = this.done.slice(0, -1);
         this.doneLetters = this.doneLetters.slice(0, -1);
@@ -57,7 +56,23 @@ export class TextEntry {
       this.word.push(cls);
       this.probs.push(proba);
       this.samples.push(sample);
+      this.times.push(t);
     }
+  }
+
+  /** Add `letter`, read from a motion that began at `startMs`, in place of the word's letters
+   * committed since then and of a letter of `starts` committed less than `leadMs` before. */
+  commitMotion(letter, proba, startMs, starts, leadMs) {
+    const last = () => this.times[this.times.length - 1];
+    while (this.times.length && last() !== null && last() >= startMs) this.pop();
+    if (this.word.length && starts.includes(this.word[this.word.length - 1]) && last() !== null
+        && last() >= startMs - leadMs) this.pop();
+    this.commit(letter, proba, null, startMs);
+  }
+
+  /** Remove the last letter of the word being spelled. */
+  pop() {
+    for (const letters of [this.word, this.probs, this.samples, this.times]) letters.pop();
   }
 
   /** End the word being spelled (rescored) and add a space unless `space` is false; false when
@@ -79,6 +94,7 @@ export class TextEntry {
     this.word = [];
     this.probs = [];
     this.samples = [];
+    this.times = [];
     if (this.onWord) this.onWord(shown);
     if (this.onFinished) this.onFinished(this.last);
     return true;

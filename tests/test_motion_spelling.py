@@ -1,0 +1,101 @@
+"""J and Z spelled from motion on streams (recogniser.py with a motion model): a held I then a J
+traced from it spells J (not IJ, nor J then the end pose's I), a D then a Z spells Z, a still I
+stays I, letters before the motion stay, and the rules the recogniser applies (speller.Speller.claim,
+text_entry.TextEntry.commit_motion) on their own."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from conftest import REPO, needs_data, static_hands, traced_stream
+
+from classifiers import motion_letters as ml
+from dataset import motion_paths
+from dataset import motion_streams as ms
+from hand import keypoints
+from realtime import recogniser as live
+from spelling.speller import Speller
+from spelling.text_entry import TextEntry
+
+FPS = 30.0
+CLASSES = ["I", "J", "H", "A", "D", "Z"]
+
+
+def one_hot(letter: str) -> np.ndarray:
+    p = np.full(len(CLASSES), 0.02, np.float32)
+    p[CLASSES.index(letter)] = 0.9
+    return p
+
+
+# ----------------------------------------------------------------------------- the rules
+def test_a_claimed_sign_and_one_beginning_soon_after_commit_nothing_when_they_look_like_the_motion():
+    speller = Speller(300.0, 150.0)
+    assert speller.update(0, "I") is None
+    speller.claim(1200.0, "IJ")  # a J read while the I is held: that sign is the J's
+    assert all(speller.update(t, "I") is None for t in range(33, 1000, 33))
+    speller.update(1000, None, moving=True)  # the hand comes to rest in the J's end pose
+    assert all(speller.update(t, "J") is None for t in range(1033, 1500, 33))
+    speller.update(1500, None, moving=True)  # and moves on to the next letter
+    assert all(speller.update(t, "I") is None for t in range(1533, 1800, 33))
+    assert speller.update(1840, "I") == "I"  # a sign beginning after the claim commits
+
+
+def test_the_next_letter_commits_even_when_it_begins_within_the_claim():
+    speller = Speller(300.0, 150.0)
+    speller.update(0, "I", moving=True)
+    speller.claim(1000.0, "IJ")
+    assert all(speller.update(t, "A") is None for t in range(100, 400, 33))
+    assert speller.update(400, "A") == "A"
+
+
+def test_a_motion_letter_replaces_its_start_and_what_the_motion_passed_through():
+    text = TextEntry()
+    for cls, t in (("H", 0.0), ("I", 900.0), ("A", 1500.0), ("D", 1700.0)):
+        text.commit(cls, one_hot(cls), None, t)
+    text.commit_motion("J", one_hot("J"), 1400.0, "IJ", 1000.0)  # A, D: during the motion; I: its start
+    assert text.letters == "HJ"
+
+
+def test_a_motion_letter_keeps_letters_that_are_not_its_start_or_too_old():
+    text = TextEntry()
+    text.commit("H", one_hot("H"), None, 0.0)
+    text.commit("A", one_hot("A"), None, 900.0)
+    text.commit_motion("J", one_hot("J"), 1400.0, "IJ", 1000.0)
+    text.commit("I", one_hot("I"), None, 3000.0)
+    text.commit_motion("J", one_hot("J"), 4500.0, "IJ", 1000.0)  # the I was 1.5 s before: a letter of its own
+    assert text.letters == "HAJIJ"
+    text.end_word()
+    text.commit_motion("Z", one_hot("Z"), 9000.0, "DZ", 1000.0)  # a new word: nothing to replace
+    assert text.letters == "HAJIJ Z"
+
+
+# ----------------------------------------------------------------------------- on streams
+def spell(stream: ms.Stream, motion: bool) -> str:
+    """The letters main.py's live path commits for a landmark stream (the tracker's output)."""
+    from classifiers.classifier_base import default_class_mapping
+    from classifiers.onnx_classifier import OnnxClassifier
+    weights = REPO / "keypoint_model_L_cnn_50.onnx"
+    recogniser = live.Recogniser(None, OnnxClassifier(weights, default_class_mapping(weights)),
+                                 motion_model=ml.MotionModel.load() if motion else None)
+    for t, lm in zip(stream.times, stream.landmarks):
+        hands = [] if np.isnan(lm).any() else [keypoints.Hand(lm.astype(np.float32), stream.handedness, 0.95)]
+        recogniser.process_hands(hands, float(t))
+    recogniser.finish()
+    return recogniser.text.letters
+
+
+@needs_data
+@pytest.mark.parametrize("letter,start", [("J", "I"), ("Z", "D")])
+def test_a_letter_traced_from_a_held_sign_spells_that_letter_once(letter, start):
+    spelled = [spell(traced_stream(letter, start, seed), motion=True) for seed in range(6)]
+    assert sum(s == letter for s in spelled) >= 5, spelled
+    assert all(s in (letter, start) for s in spelled), spelled  # never both, never the end pose too
+
+
+@needs_data
+def test_a_still_i_spells_i_with_motion_letters_on():
+    hand = motion_paths.normalise(static_hands("I")[:1])[0] * 0.25 + np.float32([0.5, 0.5, 0.0])
+    rng = np.random.default_rng(0)
+    times = np.arange(0, 3000, 1000 / FPS)
+    frames = hand[None] + rng.normal(0, 0.001, (len(times), 21, 3))
+    assert spell(ms.Stream(times, frames.astype(np.float32), "Right"), motion=True) == "I"
