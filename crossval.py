@@ -161,6 +161,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="train.py's source balancing (0 = uniform sampling)")
     p.add_argument("--extra-readings", action=argparse.BooleanOptionalAction, default=training.EXTRA_READINGS,
                    help="train.py's use of the further border readings")
+    p.add_argument("--embedder-lr-scale", type=float, default=training.EMBEDDER_LR_SCALE,
+                   help="train.py's learning rate of the fine-tuned embedder, as a fraction of the learning rate")
+    p.add_argument("--hidden", type=int, default=model_lib.DEFAULT_CONFIG["hidden"], help="train.py's --hidden")
+    p.add_argument("--dropout", type=float, default=model_lib.DEFAULT_CONFIG["dropout"], help="train.py's --dropout")
     p.add_argument("--json", metavar="OUT", help="write the results as JSON")
     p.add_argument("--keep-models", metavar="DIR", help="keep each fold's model as DIR/SOURCE-SEED/model.pth")
     p.add_argument("--adapt-shots", type=int, nargs="*", default=ADAPT_SHOTS, metavar="K",
@@ -221,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     options = {"epochs": args.epochs, "augment": args.augment, "balance_sources": args.balance_sources,
                "inputs": args.inputs, "extra_readings": args.extra_readings,
-               "finetune_embedder": args.finetune_embedder}
+               "finetune_embedder": args.finetune_embedder, "embedder_lr_scale": args.embedder_lr_scale,
+               "hidden": args.hidden, "dropout": args.dropout}
     manifest = layout.read_manifest(Path(args.data[0], "manifest.csv"))  # photos with no hand found
     jobs = [(source, seed) for source in holdout for seed in args.seeds]
     done = Finished(Path(args.json + ".runs") if args.json else None,

@@ -53,6 +53,7 @@ TRANSITIONS_MS = None  # e.g. (100, 300): the hand moves between letters for a t
 LEXICON = "en"  # main.py --lexicon
 CHANNEL = str(SHIPPED_CHANNEL)  # main.py --channel; each signer is decoded without its own collection's counts
 ADAPT = live.ADAPT  # main.py --adapt: the signer's confirmed words teach the model their hand
+MOTION_LETTERS = live.MOTION_LETTERS  # main.py --motion-letters: J and Z from the hand's motion
 PICKS = False  # a user who puts a wrong word right with the keys: a suggestion (1/2/3) or undo (u)
 KNOWN_NAMES = False  # decode names with the lexicon as it is (default: the benchmark's names taken out of it)
 WORDS = 12  # dictionary words per signer
@@ -86,6 +87,7 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
 
     from hand import keypoints
     from classifiers.classifier import load_classifier
+    from classifiers.motion_letters import MotionModel
     from spelling.text_entry import TextEntry
     torch.set_num_threads(1)
     clf = load_classifier(weights)
@@ -104,37 +106,42 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
         recogniser = live.Recogniser(detector, clf, threshold=args.threshold, hold_s=hold, gap_ms=gap_ms,
                                      word_pause_s=args.word_pause, text=text, reacquire=args.reacquire,
                                      last_resort=args.last_resort, adapt=args.adapt,
-                                     move_threshold=args.move_threshold)
+                                     move_threshold=args.move_threshold,
+                                     motion_model=MotionModel.load() if args.motion_letters else None)
         t_ms = 0.0
         for kind, count in zip(KINDS, (args.words, args.names)):
             text.decoder = decoders[kind]
             for word in pick_words(signer, kind, count, args.seed):
                 frames = player.word(word, hold + args.slack, args.release, args.word_pause + args.pause_margin,
                                      args.transitions)
-                shown, letters = len(text.text), len(text.letters)
+                shown, letters, motion = len(text.text), len(text.letters), []
                 for frame, t_ms in frames_at(frames, args.fps, t_ms):
                     if isinstance(frame, list):  # a transition: the hand's landmarks, as the tracker gives them
-                        recogniser.process_hands(frame, t_ms)
+                        result = recogniser.process_hands(frame, t_ms)
                     else:
-                        recogniser.process(frame, t_ms)
+                        result = recogniser.process(frame, t_ms)
+                    if result.motion is not None:
+                        motion.append(result.motion)
                     out["frames"] += 1
                 t_ms += 1000.0 / args.fps
                 out["words"].append({"kind": kind, "word": word, "seconds": sum(s for _, s in frames),
                                      "letters": text.letters[letters:].strip(), "lexicon": text.text[shown:].strip(),
-                                     "finished": finished[:]})
+                                     "finished": finished[:], "motion": motion})
                 if args.picks:
                     fix_word(text, word, shown)
                     out["words"][-1][PICKED] = text.text[shown:].strip()
                 finished.clear()
         for kind, frames in player.idle(args.idle, IDLE_PHOTO_S):
-            commits = []
+            commits, motion = [], []
             for rgb, t_ms in frames_at(frames, args.fps, t_ms):
-                committed = recogniser.process(rgb, t_ms).committed
-                if committed is not None:
-                    commits.append(committed)
+                result = recogniser.process(rgb, t_ms)
+                if result.committed is not None:
+                    commits.append(result.committed)
+                if result.motion is not None:
+                    motion.append(result.motion)
                 out["frames"] += 1
             t_ms += 1000.0 / args.fps
-            out["idle"][kind] = {"seconds": sum(s for _, s in frames), "commits": commits}
+            out["idle"][kind] = {"seconds": sum(s for _, s in frames), "commits": commits, "motion": motion}
         recogniser.close()
     out["unreadable"] = player.unreadable
     out["classes"] = list(clf.classes)
@@ -204,6 +211,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="look for it at a lower confidence too (what main.py does; off: the borders only)")
     p.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=ADAPT,
                    help="learn each signer's hand from the words they spell, as main.py --adapt")
+    p.add_argument("--motion-letters", action=argparse.BooleanOptionalAction, default=MOTION_LETTERS,
+                   help="read J and Z from the hand's motion, as main.py (the streams hold none: a J or Z read "
+                        "from motion that the word does not need counts as a false one)")
     p.add_argument("--picks", action=argparse.BooleanOptionalAction, default=PICKS,
                    help="a user who puts a wrong word right when a key can: takes it from the suggestions "
                         "or undoes a correction of right letters (with --adapt this teaches adaptation); "

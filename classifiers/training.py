@@ -58,6 +58,7 @@ class Settings:
     extra_readings: bool = EXTRA_READINGS
     inputs: str = INPUTS
     finetune_embedder: bool = FINETUNE_EMBEDDER
+    embedder_lr_scale: float = EMBEDDER_LR_SCALE
     gesture_embedder: str | None = GESTURE_EMBEDDER
     channels: list[int] = dataclasses.field(default_factory=lambda: list(model_lib.DEFAULT_CONFIG["channels"]))
     kernel_size: int = model_lib.DEFAULT_CONFIG["kernel_size"]
@@ -180,7 +181,7 @@ def optimizer_groups(net: model_lib.LetterModel, s: Settings, pretrained: bool) 
     groups = [{"params": own, "weight_decay": s.weight_decay}]
     if s.finetune_embedder and pretrained:
         groups.append({"params": list(net.embedder.parameters()), "weight_decay": 0.0,
-                       "lr": s.lr * EMBEDDER_LR_SCALE})
+                       "lr": s.lr * s.embedder_lr_scale})
     return groups
 
 
@@ -190,9 +191,11 @@ def check_resumable(state: dict[str, Any], s: Settings, classes: list[str], conf
             or state.get("balance_sources") != s.balance_sources
             or state.get("extra_readings", False) != s.extra_readings
             or state.get("finetune_embedder", False) != s.finetune_embedder
+            or state.get("embedder_lr_scale", EMBEDDER_LR_SCALE) != s.embedder_lr_scale
             or state.get("model_config", config) != config):
         raise TrainingError("the saved run used other classes, --epochs, --balance-sources, --extra-readings, "
-                            "--finetune-embedder or model hyper-parameters; start again without --resume")
+                            "--finetune-embedder, --embedder-lr-scale or model hyper-parameters; "
+                            "start again without --resume")
 
 
 def fit(s: Settings) -> dict[str, Any]:
@@ -275,7 +278,7 @@ def fit(s: Settings) -> dict[str, Any]:
                    file=sys.stderr)
         atomic_torch_save({"epoch": epoch, "epochs": s.epochs, "balance_sources": s.balance_sources,
                            "extra_readings": s.extra_readings, "finetune_embedder": s.finetune_embedder,
-                           "classes": train.classes, "model_config": config,
+                           "embedder_lr_scale": s.embedder_lr_scale, "classes": train.classes, "model_config": config,
                            "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                            "scheduler": scheduler.state_dict(), "history": history, "best": best,
                            "rng": train.rng, "torch_rng": torch.get_rng_state()}, state_path)
@@ -288,7 +291,8 @@ def fit(s: Settings) -> dict[str, Any]:
     metrics = {"classes": train.classes, "train_samples": len(train), "valid_samples": len(valid),
                "test_samples": len(test), "balance_sources": s.balance_sources,
                "extra_readings": s.extra_readings, "inputs": s.inputs,
-               "finetune_embedder": s.finetune_embedder, "best_epoch": best["epoch"], "epochs": s.epochs,
+               "finetune_embedder": s.finetune_embedder, "embedder_lr_scale": s.embedder_lr_scale,
+               "best_epoch": best["epoch"], "epochs": s.epochs,
                "valid_accuracy": accuracy_by_source(valid_logits, valid),
                "test_accuracy": accuracy_by_source(test_logits, test),
                "temperature": temperature, "train_seconds": round(seconds, 1),
@@ -296,7 +300,7 @@ def fit(s: Settings) -> dict[str, Any]:
                "data": [str(d) for d in s.data], "excluded_sources": s.exclude_source,
                "sources": sorted(set(train.sources)), "history": history}
     meta = {k: metrics[k] for k in ("best_epoch", "epochs", "balance_sources", "extra_readings", "finetune_embedder",
-                                    "valid_accuracy",
+                                    "embedder_lr_scale", "valid_accuracy",
                                     "test_accuracy", "temperature", "seed", "data", "excluded_sources", "sources",
                                     "train_samples")}
     model_lib.save_checkpoint(weights, net, train.classes, config, meta)

@@ -111,6 +111,7 @@ class FrameResult:
     suggestions: tuple[str, ...] = ()  # the lexicon's best words for the last finished word
     timings: dict[str, float] = field(default_factory=dict)  # ms per stage
     adapted: int | None = None  # letters signer adaptation has learnt from (None: --no-adapt)
+    motion: str | None = None  # the letter read from the hand's motion on this frame (J, Z), if any
 
 
 def group_views(views: list[list[keypoints.Hand]]) -> list[list[keypoints.Hand]]:
@@ -293,7 +294,8 @@ class Recogniser:
         return FrameResult(results, spelling, committed, self.text.text, self.speller.progress(timestamp_ms),
                            self.text.letters, self.text.suggestions,
                            {"landmarker": (t1 - t0) * 1000, "model": (t2 - t1) * 1000},
-                           None if self.adapter is None else self.adapter.samples)
+                           None if self.adapter is None else self.adapter.samples,
+                           None if motion_letter is None else motion_letter.letter)
 
     def _motion_letter(self, hands: list[keypoints.Hand], keys: list[str], timestamp_ms: float) -> MotionLetter | None:
         """Each hand's path to its MotionLetters; a J or Z read from one of them (None: none)."""

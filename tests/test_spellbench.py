@@ -40,6 +40,15 @@ def test_scores_of_known_outcomes():
     assert summary["overall"]["names.lexicon"]["word_accuracy"] == 1.0
 
 
+def test_j_and_z_read_from_motion_that_a_word_does_not_need_are_false():
+    words = [{"kind": "dictionary", "word": "JAZZ", "seconds": 20.0, "letters": "JAZZ", "lexicon": "JAZZ",
+              "motion": ["J", "Z", "Z", "Z"]},  # one Z too many
+             {"kind": "names", "word": "ANNA", "seconds": 10.0, "letters": "ANNA", "lexicon": "ANNA", "motion": ["J"]}]
+    idle = {"no hand": {"seconds": 30.0, "commits": [], "motion": ["Z"]}}
+    summary = spelling_scores.summarise({"s": {"words": words, "idle": idle}})
+    assert summary["overall"]["false_motion_per_minute"] == pytest.approx(3 / 1.0)
+
+
 def test_names_are_decoded_as_names_the_lexicon_does_not_know():
     """UNESCO is in the English list; a benchmark name must be one the lexicon does not know, so
     the misread UNESCA is not put right unless --known-names, while WATEP still becomes WATER."""
