@@ -10,6 +10,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+
+from dataset import motion_paths, motion_streams  # noqa: E402  (the repo is on sys.path now)
 SHARED_DATA = Path(os.environ.get("ASL_SHARED_DATA", REPO.parent / "shared" / "data"))
 WEIGHTS = REPO / "keypoint_model_L_cnn_50.pth"
 
@@ -61,10 +63,9 @@ def static_hands(letter: str) -> np.ndarray:
     return np.load(SHARED_DATA / "more-signers" / "tresajoby" / "static" / f"{letter}.npy").reshape(-1, 21, 3)
 
 
-def traced_stream(letter: str, start: str, seed: int, fps: float = 30.0) -> "motion_streams.Stream":
+def traced_stream(letter: str, start: str, seed: int, fps: float = 30.0) -> motion_streams.Stream:
     """A still `start` hand (1 s, long enough to commit), `letter` traced from it (0.7 s), its end
     pose held 1 s: camera jitter on every frame (tests of J and Z spelled from motion)."""
-    from dataset import motion_paths, motion_streams
     rng = np.random.default_rng(seed)
     hand = motion_paths.normalise(static_hands(start)[seed][None])[0]
     key = motion_paths.synthetic_motion(hand, letter, rng, 60)
