@@ -28,6 +28,8 @@ def job_frames(video: str, weights: str, warmup_frames: int) -> dict:
     from realtime import overlay
     from realtime import recogniser as live
     from classifiers.classifier import load_classifier
+    from classifiers.motion_letters import MotionModel
+    from spelling.confusion_channel import SHIPPED, SignerSubstitutions, load_channel
     from spelling.lexicon import Lexicon
     from spelling.text_entry import TextEntry
     from spelling.word_decoder import WordDecoder
@@ -38,8 +40,11 @@ def job_frames(video: str, weights: str, warmup_frames: int) -> dict:
     bare = bare_landmarker(True, live.MAX_HANDS)
     detector = keypoints.HandDetector(mode="video", max_hands=live.MAX_HANDS)
     clf = load_classifier(weights)
-    text = TextEntry(WordDecoder(Lexicon.english(), clf.classes))  # main.py's default --lexicon en
-    recogniser = live.Recogniser(detector, clf, text=text, adapt=live.ADAPT)  # main.py's defaults
+    # main.py's defaults: --lexicon en, the shipped --channel with the signer's swaps, --adapt, --motion-letters
+    text = TextEntry(WordDecoder(Lexicon.english(), clf.classes, channel=load_channel(SHIPPED),
+                                 signer=SignerSubstitutions()))
+    recogniser = live.Recogniser(detector, clf, text=text, adapt=live.ADAPT,
+                                 motion_model=MotionModel.load() if live.MOTION_LETTERS else None)
     two = [keypoints.HandDetector(mode="video", max_hands=live.MAX_HANDS) for _ in range(2)]
     both_views = live.Recogniser(two[0], clf, mirror_detector=two[1])  # --both-views: frame + mirror image
     canvas = np.empty_like(frames[0])
