@@ -76,7 +76,9 @@ def print_table(title: str, summary: dict[str, Any]) -> None:
     print(f"\n{title}\n{'signer':<22} {'dict words %':>14} {'dict CER %':>12} {'names %':>12} {'names CER %':>12} "
           f"{'letters/min':>12} {'idle/min':>9} {'extra/100':>9} {'J/Z/min':>9}\n{'':<22} {'letters lex':>14} "
           f"{'letters lex':>12} {'letters lex':>12} {'letters lex':>12} {'lex':>12} {'':>9} {'letters':>9} {'false':>9}")
-    rows = [*summary["signers"].items(), ("all signers", summary["overall"])]
+    wordless = [name for name, s in summary["signers"].items()
+                if s["dictionary.letters"]["words"] + s["names.letters"]["words"] == 0]
+    rows = [*((n, s) for n, s in summary["signers"].items() if n not in wordless), ("all signers", summary["overall"])]
     for name, s in rows:
         cells = [f"{100 * s[f'{k}.letters'][m]:>6.1f} {100 * s[f'{k}.lexicon'][m]:>5.1f}"
                  for k, m in (("dictionary", "word_accuracy"), ("dictionary", "cer"), ("names", "word_accuracy"),
@@ -84,6 +86,8 @@ def print_table(title: str, summary: dict[str, Any]) -> None:
         print(f"{name:<22} {cells[0]:>14} {cells[1]:>12} {cells[2]:>12} {cells[3]:>12} "
               f"{s['dictionary.lexicon']['letters_per_minute']:>12.1f} {s['idle']['false_commits_per_minute']:>9.2f} "
               f"{s['extra_per_100_letters']:>9.2f} {s['false_motion_per_minute']:>9.2f}")
+    if wordless:
+        print(f"(no word of the lists can be spelled with the letters of {', '.join(wordless)}: idle stretches only)")
     if "picks_per_word" in summary["overall"]:
         print(f"\nonce the user put words right with a suggestion or undo (--picks)\n{'signer':<22} "
               f"{'dict words %':>14} {'dict CER %':>12} {'names %':>12} {'picks/word':>12}")

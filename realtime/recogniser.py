@@ -54,7 +54,8 @@ SETTLE_MS = 300  # after a hand appears, its landmarks settle this long before m
 WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
 ADAPT = True  # learn the signer's hand from the words they spell (adaptation.py; chosen with spellbench.py: README)
 MOTION_LETTERS = True  # read J and Z from the hand's motion on streams (motion_letters.py)
-MOTION_STARTS = {"J": "IJ", "Z": "DGLRXZ"}  # held signs a motion letter begins from (read as these)
+MOTION_STARTS = {"J": "IJY", "Z": "DGLRXZ"}  # what one frame of the motion's hand is read as: the held
+# sign it begins from, its end pose, and the hand's reading when it is reported (else it is no J or Z)
 MOTION_LEAD_MS = 1000.0  # such a sign committed at most this long before the motion began is replaced
 MOTION_ABSORB_MS = 1000.0  # a sign like its start beginning up to this long after a motion letter is its end pose
 PROBE_FRAMES = 3  # on streams, while the last resort holds the hand: every this many frames the
@@ -111,7 +112,7 @@ class FrameResult:
     suggestions: tuple[str, ...] = ()  # the lexicon's best words for the last finished word
     timings: dict[str, float] = field(default_factory=dict)  # ms per stage
     adapted: int | None = None  # letters signer adaptation has learnt from (None: --no-adapt)
-    motion: str | None = None  # the letter read from the hand's motion on this frame (J, Z), if any
+    motion: str | None = None  # the letter read from the hand's motion and committed on this frame (J, Z), if any
 
 
 def group_views(views: list[list[keypoints.Hand]]) -> list[list[keypoints.Hand]]:
@@ -288,14 +289,14 @@ class Recogniser:
         if committed is not None:
             self.text.commit(committed, self.speller.sign_proba, self._sample(scores, spelling, len(hands)),
                              timestamp_ms)
-        if motion_letter is not None:
-            committed = self._commit_motion(motion_letter)
+        motion = None if motion_letter is None else self._commit_motion(motion_letter, chosen.letter)
+        committed = motion or committed
         t2 = time.perf_counter()
         return FrameResult(results, spelling, committed, self.text.text, self.speller.progress(timestamp_ms),
                            self.text.letters, self.text.suggestions,
                            {"landmarker": (t1 - t0) * 1000, "model": (t2 - t1) * 1000},
                            None if self.adapter is None else self.adapter.samples,
-                           None if motion_letter is None else motion_letter.letter)
+                           motion)
 
     def _motion_letter(self, hands: list[keypoints.Hand], keys: list[str], timestamp_ms: float) -> MotionLetter | None:
         """Each hand's path to its MotionLetters; a J or Z read from one of them (None: none)."""
@@ -309,18 +310,19 @@ class Recogniser:
             found = paths.update(timestamp_ms, hand.landmarks, hand.handedness) or found
         return found
 
-    def _commit_motion(self, motion: MotionLetter) -> str | None:
-        """A J or Z read from motion: it takes the place of what the static model committed during the
-        motion and of the sign it began from, and the sign it ends in (read as a letter like its
-        start) commits nothing."""
+    def _commit_motion(self, motion: MotionLetter, reading: str | None) -> str | None:
+        """A J or Z read from motion, while the hand's letter reads `reading` (None: unsure): unless
+        that is a letter of another shape (a hand moving between letters), it takes the place of
+        what the static model committed during the motion and of the sign it began from, and the
+        sign it ends in (read as a letter like its start) commits nothing."""
         classes = list(self.classifier.classes)
-        if motion.letter not in classes:
+        starts = MOTION_STARTS.get(motion.letter, motion.letter)
+        if motion.letter not in classes or (reading is not None and reading not in starts):
             return None
-        self.speller.claim(motion.t_ms + MOTION_ABSORB_MS, MOTION_STARTS.get(motion.letter, motion.letter))
+        self.speller.claim(motion.t_ms + MOTION_ABSORB_MS, starts)
         proba = np.full(len(classes), (1.0 - motion.probability) / (len(classes) - 1), np.float32)
         proba[classes.index(motion.letter)] = motion.probability
-        self.text.commit_motion(motion.letter, proba, motion.start_ms, MOTION_STARTS.get(motion.letter, ""),
-                                MOTION_LEAD_MS)
+        self.text.commit_motion(motion.letter, proba, motion.start_ms, starts, MOTION_LEAD_MS)
         return motion.letter
 
     def _track_absence(self, found: bool, timestamp_ms: float) -> None:

@@ -99,3 +99,31 @@ def test_a_still_i_spells_i_with_motion_letters_on():
     times = np.arange(0, 3000, 1000 / FPS)
     frames = hand[None] + rng.normal(0, 0.001, (len(times), 21, 3))
     assert spell(ms.Stream(times, frames.astype(np.float32), "Right"), motion=True) == "I"
+
+
+class ReadsAs:
+    """A letter model that reads every hand as `letter` (confidence 0.9)."""
+
+    def __init__(self, letter: str) -> None:
+        from dataset.dataset_layout import KAGGLE_CLASSES
+        self.classes = list(KAGGLE_CLASSES)
+        self.proba = np.full(len(self.classes), 0.1 / (len(self.classes) - 1), np.float32)
+        self.proba[self.classes.index(letter)] = 0.9
+
+    def predict_proba(self, landmarks: np.ndarray, right: np.ndarray) -> np.ndarray:
+        return np.tile(self.proba, (len(landmarks), 1))
+
+
+@needs_data
+def test_a_j_path_traced_by_a_hand_of_another_shape_is_no_j():
+    """The same J path: a hand read as I all along spells J; one read as T (a hand moving between
+    other letters along a hook) gives no J and spells what it spells without motion letters."""
+    def play(reads: str, motion: bool) -> tuple[str, list[str]]:
+        recogniser = live.Recogniser(None, ReadsAs(reads), motion_model=ml.MotionModel.load() if motion else None)
+        stream = traced_stream("J", "I", 0)
+        found = [recogniser.process_hands([keypoints.Hand(lm, "Right", 0.95)], float(t)).motion
+                 for t, lm in zip(stream.times, stream.landmarks)]
+        recogniser.finish()
+        return recogniser.text.letters, [m for m in found if m]
+    assert play("I", True) == ("J", ["J"])
+    assert play("T", True) == (play("T", False)[0], [])

@@ -142,12 +142,13 @@ export class Recogniser {
         ? [scores.calibrated[spelling], scores.hidden[spelling]] : null;
       this.text.commit(committed, this.speller.signProba, sample, t);
     }
-    if (motionLetter !== null) committed = this.commitMotion(motionLetter);
+    const motion = motionLetter === null ? null : this.commitMotion(motionLetter, chosen.letter);
+    committed = motion ?? committed;
     return {
       hands: results, spelling: spelling < 0 ? null : spelling, committed, text: this.text.text,
       progress: this.speller.progress(t), letters: this.text.letters, suggestions: this.text.suggestions,
       timings: { landmarker: t1 - t0, model: performance.now() - t1 },
-      adapted: this.adapter ? this.adapter.samples : null,
+      adapted: this.adapter ? this.adapter.samples : null, motion,
     };
   }
 
@@ -162,13 +163,14 @@ export class Recogniser {
     return found;
   }
 
-  /** A J or Z read from motion replaces what the static model committed during the motion and the
-   * sign it began from; the sign it ends in (read as a letter like its start) commits nothing. */
-  commitMotion(motion) {
+  /** A J or Z read from motion while the hand reads `reading` (null: unsure): unless that is a
+   * letter of another shape, it replaces what the static model committed during the motion and the
+   * sign it began from, and the sign it ends in (read as a letter like its start) commits nothing. */
+  commitMotion(motion, reading) {
     const classes = this.classifier.classes;
     const c = classes.indexOf(motion.letter);
-    if (c < 0) return null;
     const starts = this.settings.motion_starts[motion.letter] ?? motion.letter;
+    if (c < 0 || (reading !== null && !starts.includes(reading))) return null;
     this.speller.claim(motion.tMs + this.settings.motion_absorb_ms, starts);
     const proba = new Float32Array(classes.length).fill((1 - motion.probability) / (classes.length - 1));
     proba[c] = motion.probability;
