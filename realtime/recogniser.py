@@ -361,16 +361,14 @@ class Recogniser:
         """Empty the spelled text."""
         self.text.clear()
         self.speller.release()
-        for paths in self._paths.values():
-            paths.reset()
+        self._paths.clear()  # a new MotionLetters per hand from the next frame
 
     def new_signer(self) -> None:
         """Someone else signs now: forget what signer adaptation and the decoder's swaps have learnt."""
         if self.adapter is not None:
             self.adapter.reset()
         self.text.new_signer()
-        for paths in self._paths.values():
-            paths.reset()
+        self._paths.clear()  # a new MotionLetters per hand from the next frame
 
     def close(self) -> None:
         """Stop the mirror-view thread (the detectors belong to the caller)."""

@@ -212,14 +212,14 @@ export class Recogniser {
   clear() {
     this.text.clear();
     this.speller.release();
-    for (const paths of this.paths.values()) paths.reset();
+    this.paths.clear();  // a new MotionLetters per hand from the next frame
   }
 
   /** Someone else signs now: forget what signer adaptation and the decoder's swaps have learnt. */
   newSigner() {
     if (this.adapter) this.adapter.reset();
     this.text.decoder?.signer?.reset();  // the decoder's swaps learnt from this signer's words
-    for (const paths of this.paths.values()) paths.reset();
+    this.paths.clear();  // a new MotionLetters per hand from the next frame
   }
 }
 
