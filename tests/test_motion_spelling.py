@@ -4,6 +4,8 @@ stays I, letters before the motion stay, and the rules the recogniser applies (s
 text_entry.TextEntry.commit_motion) on their own."""
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -70,13 +72,19 @@ def test_a_motion_letter_keeps_letters_that_are_not_its_start_or_too_old():
 
 
 # ----------------------------------------------------------------------------- on streams
-def spell(stream: ms.Stream, motion: bool) -> str:
-    """The letters main.py's live path commits for a landmark stream (the tracker's output)."""
+@functools.lru_cache(maxsize=None)
+def shipped_models() -> tuple:
+    """The shipped letter model (ONNX) and motion model, loaded once for every stream."""
     from classifiers.classifier_base import default_class_mapping
     from classifiers.onnx_classifier import OnnxClassifier
     weights = REPO / "keypoint_model_L_cnn_50.onnx"
-    recogniser = live.Recogniser(None, OnnxClassifier(weights, default_class_mapping(weights)),
-                                 motion_model=ml.MotionModel.load() if motion else None)
+    return OnnxClassifier(weights, default_class_mapping(weights)), ml.MotionModel.load()
+
+
+def spell(stream: ms.Stream, motion: bool) -> str:
+    """The letters main.py's live path commits for a landmark stream (the tracker's output)."""
+    letters, motion_model = shipped_models()
+    recogniser = live.Recogniser(None, letters, motion_model=motion_model if motion else None)
     for t, lm in zip(stream.times, stream.landmarks):
         hands = [] if np.isnan(lm).any() else [keypoints.Hand(lm.astype(np.float32), stream.handedness, 0.95)]
         recogniser.process_hands(hands, float(t))
@@ -135,18 +143,8 @@ def test_recorded_j_and_z_spell_through_the_live_path():
     that the live path keeps what the model reads, not a held-out figure), each after its first
     frame held 0.5 s, at 15 fps, through the shipped letter model: at least 95 of each spell
     just that letter, and none the other one."""
-    from classifiers.classifier_base import default_class_mapping
-    from classifiers.onnx_classifier import OnnxClassifier
-    weights = REPO / "keypoint_model_L_cnn_50.onnx"
-    letters, model = OnnxClassifier(weights, default_class_mapping(weights)), ml.MotionModel.load()
     for letter, sequences in motion_paths.read_sequences(SHARED_DATA).items():
-        spelled = []
-        for k, sequence in enumerate(sequences):
-            stream = ms.recorded_stream(sequence.reshape(-1, 21, 3), letter, np.random.default_rng(k), fps=15.0)
-            recogniser = live.Recogniser(None, letters, motion_model=model)
-            for t, lm in zip(stream.times, stream.landmarks):
-                recogniser.process_hands([keypoints.Hand(lm, stream.handedness, 0.95)], float(t))
-            recogniser.finish()
-            spelled.append(recogniser.text.letters)
+        spelled = [spell(ms.recorded_stream(sequence.reshape(-1, 21, 3), letter, np.random.default_rng(k), fps=15.0),
+                         motion=True) for k, sequence in enumerate(sequences)]
         assert sum(s == letter for s in spelled) >= 95, (letter, spelled)
         assert not any(({"J", "Z"} - {letter}) & set(s) for s in spelled), (letter, spelled)
