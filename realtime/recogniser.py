@@ -51,6 +51,7 @@ SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the f
 MOVE_THRESHOLD = 0.12  # palm sizes the hand moves within MOTION_MS that end a sign (chosen with spellbench.py)
 MOTION_MS = 150  # the window the hand's motion is measured over
 SETTLE_MS = 300  # after a hand appears, its landmarks settle this long before motion counts (speller.HandMotion)
+RELABEL_PALMS = 3.0  # a hand read as the other hand within this many palm sizes of one gone since the last frame is it
 WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
 ADAPT = True  # learn the signer's hand from the words they spell (adaptation.py; chosen with spellbench.py: README)
 MOTION_LETTERS = True  # read J and Z from the hand's motion on streams (motion_letters.py)
@@ -193,6 +194,7 @@ class Recogniser:
         self._motions: dict[str, speller.HandMotion] = {}
         self.motion_model = None if independent_frames else motion_model  # photos keep the single-frame reading
         self._paths: dict[str, MotionLetters] = {}  # per hand: J and Z from its path
+        self._keys: list[str] = []  # the last frame's hands
 
     def _read(self, detector: keypoints.HandDetector, rgb: np.ndarray, ts: int | None,
               way: int) -> list[list[keypoints.Hand]]:
@@ -260,6 +262,7 @@ class Recogniser:
             if len(readings) > len(hands):  # one row per hand: its readings combined
                 proba = combine_views(proba, [i for i, group in enumerate(groups) for _ in group])[1]
         keys = hand_keys(hands)
+        self._follow_relabelled(hands, keys)
         for key in self._smoothers.keys() - set(keys):
             self._smoothers[key].update(timestamp_ms, None)
             if key in self._motions:
@@ -297,6 +300,28 @@ class Recogniser:
                            {"landmarker": (t1 - t0) * 1000, "model": (t2 - t1) * 1000},
                            None if self.adapter is None else self.adapter.samples,
                            motion)
+
+    def _follow_relabelled(self, hands: list[keypoints.Hand], keys: list[str]) -> None:
+        """A hand the landmarker reads as the other hand from one frame to the next (its handedness
+        flipping on a held sign, a photo saved mirrored) is the same hand: it keeps the smoothing and
+        motion it had under the label it had on the last frame, so a flip is neither a new sign nor
+        a hand that cannot have moved.  A hand takes over the nearest hand gone since the last frame,
+        within RELABEL_PALMS palm sizes.  Its J/Z path starts again: a path read under one
+        label does not go on under the other."""
+        gone = [k for k in self._keys if k not in keys and k in self._motions]
+        for hand, key in zip(hands, keys):
+            if key in self._keys or not gone:
+                continue
+            near = min(gone, key=lambda k: self._motions[k].palms_from(hand.landmarks))
+            if self._motions[near].palms_from(hand.landmarks) > RELABEL_PALMS:
+                continue
+            gone.remove(near)
+            for states in (self._smoothers, self._motions):
+                if near in states:
+                    states[key] = states.pop(near)
+                else:
+                    states.pop(key, None)
+        self._keys = keys
 
     def _motion_letter(self, hands: list[keypoints.Hand], keys: list[str], timestamp_ms: float) -> MotionLetter | None:
         """Each hand's path to its MotionLetters; a J or Z read from one of them (None: none)."""

@@ -82,6 +82,7 @@ class Settings:
     move_threshold: float = recogniser.MOVE_THRESHOLD
     motion_ms: float = recogniser.MOTION_MS
     settle_ms: float = recogniser.SETTLE_MS
+    relabel_palms: float = recogniser.RELABEL_PALMS
     motion_letters: bool = recogniser.MOTION_LETTERS
 
 

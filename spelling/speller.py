@@ -16,7 +16,9 @@ Rules
 - Motion (`HandMotion`, one per hand): how far the hand has moved lately, scale-free: the largest
   mean displacement of its landmarks between this frame and any frame of the last `window_ms`,
   in palm sizes, not counting the landmarker settling on a hand it has just found.  Above a
-  threshold (recogniser.MOVE_THRESHOLD) the hand is moving: between signs.
+  threshold (recogniser.MOVE_THRESHOLD) the hand is moving: between signs.  A hand is one hand
+  whatever the landmarker calls it: one read as the other hand from one frame to the next (its
+  handedness flipping on a held sign, a photo saved mirrored) keeps its motion (recogniser.py).
 - Committing (`Speller`): one letter per held sign.  A sign is the stretch of frames while the
   hand stays still; it commits once, when it has shown a letter for `hold_ms` (dips shorter than
   `gap_ms` bridged), as the class with the most probability mass over the sign's letter frames
@@ -125,6 +127,13 @@ class HandMotion:
     def lost(self) -> None:
         """A frame without the hand: the next one it appears in starts settling again."""
         self._lost = True
+
+    def palms_from(self, landmarks: np.ndarray) -> float:
+        """How far `landmarks` lie from the hand's last frame, in palm sizes (inf before any frame)."""
+        if not self._frames:
+            return np.inf
+        xy = np.asarray(landmarks, np.float64)[:, :2]
+        return float(np.linalg.norm(xy - self._frames[-1][1], axis=1).mean()) / max(palm_size(xy), 1e-6)
 
     def update(self, t_ms: float, landmarks: np.ndarray) -> float:
         """Add the hand's landmarks (21 x 3, x and y in one unit) at `t_ms`; how far it has moved."""

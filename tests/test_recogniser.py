@@ -229,3 +229,50 @@ def test_delete_after_a_finished_word_edits_the_text():
     for _ in range(3):
         text.commit("del")
     assert text.text == "A" and text.last is None and not text.undo()
+
+
+class NearestHand:
+    """Reads a hand as the letter whose template hand it lies nearest to (confidence 0.9)."""
+    classes = CLASSES
+
+    def __init__(self, templates: dict[str, np.ndarray]) -> None:
+        self.templates = templates
+
+    def predict_proba(self, landmarks: np.ndarray, right: np.ndarray) -> np.ndarray:
+        return np.stack([proba(min(self.templates, key=lambda c: float(np.abs(lm - self.templates[c]).sum())))
+                         for lm in landmarks])
+
+
+def spell_hands(word: str, labels: list[str], seconds: float = LETTER_S, jitter: float = 0.0) -> str:
+    """`word` as synthetic hands through process_hands, a cut between letters (as between photos),
+    the frames' handedness labels taken from `labels` in turn; the letters committed."""
+    from conftest import synthetic_hand
+    rng = np.random.default_rng(0)
+    open_hand = synthetic_hand(rng)
+    templates = {}
+    for c, folded in zip(sorted(set(word)), ((), (0, 1), (2, 3), (1, 4), (0, 2, 4))):  # two fingers apart or more
+        hand = open_hand.copy()
+        for finger in folded:  # folded halfway to the wrist
+            hand[1 + 4 * finger:5 + 4 * finger] = hand[0] + (hand[1 + 4 * finger:5 + 4 * finger] - hand[0]) * 0.5
+        templates[c] = hand
+    recogniser = live.Recogniser(None, NearestHand(templates), hold_s=HOLD_S, text=TextEntry())
+    frame = 0
+    for letter in word:
+        for _ in range(round(seconds * FPS)):
+            hand = templates[letter] + rng.normal(0, jitter, (21, 3)).astype(np.float32)
+            recogniser.process_hands([keypoints.Hand(hand, labels[frame % len(labels)], 0.9)], frame * 1000 / FPS)
+            frame += 1
+    recogniser.finish()
+    return recogniser.text.letters.strip()
+
+
+def test_a_hand_read_as_the_other_hand_at_each_letter_still_spells_every_letter():
+    """Photos saved part mirrored (or the landmarker's handedness flipping between letters): each
+    letter's hand comes under the other label, and each is still a new sign."""
+    per_letter = [label for label in ("Right", "Left") for _ in range(round(LETTER_S * FPS))]
+    assert spell_hands("DANCE", per_letter) == "DANCE"
+
+
+def test_a_still_hand_whose_handedness_flickers_is_one_letter():
+    """The landmarker's handedness flickering on a held sign is not a movement: one letter."""
+    assert spell_hands("A", ["Right"] * 3 + ["Left"] * 3, seconds=2.0, jitter=0.001) == "A"

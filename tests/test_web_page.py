@@ -316,10 +316,10 @@ MOTION_JS = """async ([streams]) => {
   const classifier = await loadClassifier(ort, asl.config.model);
   const model = await loadMotionModel(asl.config.motion);
   const out = [];
-  for (const [times, frames] of streams) {
+  for (const [times, frames, labels] of streams) {
     const landmarker = {  // a 1x1 frame whose hand is the stream's: the tracker's output
       detectForVideo: (i) => ({ landmarks: [frames[i].map(([x, y, z]) => ({ x, y, z }))],
-                                handedness: [[{ categoryName: 'Right', score: 0.95 }]] }) };
+                                handedness: [[{ categoryName: labels ? labels[i] : 'Right', score: 0.95 }]] }) };
     const settings = { ...asl.config.settings, adapt: false };
     const recogniser = new Recogniser(landmarker, classifier, settings, new TextEntry(null), null, null, model);
     const committed = [];
@@ -347,6 +347,25 @@ def test_j_and_z_from_motion_spell_as_python_does(page) -> None:
         recogniser.finish()
         assert page_result == {"committed": committed, "letters": recogniser.text.letters}
         assert recogniser.text.letters == stream.motions[0][0]
+
+
+@needs_data
+def test_a_hand_read_as_the_other_hand_spells_as_python_does(page) -> None:
+    """One person's D, A, N, C, E held 0.8 s each, cut from one to the next, each letter's hand
+    read as the other hand from the last (photos saved part mirrored): the page and recogniser.py
+    commit the same letters on the same frames, one a letter."""
+    from conftest import static_hands
+    from realtime.recogniser import Recogniser
+    frames = np.concatenate([np.repeat(static_hands(c)[:1], 24, axis=0) for c in "DANCE"])
+    labels = [("Right", "Left")[i // 24 % 2] for i in range(len(frames))]
+    times = np.arange(len(frames)) * 1000 / 30
+    got = page.evaluate(MOTION_JS, [[[times.tolist(), frames.tolist(), labels]]])[0]
+    recogniser = Recogniser(None, OnnxClassifier(ONNX))
+    committed = [recogniser.process_hands([keypoints.Hand(lm, label, 0.95)], float(t)).committed
+                 for t, lm, label in zip(times, frames, labels)]
+    recogniser.finish()
+    assert got == {"committed": committed, "letters": recogniser.text.letters}
+    assert len(recogniser.text.letters.strip()) == 5
 
 
 # ----------------------------------------------------------------------------- end to end

@@ -50,6 +50,7 @@ export class Recogniser {
     this.motions = new Map();
     this.motionModel = settings.motion_letters ? motionModel : null;
     this.paths = new Map();  // per hand: J and Z from its path
+    this.keys = [];  // the last frame's hands
     this.lastTs = -1;
     this.canvas = null;
     this.adapter = settings.adapt ? new SignerAdapter(classifier.classes, adaptation) : null;
@@ -100,6 +101,26 @@ export class Recogniser {
     return this.canvas;
   }
 
+  /** A hand read as the other hand from one frame to the next keeps the smoothing and motion it
+   * had under its last frame's label: the nearest hand gone since, within settings.relabel_palms
+   * palm sizes; its J/Z path starts again (recogniser.py's _follow_relabelled). */
+  followRelabelled(hands, keys) {
+    const gone = this.keys.filter((k) => !keys.includes(k) && this.motions.has(k));
+    hands.forEach((hand, i) => {
+      if (this.keys.includes(keys[i]) || !gone.length) return;
+      const near = gone.reduce((a, b) => (this.motions.get(b).palmsFrom(hand.landmarks) < this.motions.get(a).palmsFrom(hand.landmarks) ? b : a));
+      if (this.motions.get(near).palmsFrom(hand.landmarks) > this.settings.relabel_palms) return;
+      gone.splice(gone.indexOf(near), 1);
+      for (const states of [this.smoothers, this.motions]) {
+        if (states.has(near)) {
+          states.set(keys[i], states.get(near));
+          states.delete(near);
+        } else states.delete(keys[i]);
+      }
+    });
+    this.keys = keys;
+  }
+
   /** Recognise one frame taken at `t` ms (increasing); the FrameResult of recogniser.py. */
   async process(frame, width, height, t) {
     const t0 = performance.now();
@@ -109,6 +130,7 @@ export class Recogniser {
     const scores = hands.length ? await this.classifier.predict(hands) : { proba: [], hidden: null };
     const proba = scores.proba;
     const keys = handKeys(hands);
+    this.followRelabelled(hands, keys);
     for (const [key, smoother] of this.smoothers) {
       if (keys.includes(key)) continue;
       smoother.update(t, null);

@@ -85,6 +85,15 @@ export class HandMotion {
     this.isLost = true;
   }
 
+  /** How far `landmarks` lie from the hand's last frame, in palm sizes (Infinity before any frame). */
+  palmsFrom(landmarks) {
+    if (!this.frames.length) return Infinity;
+    const old = this.frames[this.frames.length - 1][1];
+    let sum = 0;
+    for (let k = 0; k < 21; k++) sum += Math.hypot(landmarks[3 * k] - old[3 * k], landmarks[3 * k + 1] - old[3 * k + 1]);
+    return sum / 21 / Math.max(palmSize(landmarks), 1e-6);
+  }
+
   /** Add the hand's landmarks at `t`; how far it has moved. */
   update(t, landmarks) {
     const distance = (old) => {
