@@ -173,7 +173,8 @@ class Recogniser:
         self.independent_frames = independent_frames
         self.threshold = threshold
         self.smooth_ms = 0.0 if independent_frames else smooth_ms
-        self.speller = speller.Speller(0.0 if independent_frames else hold_s * 1000.0, gap_ms, classifier.classes)
+        self.speller = speller.Speller(0.0 if independent_frames else hold_s * 1000.0, gap_ms, classifier.classes,
+                                       0.0 if independent_frames else MOTION_MS)
         self.move_threshold = move_threshold
         self.text = text if text is not None else TextEntry()
         self.word_pause_ms = word_pause_s * 1000.0

@@ -21,7 +21,10 @@ Rules
   handedness flipping on a held sign, a photo saved mirrored) keeps its motion (recogniser.py).
 - Committing (`Speller`): one letter per held sign.  A sign is the stretch of frames while the
   hand stays still; it commits once, when it has shown a letter for `hold_ms` (dips shorter than
-  `gap_ms` bridged), as the class with the most probability mass over the sign's letter frames
+  `gap_ms` bridged), counted from when the hand came to rest: the motion drops below the threshold
+  only once the whole motion window (`still_ms`) is still, so a sign right after a movement began
+  that long before its first still frame (a repeat of the last letter, after a small movement,
+  counts from its first still frame), as the class with the most probability mass over the sign's letter frames
   (`sign_proba`, which the lexicon rescores), so a sign whose reading flickers between two
   letters is still one letter.  The sign ends when the hand moves, or when `nothing` or no hand
   lasts longer than `gap_ms`; only then can another letter commit, the same one included: double
@@ -164,9 +167,13 @@ def palm_size(xy: np.ndarray) -> float:
 class Speller:
     """One letter per held sign (module docstring); `update` returns the class committed."""
 
-    def __init__(self, hold_ms: float, gap_ms: float = 0.0, classes: Sequence[str] | None = None) -> None:
+    def __init__(self, hold_ms: float, gap_ms: float = 0.0, classes: Sequence[str] | None = None,
+                 still_ms: float = 0.0) -> None:
         self.hold_ms = float(hold_ms)
         self.gap_ms = float(gap_ms)
+        self.still_ms = float(still_ms)  # how long a hand has been still when it stops moving (the motion window)
+        self._after_move = False  # the last frame was moving
+        self._committed: str | None = None  # the last class committed
         self.classes = None if classes is None else list(classes)  # what the probabilities are of
         self._claimed_until = -np.inf  # signs that begin before this and read as one of
         self._claimed_letters = ""  # these belong to a motion letter
@@ -176,6 +183,7 @@ class Speller:
         """End the sign, as if the hand had moved or been lowered (the next letter may repeat the last)."""
         self.current: str | None = None  # the letter shown now, while the sign shows one
         self._began: float | None = None  # when the sign began (its first still frame)
+        self._first = 0.0  # the sign's first frame
         self._start: float | None = None  # when the sign's letters began (the hold's start)
         self._seen = 0.0  # when the sign last showed a letter
         self._done = False  # the sign has committed its letter
@@ -196,7 +204,13 @@ class Speller:
         """How far the sign is towards committing, 0..1 (0 when it has committed or shows no letter)."""
         if self._done or self._start is None or self.current is None:
             return 0.0
-        return 1.0 if self.hold_ms <= 0 else min(1.0, (t_ms - self._start) / self.hold_ms)
+        return 1.0 if self.hold_ms <= 0 else min(1.0, (t_ms - self._hold_start()) / self.hold_ms)
+
+    def _hold_start(self) -> float:
+        """When the hold began: with the sign's first letter, when the hand came to rest (`still_ms`
+        before its first still frame after a movement), but for a repeat of the letter committed
+        last (a small movement between two holds) at its first still frame."""
+        return max(self._start, self._first) if self.current == self._committed else self._start
 
     def update(self, t_ms: float, letter: str | None, proba: np.ndarray | None = None,
                moving: bool = False) -> str | None:
@@ -205,9 +219,12 @@ class Speller:
         returns the class committed now, if any."""
         if moving:
             self.release()
+            self._after_move = True
             return None
-        if self._began is None:
-            self._began = t_ms
+        if self._began is None:  # a sign right after a movement began when the hand came to rest
+            self._began = t_ms - (self.still_ms if self._after_move else 0.0)
+            self._first = t_ms
+        self._after_move = False
         if letter is None or letter == NOTHING:
             away = letter == NOTHING or proba is None
             if self._start is not None and t_ms - self._seen <= self.gap_ms:  # a dip: bridged for now
@@ -218,16 +235,19 @@ class Speller:
                 self._start = self.current = None
             return None
         if self._start is None:
-            self._start = t_ms
+            self._start = self._began if t_ms == self._first else t_ms
         self.current, self._seen = letter, t_ms
         if proba is not None:
             self._mass = proba.astype(np.float64) if self._mass is None else self._mass + proba
             self._frames += 1
-        if self._done or t_ms - self._start < self.hold_ms:
+        if self._done or t_ms - self._hold_start() < self.hold_ms:
             return None
         self._done = True
         cls = self._sign_class(letter)
-        return None if self._began < self._claimed_until and cls in self._claimed_letters else cls
+        if self._began < self._claimed_until and cls in self._claimed_letters:
+            return None
+        self._committed = cls
+        return cls
 
     def _sign_class(self, letter: str) -> str:
         """The class with the most probability mass over the sign (not `nothing`); `letter`

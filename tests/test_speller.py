@@ -80,6 +80,21 @@ def test_a_moving_hand_commits_nothing_until_it_stops():
     assert s.update(2300, "A", proba("A")) == "A"  # held still for the hold
 
 
+def test_the_hold_counts_from_when_the_hand_came_to_rest():
+    """The motion drops below the threshold only once the whole motion window is still: a new
+    letter right after a movement commits `hold_ms` after the hand came to rest, `still_ms` before
+    its first still frame; a repeat of the last letter after a small movement (a double letter)
+    still needs the whole hold from its first still frame."""
+    s = speller.Speller(300, 0, CLASSES, still_ms=150)
+    assert s.update(0, "A", proba("A")) is None and s.update(300, "A", proba("A")) == "A"  # no movement before
+    assert s.update(400, "A", proba("A"), moving=True) is None
+    assert s.update(500, "B", proba("B")) is None  # still since 350
+    assert s.update(650, "B", proba("B")) == "B"
+    assert s.update(700, "B", proba("B"), moving=True) is None
+    assert s.update(800, "B", proba("B")) is None and s.update(1000, "B", proba("B")) is None  # a repeat
+    assert s.update(1100, "B", proba("B")) == "B"
+
+
 def test_an_unsure_reading_on_a_still_hand_does_not_end_the_sign():
     """Below the threshold on a still hand (a hand, no letter) pauses the sign; it does not release it."""
     assert spell([("L", 1), ("L", 0.4), ("L", 1)], still=True) == "L"

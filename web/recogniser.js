@@ -39,7 +39,7 @@ export class Recogniser {
     this.classifier = classifier;
     this.settings = settings;
     this.text = text;
-    this.speller = new Speller(settings.hold_s * 1000, settings.gap_ms, classifier.classes);
+    this.speller = new Speller(settings.hold_s * 1000, settings.gap_ms, classifier.classes, settings.motion_ms);
     const borders = [0, ...settings.borders];
     // The ways frames are read, in turn while no hand is found: [by the last resort, border].
     this.ways = [...borders.map((b) => [false, b]), ...(lastResort ? borders.map((b) => [true, b]) : [])];

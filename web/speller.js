@@ -121,10 +121,13 @@ export class HandMotion {
 
 /** One letter per held sign; `update` returns the class committed. */
 export class Speller {
-  constructor(holdMs, gapMs = 0, classes = null) {
+  constructor(holdMs, gapMs = 0, classes = null, stillMs = 0) {
     this.holdMs = holdMs;
     this.gapMs = gapMs;
     this.classes = classes;
+    this.stillMs = stillMs;  // how long a hand has been still when it stops moving (the motion window)
+    this.afterMove = false;  // the last frame was moving
+    this.committed = null;  // the last class committed
     this.claimedUntil = -Infinity;  // signs that begin before this and read as one of
     this.claimedLetters = "";  // these belong to a motion letter
     this.release();
@@ -134,6 +137,7 @@ export class Speller {
   release() {
     this.current = null;
     this.began = null;  // when the sign began (its first still frame)
+    this.first = 0;  // the sign's first frame
     this.start = null;
     this.seen = 0;
     this.done = false;
@@ -155,7 +159,13 @@ export class Speller {
   /** How far the sign is towards committing, 0..1. */
   progress(t) {
     if (this.done || this.start === null || this.current === null) return 0;
-    return this.holdMs <= 0 ? 1 : Math.min(1, (t - this.start) / this.holdMs);
+    return this.holdMs <= 0 ? 1 : Math.min(1, (t - this.holdStart()) / this.holdMs);
+  }
+
+  /** When the hold began: with the sign's first letter, when the hand came to rest, but for a
+   * repeat of the letter committed last at its first still frame (speller.py's _hold_start). */
+  holdStart() {
+    return this.current === this.committed ? Math.max(this.start, this.first) : this.start;
   }
 
   /** Feed the frame at `t`: its stable letter (null: none), its hand's smoothed probabilities
@@ -163,9 +173,14 @@ export class Speller {
   update(t, letter, proba = null, moving = false) {
     if (moving) {
       this.release();
+      this.afterMove = true;
       return null;
     }
-    if (this.began === null) this.began = t;
+    if (this.began === null) {  // a sign right after a movement began when the hand came to rest
+      this.began = t - (this.afterMove ? this.stillMs : 0);
+      this.first = t;
+    }
+    this.afterMove = false;
     if (letter === null || letter === NOTHING) {
       const away = letter === NOTHING || proba === null;
       if (this.start !== null && t - this.seen <= this.gapMs) return null;  // a dip: bridged for now
@@ -173,17 +188,19 @@ export class Speller {
       else this.start = this.current = null;  // unsure on a still hand: the same sign
       return null;
     }
-    if (this.start === null) this.start = t;
+    if (this.start === null) this.start = t === this.first ? this.began : t;
     [this.current, this.seen] = [letter, t];
     if (proba !== null) {
       if (this.mass === null) this.mass = Array.from(proba, Number);
       else for (let c = 0; c < this.mass.length; c++) this.mass[c] += proba[c];
       this.frames += 1;
     }
-    if (this.done || t - this.start < this.holdMs) return null;
+    if (this.done || t - this.holdStart() < this.holdMs) return null;
     this.done = true;
     const cls = this.signClass(letter);
-    return this.began < this.claimedUntil && this.claimedLetters.includes(cls) ? null : cls;
+    if (this.began < this.claimedUntil && this.claimedLetters.includes(cls)) return null;
+    this.committed = cls;
+    return cls;
   }
 
   /** The class with the most probability mass over the sign (not `nothing`). */
