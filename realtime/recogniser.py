@@ -313,8 +313,9 @@ class Recogniser:
         for hand, key in zip(hands, keys):
             if key in self._keys or not gone:
                 continue
-            near = min(gone, key=lambda k: self._motions[k].palms_from(hand.landmarks))
-            if self._motions[near].palms_from(hand.landmarks) > RELABEL_PALMS:
+            palms = {k: self._motions[k].palms_from(hand.landmarks) for k in gone}
+            near = min(gone, key=palms.__getitem__)
+            if palms[near] > RELABEL_PALMS:
                 continue
             gone.remove(near)
             for states in (self._smoothers, self._motions):

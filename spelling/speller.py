@@ -21,16 +21,16 @@ Rules
   handedness flipping on a held sign, a photo saved mirrored) keeps its motion (recogniser.py).
 - Committing (`Speller`): one letter per held sign.  A sign is the stretch of frames while the
   hand stays still; it commits once, when it has shown a letter for `hold_ms` (dips shorter than
-  `gap_ms` bridged), counted from when the hand came to rest: the motion drops below the threshold
-  only once the whole motion window (`still_ms`) is still, so a sign right after a movement began
-  that long before its first still frame (a repeat of the last letter, after a small movement,
-  counts from its first still frame), as the class with the most probability mass over the sign's letter frames
-  (`sign_proba`, which the lexicon rescores), so a sign whose reading flickers between two
-  letters is still one letter.  The sign ends when the hand moves, or when `nothing` or no hand
+  `gap_ms` bridged) since the hand came to rest, as the class with the most probability mass
+  over the sign's letter frames (`sign_proba`, which the lexicon rescores), so a sign whose
+  reading flickers between two letters is still one letter.  The sign ends when the hand moves, or when `nothing` or no hand
   lasts longer than `gap_ms`; only then can another letter commit, the same one included: double
   letters ("LL") need their small release movement, or the hand lowered.  A reading below the
   threshold on a still hand pauses the hold but does not end the sign.  What a commit does to
-  the text is text_entry.py's job.
+  the text is text_entry.py's job.  The motion falls below the threshold only once the whole
+  motion window (`still_ms`) is still, so a sign right after a movement began that long before
+  its first still frame; a repeat of the letter just committed (a double letter after a small
+  movement) counts its hold from its first still frame.
 - A letter read from motion (J, Z: motion_letters.py) `claim`s the signs around it: the sign
   going on and any that begins before a given time commit nothing when they read as one of the
   letters the motion looks like at rest (its end pose: I for J, D or X for Z); another letter is
@@ -136,26 +136,31 @@ class HandMotion:
         if not self._frames:
             return np.inf
         xy = np.asarray(landmarks, np.float64)[:, :2]
-        return float(np.linalg.norm(xy - self._frames[-1][1], axis=1).mean()) / max(palm_size(xy), 1e-6)
+        return mean_shift(xy, self._frames[-1][1]) / max(palm_size(xy), 1e-6)
 
     def update(self, t_ms: float, landmarks: np.ndarray) -> float:
         """Add the hand's landmarks (21 x 3, x and y in one unit) at `t_ms`; how far it has moved."""
         xy = np.asarray(landmarks, np.float64)[:, :2]
         reappeared = self._lost
         if reappeared:  # the last frame seen is the only reference, then it settles
-            moved = float(np.linalg.norm(xy - self._frames[-1][1], axis=1).mean()) if self._frames else 0.0
+            moved = mean_shift(xy, self._frames[-1][1]) if self._frames else 0.0
             self._frames.clear()
             self._settled_at, self._lost = t_ms + self.settle_ms, False
         else:
             while len(self._frames) > 1 and self._frames[0][0] < t_ms - self.window_ms:
                 self._frames.popleft()
             settling = t_ms < self._settled_at
-            moved = 0.0 if settling else max(float(np.linalg.norm(xy - old, axis=1).mean()) for _, old in self._frames)
+            moved = 0.0 if settling else max(mean_shift(xy, old) for _, old in self._frames)
         self._frames.append((t_ms, xy))
         moved /= max(palm_size(xy), 1e-6)
         held = moved if reappeared else min(moved, self._last)  # one frame's jump (a glitch) is no movement
         self._last = moved
         return held
+
+
+def mean_shift(xy: np.ndarray, old: np.ndarray) -> float:
+    """The mean distance between the landmarks of two frames (x, y)."""
+    return float(np.linalg.norm(xy - old, axis=1).mean())
 
 
 def palm_size(xy: np.ndarray) -> float:

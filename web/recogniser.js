@@ -108,8 +108,9 @@ export class Recogniser {
     const gone = this.keys.filter((k) => !keys.includes(k) && this.motions.has(k));
     hands.forEach((hand, i) => {
       if (this.keys.includes(keys[i]) || !gone.length) return;
-      const near = gone.reduce((a, b) => (this.motions.get(b).palmsFrom(hand.landmarks) < this.motions.get(a).palmsFrom(hand.landmarks) ? b : a));
-      if (this.motions.get(near).palmsFrom(hand.landmarks) > this.settings.relabel_palms) return;
+      const palms = new Map(gone.map((k) => [k, this.motions.get(k).palmsFrom(hand.landmarks)]));
+      const near = gone.reduce((a, b) => (palms.get(b) < palms.get(a) ? b : a));
+      if (palms.get(near) > this.settings.relabel_palms) return;
       gone.splice(gone.indexOf(near), 1);
       for (const states of [this.smoothers, this.motions]) {
         if (states.has(near)) {

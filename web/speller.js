@@ -68,6 +68,13 @@ export function palmSize(xy) {
   return (d(0, 5) + d(0, 17) + d(5, 17)) / 3;
 }
 
+/** The mean distance between the landmarks of two frames (flat, x and y; speller.py's mean_shift). */
+function meanShift(landmarks, old) {
+  let sum = 0;
+  for (let k = 0; k < 21; k++) sum += Math.hypot(landmarks[3 * k] - old[3 * k], landmarks[3 * k + 1] - old[3 * k + 1]);
+  return sum / 21;
+}
+
 /** How far one hand has moved over the last `windowMs`, in palm sizes, not counting the first
  * `settleMs` after it appears, nor one frame's jump (speller.py's HandMotion). */
 export class HandMotion {
@@ -88,28 +95,20 @@ export class HandMotion {
   /** How far `landmarks` lie from the hand's last frame, in palm sizes (Infinity before any frame). */
   palmsFrom(landmarks) {
     if (!this.frames.length) return Infinity;
-    const old = this.frames[this.frames.length - 1][1];
-    let sum = 0;
-    for (let k = 0; k < 21; k++) sum += Math.hypot(landmarks[3 * k] - old[3 * k], landmarks[3 * k + 1] - old[3 * k + 1]);
-    return sum / 21 / Math.max(palmSize(landmarks), 1e-6);
+    return meanShift(landmarks, this.frames[this.frames.length - 1][1]) / Math.max(palmSize(landmarks), 1e-6);
   }
 
   /** Add the hand's landmarks at `t`; how far it has moved. */
   update(t, landmarks) {
-    const distance = (old) => {
-      let sum = 0;
-      for (let k = 0; k < 21; k++) sum += Math.hypot(landmarks[3 * k] - old[3 * k], landmarks[3 * k + 1] - old[3 * k + 1]);
-      return sum / 21;
-    };
     let moved = 0;
     const reappeared = this.isLost;
     if (reappeared) {  // the last frame seen is the only reference, then it settles
-      if (this.frames.length) moved = distance(this.frames[this.frames.length - 1][1]);
+      if (this.frames.length) moved = meanShift(landmarks, this.frames[this.frames.length - 1][1]);
       this.frames = [];
       [this.settledAt, this.isLost] = [t + this.settleMs, false];
     } else {
       while (this.frames.length > 1 && this.frames[0][0] < t - this.windowMs) this.frames.shift();
-      if (t >= this.settledAt) for (const [, old] of this.frames) moved = Math.max(moved, distance(old));
+      if (t >= this.settledAt) for (const [, old] of this.frames) moved = Math.max(moved, meanShift(landmarks, old));
     }
     this.frames.push([t, landmarks]);
     moved /= Math.max(palmSize(landmarks), 1e-6);
