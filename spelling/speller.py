@@ -23,10 +23,11 @@ Rules
   hand stays still; it commits once, when it has shown a letter for `hold_ms` (dips shorter than
   `gap_ms` bridged) since the hand came to rest, as the class with the most probability mass
   over the sign's letter frames (`sign_proba`, which the lexicon rescores), so a sign whose
-  reading flickers between two letters is still one letter.  The sign ends when the hand moves, or when `nothing` or no hand
-  lasts longer than `gap_ms`; only then can another letter commit, the same one included: double
-  letters ("LL") need their small release movement, or the hand lowered.  A reading below the
-  threshold on a still hand pauses the hold but does not end the sign.  What a commit does to
+  reading flickers between two letters is still one letter.  The sign ends when the hand moves,
+  or when `nothing` or no hand lasts longer than `gap_ms`; only then can another letter commit,
+  the same one included: double letters ("LL") need their small release movement, or the hand
+  lowered.  A reading below the threshold on a still hand pauses the hold but does not end the
+  sign.  What a commit does to
   the text is text_entry.py's job.  The motion falls below the threshold only once the whole
   motion window (`still_ms`) is still, so a sign right after a movement began that long before
   its first still frame; a repeat of the letter just committed (a double letter after a small
