@@ -99,8 +99,8 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     out: dict[str, Any] = {"words": [], "idle": {}, "frames": 0}
     with contextlib.ExitStack() as stack:
         detector = stack.enter_context(keypoints.HandDetector(args.hand_model, mode="video", max_hands=live.MAX_HANDS))
-        photo_detector = None  # each photo's hand, read only for --transitions (a landmarker of its own)
-        if args.transitions:
+        photo_detector = None  # each photo's hand, for --transitions and J/Z motions (a landmarker of its own)
+        if args.transitions or args.motion_letters:
             photo_detector = stack.enter_context(keypoints.HandDetector(args.hand_model, mode="image", max_hands=1))
         player = Player(signer, args.seed, photo_detector)
         recogniser = live.Recogniser(detector, clf, threshold=args.threshold, hold_s=hold, gap_ms=gap_ms,
@@ -113,10 +113,10 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
             text.decoder = decoders[kind]
             for word in pick_words(signer, kind, count, args.seed):
                 frames = player.word(word, hold + args.slack, args.release, args.word_pause + args.pause_margin,
-                                     args.transitions)
+                                     args.transitions, args.motion_letters)
                 shown, letters, motion = len(text.text), len(text.letters), []
                 for frame, t_ms in frames_at(frames, args.fps, t_ms):
-                    if isinstance(frame, list):  # a transition: the hand's landmarks, as the tracker gives them
+                    if isinstance(frame, list):  # a transition or motion: the hand's landmarks, as the tracker gives them
                         result = recogniser.process_hands(frame, t_ms)
                     else:
                         result = recogniser.process(frame, t_ms)
@@ -344,9 +344,9 @@ def main_rescore(args: argparse.Namespace) -> int:
     runs = dict(sorted(earlier["runs"].items(), key=lambda item: item[0].split("/", 1)[1]))
     results = tables(runs, f"rescored from {args.rescore}")
     if args.json:
-        settings = {k: getattr(word_decoder, k) for k in ("PRIOR_WEIGHT", "OOV_LOG_PRIOR", "MISSED_PENALTY",
-                                                          "EXTRA_PENALTY", "MARGIN", "TOP_K", "BEAM",
-                                                          "CHANNEL_WEIGHT")}
+        settings = {k: getattr(word_decoder, k) for k in ("PRIOR_WEIGHT", "OOV_LOG_PRIOR", "OOV_LENGTH",
+                                                          "OOV_LOG_PER_LETTER", "MISSED_PENALTY", "EXTRA_PENALTY",
+                                                          "MARGIN", "TOP_K", "BEAM", "CHANNEL_WEIGHT")}
         atomic_files.write_json(args.json, {**earlier, "rescored_from": args.rescore, "lexicon": args.lexicon,
                                             "channel": args.channel, "known_names": args.known_names,
                                             "word_decoder": settings,

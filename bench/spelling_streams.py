@@ -15,6 +15,12 @@ landmarker reads it, IMAGE mode), which the live path takes as the tracker's out
 (`Recogniser.process_hands`).  This is a simulation: straight-line paths between two photos'
 landmarks, not a real hand's movement; passing shapes the classifier misreads become measurable.
 
+With motion letters (`motions`), J and Z are signed as the motions they are, not held as photos:
+the signer's photo of the hand the motion starts from (I for J, D for Z) is shown for half the
+letter's time, then the hand (its landmarks, as with transitions) traces a synthetic J or Z
+(`motion_paths.synthetic_motion`: a random path, size, speed and twist) over MOTION_S and rests
+at its end pose for MOTION_REST_S.  Also a simulation: the photo's hand moved along a drawn path.
+
 The word lists (words/dictionary.txt, words/names.txt) were written for this project.
 """
 from __future__ import annotations
@@ -33,6 +39,10 @@ from hand import keypoints
 WORD_LISTS = {"dictionary": Path(__file__).resolve().parents[1] / "words" / "dictionary.txt",
               "names": Path(__file__).resolve().parents[1] / "words" / "names.txt"}
 NO_HAND_GREY = 127  # the "no hand" frame: one flat colour
+MOTION_S = (0.6, 1.0)  # how long a J or Z takes (drawn per motion), seconds
+MOTION_REST_S = 0.2  # the hand still at the motion's end pose before the next letter
+MOTION_FRAMES = 60  # key poses of a synthetic motion (frames between them interpolated)
+MOTION_STARTS = {"J": "I", "Z": "D"}  # the photo a motion starts from (motion_paths.MOTION_HANDS)
 
 @dataclass(frozen=True)
 class Transition:
@@ -46,7 +56,40 @@ class Transition:
         return [keypoints.Hand(landmarks.astype(np.float32), self.start.handedness, self.start.score)]
 
 
-Frames = list[tuple["np.ndarray | Transition", float]]  # (RGB frame or a transition, seconds shown)
+@dataclass(frozen=True)
+class Motion:
+    """The hand tracing a J or Z: key poses (image units) from rest to rest."""
+    poses: np.ndarray  # (key poses, 21, 3)
+    handedness: str
+    score: float
+
+    @property
+    def end(self) -> keypoints.Hand:
+        """The hand at the motion's end pose."""
+        return keypoints.Hand(self.poses[-1], self.handedness, self.score)
+
+    def at(self, fraction: float) -> list[keypoints.Hand]:
+        """The hand `fraction` (0..1) of the way (between two key poses, interpolated)."""
+        x = float(np.clip(fraction, 0.0, 1.0)) * (len(self.poses) - 1)
+        i = min(int(x), len(self.poses) - 2)
+        pose = self.poses[i] + (self.poses[i + 1] - self.poses[i]) * (x - i)
+        return [keypoints.Hand(pose.astype(np.float32), self.handedness, self.score)]
+
+
+def traced(hand: keypoints.Hand, letter: str, rng: np.random.Generator) -> Motion:
+    """`hand` (a photo's, image units) tracing a synthetic `letter` (J or Z) of its own size."""
+    from dataset import motion_paths
+    lm = np.asarray(hand.landmarks, np.float64)
+    wrist = lm[0].copy()
+    size = float(np.linalg.norm(lm[1:, :2] - wrist[:2], axis=1).mean())
+    left = hand.handedness == "Left"  # synthetic motions are made from right hands
+    shape = motion_paths.canonical(((lm - wrist) / size)[None], np.array([left]))[0]
+    poses = motion_paths.canonical(motion_paths.synthetic_motion(shape, letter, rng, MOTION_FRAMES),
+                                   np.full(MOTION_FRAMES, left)) * size + wrist
+    return Motion(poses.astype(np.float32), hand.handedness, hand.score)
+
+
+Frames = list[tuple["np.ndarray | Transition | Motion", float]]  # (RGB frame or the hand's landmarks, seconds shown)
 
 
 def read_words(path: str | Path) -> list[str]:
@@ -63,8 +106,9 @@ class Signer:
     nothing: list[Path]
 
     def can_spell(self, word: str) -> bool:
-        """True when the signer has a photo of every letter of `word`."""
-        return all(self.letters.get(c) for c in word)
+        """True when the signer has a photo of every letter of `word` (and of the hand a J or Z
+        starts from, for spelling it as a motion)."""
+        return all(self.letters.get(c) and self.letters.get(MOTION_STARTS.get(c, c)) for c in word)
 
 
 def find_signers(roots: list[str | Path], names: list[str] | None = None) -> list[Signer]:
@@ -102,6 +146,7 @@ class Player:
         self.detector = detector  # IMAGE mode: each photo's hand, for transitions
         self._hands: dict[int, keypoints.Hand | None] = {}  # id of a photo's array -> its hand
         self.rng = np.random.default_rng([seed, zlib.crc32(signer.name.encode())])
+        self.motion_rng = np.random.default_rng([seed, zlib.crc32(signer.name.encode()), 1])  # J and Z paths
         self._cache: dict[Path, np.ndarray | None] = {}
         self._next: Counter[str] = Counter()
         self._order = {c: self.rng.permutation(len(p)) for c, p in signer.letters.items()}
@@ -155,21 +200,34 @@ class Player:
         return self._hands[id(rgb)]
 
     def word(self, word: str, letter_s: float, release_s: float, pause_s: float,
-             transition_ms: tuple[float, float] | None = None) -> Frames:
+             transition_ms: tuple[float, float] | None = None, motions: bool = False) -> Frames:
         """The frames of `word` signed, then `pause_s` with no hand; with `transition_ms` (shortest,
-        longest), the hand moves between two different letters for a time drawn in that range."""
+        longest), the hand moves between two different letters for a time drawn in that range;
+        with `motions`, J and Z are traced from the hand they start from (module docstring)."""
         frames: Frames = []
         for i, c in enumerate(word):
-            rgb = self.letter(c)
+            start = self.letter(MOTION_STARTS[c]) if motions and c in MOTION_STARTS else None
+            hand = None if start is None else self.hand(start)  # None: the letter's photo held instead
+            rgb = self.letter(c) if hand is None else start
             if i and word[i - 1] == c:
                 frames.append((self.no_hand, release_s))
             elif i and transition_ms is not None:
                 seconds = float(self.rng.uniform(*transition_ms)) / 1000
-                start, end = self.hand(frames[-1][0]), self.hand(rgb)
-                if start is not None and end is not None:
-                    frames.append((Transition(start, end), seconds))
-            frames.append((rgb, letter_s))
+                before, after = self._last_hand(frames), self.hand(rgb)
+                if before is not None and after is not None:
+                    frames.append((Transition(before, after), seconds))
+            if hand is None:
+                frames.append((rgb, letter_s))
+                continue
+            motion = traced(hand, c, self.motion_rng)
+            frames += [(rgb, letter_s / 2), (motion, float(self.motion_rng.uniform(*MOTION_S))),
+                       (Transition(motion.end, motion.end), MOTION_REST_S)]
         return frames + [(self.no_hand, pause_s)]
+
+    def _last_hand(self, frames: Frames) -> keypoints.Hand | None:
+        """The hand the last of `frames` ends with (a photo's, or where a motion left it)."""
+        shown = frames[-1][0]
+        return shown.end if isinstance(shown, (Transition, Motion)) else self.hand(shown)
 
     def idle(self, seconds: float, photo_s: float) -> list[tuple[str, Frames]]:
         """Idle stretches: `seconds` with no hand, and `seconds` of the signer's `nothing` photos
@@ -185,13 +243,15 @@ class Player:
 def frames_at(frames: Frames, fps: float, start_ms: float
               ) -> Iterator[tuple[np.ndarray | list[keypoints.Hand], float]]:
     """(jittered frame, timestamp in ms) at `fps` for frames shown for their seconds each; a
-    transition gives the hands of its frames instead of a picture."""
+    transition or a motion gives the hands of its frames instead of a picture."""
     t, k = start_ms, 0
     for shown, seconds in frames:
         count = max(1, round(seconds * fps))
         for i in range(count):
             if isinstance(shown, Transition):
                 yield shown.at((i + 1) / (count + 1)), t
+            elif isinstance(shown, Motion):
+                yield shown.at(i / max(count - 1, 1)), t
             else:
                 yield (np.roll(shown, k % 3, axis=1) if k % 3 else shown), t
             t += 1000.0 / fps

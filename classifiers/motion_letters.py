@@ -29,7 +29,7 @@ import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
@@ -48,6 +48,27 @@ CHORD_MIN = 0.25  # hand sizes: the least distance a point's stray is measured a
 KNUCKLE_XY = [2, 3] * 4  # the middle knuckle, for each point's x and y
 RIGHT_SIGNS = np.ones(CHANNELS)
 LEFT_SIGNS = np.where(np.isin(np.arange(CHANNELS), MIRRORED), -1.0, 1.0)  # a left hand mirrored
+
+
+def still_reading(letter: str | None, proba: np.ndarray | None, classes: Sequence[str],
+                  threshold: float) -> tuple[str | None, np.ndarray | None]:
+    """A hand's smoothed reading (`letter`, its mean probabilities `proba`) as the speller takes it
+    on a stream: J and Z's share spread over the other classes (J and Z are motions, read from the
+    hand's path; one frame of them is the shape of another letter), and a J or Z reading replaced
+    by the likeliest other class, None when that is below `threshold`."""
+    if proba is None:
+        return letter, proba
+    moving = [i for i, c in enumerate(classes) if c in CLASSES[1:]]
+    kept = np.array(proba, np.float32, copy=True)
+    kept[moving] = 0.0
+    total = float(kept.sum(dtype=np.float64))
+    if total <= 0:
+        return None, proba
+    kept /= total
+    if letter in CLASSES[1:]:
+        best = int(np.argmax(kept))
+        letter = classes[best] if kept[best] >= threshold else None
+    return letter, kept
 
 
 def inputs(settings: "Settings") -> int:

@@ -6,7 +6,10 @@ speller.Speller (one letter per held sign: the hand's motion, speller.HandMotion
 short dips bridged) -> text_entry.TextEntry (words, lexicon).  On streams, with a motion model,
 each hand's path also goes to motion_letters.MotionLetters: a J or Z read from it replaces the
 letters committed during the motion and the held sign it began from (MOTION_STARTS), and the
-sign it ends in (its end pose) commits nothing.
+sign it ends in (its end pose) commits nothing.  J and Z are then committed from motion only: the
+speller gets the hand's smoothed reading with their share spread over the other letters
+(`still_reading`), so a still hand that one frame of a J or Z resembles commits the letter it is
+read as next (D, I, X); the reading itself (the overlay, the motion's shape check) keeps them.
 
 On a stream (VIDEO mode) a hand the tracker cannot find is looked for again: from the frame
 after the one that lost it, each frame is read the next way of (no border,
@@ -38,7 +41,7 @@ from hand import keypoints
 from spelling import speller
 from realtime.adaptation import SignerAdapter, check_can_adapt
 from classifiers.classifier import Classifier, combine_views
-from classifiers.motion_letters import MotionLetter, MotionLetters, MotionModel
+from classifiers.motion_letters import MotionLetter, MotionLetters, MotionModel, still_reading
 from classifiers.classifier_base import Scores
 from spelling.text_entry import FinishedWord, TextEntry
 
@@ -195,6 +198,8 @@ class Recogniser:
         self._motions: dict[str, speller.HandMotion] = {}
         self.motion_model = None if independent_frames else motion_model  # photos keep the single-frame reading
         self._paths: dict[str, MotionLetters] = {}  # per hand: J and Z from its path
+        # J, Z -> each letter the speller took a hand read as it for (still_reading) -> when, last
+        self._stand_ins: dict[str, dict[str, float]] = {}
         self._keys: list[str] = []  # the last frame's hands
 
     def _read(self, detector: keypoints.HandDetector, rgb: np.ndarray, ts: int | None,
@@ -288,7 +293,12 @@ class Recogniser:
         chosen = speller.best(r.prediction for r in results)
         hand_index = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
         moving = not self.independent_frames and hand_index is not None and motions[hand_index] > self.move_threshold
-        committed = self.speller.update(timestamp_ms, chosen.letter, chosen.proba, moving)
+        letter, sign_proba = chosen.letter, chosen.proba
+        if self.motion_model is not None:  # J and Z come from the hand's path (_motion_letter) only
+            letter, sign_proba = still_reading(letter, sign_proba, self.classifier.classes, self.threshold)
+            if letter is not None and letter != chosen.letter:
+                self._stand_ins.setdefault(chosen.letter, {})[letter] = timestamp_ms
+        committed = self.speller.update(timestamp_ms, letter, sign_proba, moving)
         spelling = hand_index if chosen.letter is not None else None
         if committed is not None:
             self.text.commit(committed, self.speller.sign_proba, self._sample(scores, spelling, len(hands)),
@@ -341,9 +351,12 @@ class Recogniser:
         """A J or Z read from motion, while the hand's letter reads `reading` (None: unsure): unless
         that is a letter of another shape (a hand moving between letters), it takes the place of
         what the static model committed during the motion and of the sign it began from, and the
-        sign it ends in (read as a letter like its start) commits nothing."""
+        sign it ends in (read as a letter like its start) commits nothing.  A start read as the
+        motion's letter, which the speller took as another (`still_reading`), counts as its start."""
         classes = list(self.classifier.classes)
         starts = MOTION_STARTS.get(motion.letter, motion.letter)
+        starts += "".join(c for c, seen_ms in self._stand_ins.get(motion.letter, {}).items()  # the start read as
+                          if seen_ms >= motion.start_ms - MOTION_LEAD_MS and c not in starts)  # it, taken as c
         if motion.letter not in classes or (reading is not None and reading not in starts):
             return None
         self.speller.claim(motion.t_ms + MOTION_ABSORB_MS, starts)

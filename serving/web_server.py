@@ -214,6 +214,7 @@ class App:
                          "motion_lead_ms": recogniser.MOTION_LEAD_MS,
                          "motion_absorb_ms": recogniser.MOTION_ABSORB_MS},
             "decoder": {"prior_weight": word_decoder.PRIOR_WEIGHT, "oov_log_prior": word_decoder.OOV_LOG_PRIOR,
+                        "oov_length": word_decoder.OOV_LENGTH, "oov_log_per_letter": word_decoder.OOV_LOG_PER_LETTER,
                         "missed_penalty": word_decoder.MISSED_PENALTY, "extra_penalty": word_decoder.EXTRA_PENALTY,
                         "margin": word_decoder.MARGIN, "prob_floor": word_decoder.PROB_FLOOR,
                         "top_k": word_decoder.TOP_K, "beam": word_decoder.BEAM,

@@ -15,8 +15,10 @@ found by a beam search over a prefix trie of the lexicon, trying the TOP_K likel
 each position and keeping the BEAM best partial alignments (ranked by their score plus the best
 prior below their trie node).
 
-The raw letters compete as a hypothesis of their own: their log-likelihood plus PRIOR_WEIGHT *
-OOV_LOG_PRIOR.  The best word replaces them only when it scores more than `margin` above them,
+The raw letters compete as a hypothesis of their own: their log-likelihood plus PRIOR_WEIGHT x the
+log-prior of an unknown string of their length (`oov_log_prior`: OOV_LOG_PRIOR for OOV_LENGTH
+letters, each letter more or fewer one of 26, so a short code is a likelier unknown string than a
+long one).  The best word replaces them only when it scores more than `margin` above them,
 and raw letters that are a lexicon word themselves always stay.
 
 With a confusion channel (confusion_channel.py: how new people's letters get misread, and this
@@ -48,10 +50,17 @@ from spelling.lexicon import Lexicon
 PRIOR_WEIGHT = 0.7
 # The settings below were chosen with spellbench.py --rescore on half of the signers (new
 # people, fold models, hold 1 s) and checked on the other half; see the README's spelling table.
-# log P of raw letters that are no lexicon word (a name, an acronym): a third of the frequency of
-# the rarest words of a 50,000-word English list (3e-7).  Lower corrects more eagerly, higher
-# keeps more unknown strings.
-OOV_LOG_PRIOR = math.log(1e-7)
+# log P of raw letters of OOV_LENGTH letters that are no lexicon word (a name, an acronym): the
+# frequency of the rarest words of a 50,000-word English list (3e-7); each letter more divides it
+# by 26 and each letter fewer multiplies it (OOV_LOG_PER_LETTER: the letters of an unknown string
+# are any of 26).  Lower corrects more eagerly, higher keeps more unknown strings.  Chosen with
+# spellbench.py --rescore on the fold-model runs (both stream seeds, with and without transitions),
+# checked on each half of the signers: against one log-prior (1e-7) for every length, more
+# dictionary words right and fewer rightly spelled names turned into words on both halves
+# (USB -> USE, KLM -> KILL, DJ -> DID); see the model card.
+OOV_LOG_PRIOR = math.log(3e-7)
+OOV_LENGTH = 4
+OOV_LOG_PER_LETTER = math.log(1 / 26)
 # Cost of a letter of the word that was never committed (signed too briefly, or read below the
 # threshold: about 1 letter in 10 for a new person, log 0.1 = -2.3): lower (more negative)
 # restores fewer missed letters, higher turns more unknown strings into longer words.
@@ -160,7 +169,7 @@ class WordDecoder:
     def _decode(self, letters: str, probs: Sequence[np.ndarray]) -> Decoded:
         """`decode` with the channel and the signer's swaps as they are now."""
         log_p = self._log_probs(letters, probs)
-        raw = sum(log_p[i][ord(c) - 65] for i, c in enumerate(letters)) + PRIOR_WEIGHT * OOV_LOG_PRIOR
+        raw = sum(log_p[i][ord(c) - 65] for i, c in enumerate(letters)) + PRIOR_WEIGHT * oov_log_prior(len(letters))
         suggestions = self._search(log_p, _extra_costs(letters, log_p))
         if letters not in self.lexicon and suggestions and suggestions[0].score > raw + self.margin:
             return Decoded(suggestions[0].word, suggestions, True)
@@ -218,6 +227,11 @@ class WordDecoder:
         if len(layer) <= BEAM:
             return layer
         return dict(heapq.nlargest(BEAM, layer.items(), key=lambda item: item[1] + PRIOR_WEIGHT * item[0][0].best))
+
+
+def oov_log_prior(length: int) -> float:
+    """log P of an unknown string (no lexicon word) of `length` letters."""
+    return OOV_LOG_PRIOR + OOV_LOG_PER_LETTER * (length - OOV_LENGTH)
 
 
 def _extra_costs(letters: str, log_p: list[list[float]]) -> list[float]:

@@ -58,17 +58,17 @@ def test_a_channel_is_smoothed_probabilities_of_what_each_letter_reads_as(channe
 
 
 def test_a_signer_whose_e_reads_as_s_gets_their_words_back_and_names_stay(english: Lexicon, channel: Channel):
-    """HSLLO alone stays (E read as S is rare among new people, and this S is confident: HELLO
+    """HSLP alone stays (E read as S is rare among new people, and this S is confident: HELP
     is not likely enough to beat the letters); WATSR then makes the swap this person's (and is
-    decoded again with it), so BRSAD, the next HSLLO and GRSSN are put right, while names spelled
+    decoded again with it), so BRSAD, the next HSLP and GRSSN are put right, while names spelled
     right (ZOLTAN, KLM, BJORN) stay, and without the channel every one stays as spelled."""
     plain = WordDecoder(english, CLASSES)
     decoder = WordDecoder(english, CLASSES, channel=channel, signer=SignerSubstitutions())
     said = {}
-    for word in ("HSLLO", "WATSR", "BRSAD", "ZOLTAN", "HSLLO", "KLM", "GRSSN", "BJORN"):
+    for word in ("HSLP", "WATSR", "BRSAD", "ZOLTAN", "HSLP", "KLM", "GRSSN", "BJORN"):
         said.setdefault(word, []).append(decoder.decode(word, confident(word)).text)
         assert plain.decode(word, confident(word)).text == word  # the letters' own probabilities keep each
-    assert said["HSLLO"] == ["HSLLO", "HELLO"] and said["WATSR"] == ["WATER"] and said["BRSAD"] == ["BREAD"]
+    assert said["HSLP"] == ["HSLP", "HELP"] and said["WATSR"] == ["WATER"] and said["BRSAD"] == ["BREAD"]
     assert said["GRSSN"] == ["GREEN"]
     assert said["ZOLTAN"] == ["ZOLTAN"] and said["KLM"] == ["KLM"] and said["BJORN"] == ["BJORN"]
     assert decoder.signer.adopted == {(LETTERS.index("E"), LETTERS.index("S"))}
@@ -93,14 +93,14 @@ def test_corrections_by_one_swap_count_in_full(english: Lexicon):
 def test_a_new_signer_forgets_the_swaps(english: Lexicon, channel: Channel):
     decoder = WordDecoder(english, CLASSES, channel=channel, signer=SignerSubstitutions())
     text = TextEntry(decoder)
-    for word in ("WATSR", "HSLLO"):
+    for word in ("WATSR", "HSLP"):
         for c, p in zip(word, confident(word)):
             text.commit(c, p)
         text.end_word()
-    assert text.text == "WATSR HELLO " and decoder.signer.adopted  # HSLLO completes the swap: decoded again
+    assert text.text == "WATER HELP " and decoder.signer.adopted  # WATSR by the channel; HSLP completes the swap
     text.new_signer()
     assert not decoder.signer.adopted
-    assert decoder.decode("HSLLO", confident("HSLLO")).text == "HSLLO"
+    assert decoder.decode("HSLP", confident("HSLP")).text == "HSLP"
 
 
 def test_channel_files_round_trip_and_leave_a_collection_out(tmp_path: Path):

@@ -1,6 +1,6 @@
 """J and Z spelled from motion on streams (recogniser.py with a motion model): a held I then a J
 traced from it spells J (not IJ, nor J then the end pose's I), a D then a Z spells Z, a still I
-stays I, letters before the motion stay, and the rules the recogniser applies (speller.Speller.claim,
+stays I, a still hand is never read as J or Z, letters before the motion stay, and the rules the recogniser applies (speller.Speller.claim,
 text_entry.TextEntry.commit_motion) on their own."""
 from __future__ import annotations
 
@@ -120,6 +120,30 @@ class ReadsAs:
 
     def predict_proba(self, landmarks: np.ndarray, right: np.ndarray) -> np.ndarray:
         return np.tile(self.proba, (len(landmarks), 1))
+
+
+def test_a_still_hand_read_as_z_spells_the_letter_it_is_read_as_next_with_motion_letters_on():
+    """On streams J and Z come from motion only: a still hand (one frame of a Z looks like D) read
+    0.6 Z and 0.3 D spells D with motion letters on, and Z without them (the single-frame reading)."""
+    from conftest import synthetic_hand
+
+    class ReadsZ(ReadsAs):
+        def __init__(self) -> None:
+            super().__init__("Z")
+            self.proba[:] = 0.1 / (len(self.classes) - 2)
+            self.proba[[self.classes.index("Z"), self.classes.index("D")]] = 0.6, 0.3
+
+    hand = synthetic_hand(np.random.default_rng(0)).astype(np.float32)
+    rng = np.random.default_rng(1)
+
+    def play(motion: bool) -> str:
+        recogniser = live.Recogniser(None, ReadsZ(), motion_model=ml.MotionModel.load() if motion else None)
+        for t in np.arange(0, 2000, 1000 / FPS):
+            still = hand + rng.normal(0, 0.001, hand.shape).astype(np.float32)
+            recogniser.process_hands([keypoints.Hand(still, "Right", 0.95)], float(t))
+        recogniser.finish()
+        return recogniser.text.letters
+    assert (play(True), play(False)) == ("D", "Z")
 
 
 @needs_data

@@ -144,6 +144,42 @@ def test_word_frames_release_only_between_double_letters(tiny_signer: streams.Si
     assert (kind_a, kind_b) == ("no hand", "nothing") and b[0][0].shape == (48, 64, 3)  # letterboxed
 
 
+class PhotoHands:
+    """IMAGE-mode stand-in: every photo's hand is one synthetic right hand (none with `finds` off)."""
+
+    def __init__(self, finds: bool = True) -> None:
+        from conftest import synthetic_hand
+        from hand import keypoints
+        self.finds, self.hand = finds, keypoints.Hand(synthetic_hand(np.random.default_rng(0)).astype(np.float32),
+                                                      "Right", 0.9)
+
+    def readings(self, rgb: np.ndarray) -> list:
+        return [(0.0, [self.hand] if self.finds else [])]
+
+
+def test_with_motion_letters_a_z_is_traced_from_the_photo_it_starts_from(tiny_signer: streams.Signer):
+    """With motion letters a Z is its start hand's photo (D), then that hand tracing a Z (moving its
+    index tip, the way through its key poses), then at rest; without them, or when the start photo's
+    hand cannot be read, the Z photo is held as before."""
+    signer = streams.Signer("z", {**tiny_signer.letters, "Z": tiny_signer.letters["A"]}, [])
+    player = streams.Player(signer, seed=0, detector=PhotoHands())
+    frames = player.word("ZA", 1.0, 0.5, 2.0, motions=True)
+    kinds = [type(shown).__name__ for shown, _ in frames]
+    assert kinds == ["ndarray", "Motion", "Transition", "ndarray", "ndarray"]
+    assert frames[0][1] == 0.5 and streams.MOTION_S[0] <= frames[1][1] <= streams.MOTION_S[1]
+    assert any(np.array_equal(frames[0][0], player._photo(p)) for p in signer.letters["D"])
+    motion = frames[1][0]
+    tip = np.array([motion.at(f)[0].landmarks[8, :2] for f in np.linspace(0, 1, 30)])
+    size = np.linalg.norm(PhotoHands().hand.landmarks[1:, :2] - PhotoHands().hand.landmarks[0, :2], axis=1).mean()
+    assert np.abs(np.diff(tip, axis=0)).sum() > size  # the index tip travels more than a hand size
+    np.testing.assert_allclose(motion.at(0.0)[0].landmarks[8], PhotoHands().hand.landmarks[8], atol=1e-4)
+    assert np.array_equal(frames[2][0].at(0.5)[0].landmarks, motion.end.landmarks)
+    for player in (streams.Player(signer, seed=0), streams.Player(signer, seed=0, detector=PhotoHands(False))):
+        held = player.word("ZA", 1.0, 0.5, 2.0, motions=True)
+        assert [s for _, s in held] == [1.0, 1.0, 2.0]
+        assert any(np.array_equal(held[0][0], player._photo(p)) for p in signer.letters["Z"])
+
+
 def test_frames_at_keeps_time_and_jitters(tiny_signer: streams.Signer):
     player = streams.Player(tiny_signer, seed=0)
     out = list(streams.frames_at(player.word("AB", 1.0, 0.5, 1.0), fps=10, start_ms=500))

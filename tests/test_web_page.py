@@ -283,7 +283,7 @@ CHANNEL_JS = """async ([words, decoder, sequence]) => {
 
 def test_the_channel_and_the_signers_swaps_decode_as_python_does(page) -> None:
     """A person whose E reads as S, with a channel where that is rare: the page corrects the same
-    words at the same point of the session as Python (WATSR by the channel, HSLLO once the swap is
+    words at the same point of the session as Python (WATSR by the channel, HSLP once the swap is
     theirs), keeps the same names, and adopts the same swap."""
     classes = page.evaluate("asl.config.model.classes")
     english = Lexicon.english()
@@ -297,13 +297,13 @@ def test_the_channel_and_the_signers_swaps_decode_as_python_does(page) -> None:
         rows = np.full((len(word), len(classes)), 0.1 / (len(classes) - 1))
         rows[np.arange(len(word)), [classes.index(c) for c in word]] = 0.9
         return rows.tolist()
-    sequence = [(w, confident(w)) for w in ("HSLLO", "WATSR", "ZOLTAN", "HSLLO", "KLM", "GRSSN", "LIGHN")]
+    sequence = [(w, confident(w)) for w in ("HSLP", "WATSR", "ZOLTAN", "HSLP", "KLM", "GRSSN", "LIGHN")]
     words = [[w, lp] for w, lp in english.items()]
     got = page.evaluate(CHANNEL_JS, [words, settings, sequence])
     decoder = WordDecoder(english, classes, channel=channel, signer=SignerSubstitutions())
     want = [decoder.decode(letters, [np.array(p) for p in probs]).text for letters, probs in sequence]
     assert got["shown"] == want
-    assert want[0] == "HSLLO" and want[3] == "HELLO" and want[2] == "ZOLTAN" and want[4] == "KLM"
+    assert want[0] == "HSLP" and want[3] == "HELP" and want[2] == "ZOLTAN" and want[4] == "KLM"
     assert got["adopted"] == sorted(f"{s},{r}" for s, r in decoder.signer.adopted)
 
 
@@ -329,6 +329,35 @@ MOTION_JS = """async ([streams]) => {
   }
   return out;
 }"""
+
+
+def test_a_still_hand_commits_no_j_or_z_on_streams_as_python_does(page) -> None:
+    """With a motion model the speller takes a hand's reading without J and Z (their share spread
+    over the other classes, a J or Z reading replaced by the likeliest other class or none below
+    the threshold), the same on the page as in recogniser.py."""
+    from classifiers.motion_letters import still_reading
+    classes = page.evaluate("asl.config.model.classes")
+    rng = np.random.default_rng(0)
+    cases = []
+    for letter, top, share in (("Z", "D", 0.3), ("J", "I", 0.1), ("A", "A", 0.8), ("Z", None, 0.0)):
+        p = rng.dirichlet(np.full(len(classes), 0.3)) * 0.05 if top else np.full(len(classes), 0.1 / len(classes))
+        if top:
+            p[classes.index(top)] += share
+        p[classes.index(letter)] += 1 - p.sum()
+        cases.append((letter, p.astype(np.float32)))
+    got = page.evaluate("""async ([cases, classes, threshold]) => {
+      const { stillReading } = await import('/web/motion_letters.js');
+      return cases.map(([letter, p]) => {
+        const [l, kept] = stillReading(letter, Float32Array.from(p), classes, threshold);
+        return [l, Array.from(kept)];
+      });
+    }""", [[[c, p.tolist()] for c, p in cases], classes, 0.3])
+    for (letter, p), (page_letter, page_kept) in zip(cases, got):
+        want_letter, want_kept = still_reading(letter, p, classes, 0.3)
+        assert page_letter == want_letter, letter
+        np.testing.assert_allclose(page_kept, want_kept, atol=1e-6)
+        assert want_kept[classes.index("J")] == want_kept[classes.index("Z")] == 0
+    assert [still_reading(c, p, classes, 0.3)[0] for c, p in cases] == ["D", "I", "A", None]
 
 
 @needs_data

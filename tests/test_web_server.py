@@ -168,6 +168,7 @@ def test_config_describes_the_shipped_model_and_the_settings(port: int):
         "last_resort_confidence": keypoints.LAST_RESORT_CONFIDENCE, "probe_frames": recogniser.PROBE_FRAMES}
     assert config["decoder"] == {
         "prior_weight": word_decoder.PRIOR_WEIGHT, "oov_log_prior": word_decoder.OOV_LOG_PRIOR,
+                        "oov_length": word_decoder.OOV_LENGTH, "oov_log_per_letter": word_decoder.OOV_LOG_PER_LETTER,
         "missed_penalty": word_decoder.MISSED_PENALTY, "extra_penalty": word_decoder.EXTRA_PENALTY,
         "margin": word_decoder.MARGIN, "prob_floor": word_decoder.PROB_FLOOR, "top_k": word_decoder.TOP_K,
         "beam": word_decoder.BEAM, "n_suggestions": word_decoder.N_SUGGESTIONS,

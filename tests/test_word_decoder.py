@@ -110,6 +110,21 @@ def test_confidently_read_letter_is_not_dropped_to_make_a_word(english: Lexicon,
     assert unknown.decode(code, probs).text == code
 
 
+def test_with_the_channel_confident_misreads_are_corrected_and_short_codes_kept(english: Lexicon):
+    """With the shipped channel, a confidently misread letter in a word people often misread that
+    way is corrected (E read as S, K as P), while a short code the list does not know, each letter
+    read at 0.9, stays though a common word is one letter away (USB/USE, DJ/DO, GWEN/OWEN): an
+    unknown string's prior falls with its length, so a short one needs a likelier word to lose."""
+    from spelling.confusion_channel import SHIPPED, Channel
+    channel = Channel.load(SHIPPED)
+    fixes = WordDecoder(english, CLASSES, channel=channel)
+    for read, word in (("HSLLO", "HELLO"), ("WATSR", "WATER"), ("THANP", "THANK")):
+        assert fixes.decode(read, [proba(c) for c in read]).text == word
+    for code in ("USB", "DJ", "GWEN", "KLM", "PDF"):
+        unknown = WordDecoder(english.without([code]), CLASSES, channel=channel)
+        assert unknown.decode(code, [proba(c) for c in code]).text == code
+
+
 def test_suggestions_are_three_distinct_words_best_first(decoder: WordDecoder, english: Lexicon):
     result = decoder.decode("WATEP", stream("WATEP", **{"4": "R"}))
     words = [c.word for c in result.suggestions]

@@ -15,6 +15,23 @@ export const SHAPE_INPUTS = 8;
 const CHORD_MIN = 0.25;
 const MIRRORED = [0, 2, 4, 6, 8, 10];
 
+/** A hand's smoothed reading (`letter`, its mean probabilities `proba`) as the speller takes it on
+ * a stream: J and Z's share spread over the other classes, and a J or Z reading replaced by the
+ * likeliest other class (null below `threshold`); motion_letters.py's still_reading. */
+export function stillReading(letter, proba, classes, threshold) {
+  if (!proba) return [letter, proba];
+  const kept = Float32Array.from(proba, (p, i) => (classes[i] === "J" || classes[i] === "Z" ? 0 : p));
+  const total = kept.reduce((a, b) => a + b, 0);
+  if (!(total > 0)) return [null, proba];
+  for (let i = 0; i < kept.length; i++) kept[i] /= total;
+  if (letter === "J" || letter === "Z") {
+    let best = 0;
+    for (let i = 1; i < kept.length; i++) if (kept[i] > kept[best]) best = i;
+    letter = kept[best] >= threshold ? classes[best] : null;
+  }
+  return [letter, kept];
+}
+
 /** The numbers of one hand the path is made of (Float64Array(14)), or null for unusable landmarks. */
 export function frameDescriptor(lm) {
   const x = (i) => lm[3 * i], y = (i) => lm[3 * i + 1];

@@ -3,12 +3,13 @@
 // confidence, which gives the hand back to the first one when it finds it), letter
 // probabilities, smoothing per hand, committing and the word pause; with settings.adapt, signer
 // adaptation (adaptation.js) learns from each confirmed word; with a motion model, J and Z from
-// each hand's path (motion_letters.js) replace what the static model committed during the motion.  `frameRecord` is the object
+// each hand's path (motion_letters.js) replace what the static model committed during the motion,
+// and no still hand commits a J or Z.  `frameRecord` is the object
 // main.py writes per JSONL line.
 
 import { SignerAdapter } from "./adaptation.js";
 import { rightProbability, toProjectUnits } from "./keypoints.js";
-import { MotionLetters } from "./motion_letters.js";
+import { MotionLetters, stillReading } from "./motion_letters.js";
 import { HandMotion, Smoother, Speller, best } from "./speller.js";
 
 /** Python's round(): halves to even (pad widths must match keypoints.HandDetector.read). */
@@ -50,6 +51,7 @@ export class Recogniser {
     this.motions = new Map();
     this.motionModel = settings.motion_letters ? motionModel : null;
     this.paths = new Map();  // per hand: J and Z from its path
+    this.standIns = new Map();  // J, Z -> Map(each letter the speller took a hand read as it for -> when, last)
     this.keys = [];  // the last frame's hands
     this.lastTs = -1;
     this.canvas = null;
@@ -158,7 +160,15 @@ export class Recogniser {
     const chosen = best(results.map((r) => r.prediction));
     const handIndex = results.findIndex((r) => r.prediction === chosen);
     const moving = handIndex >= 0 && motions[handIndex] > this.settings.move_threshold;
-    let committed = this.speller.update(t, chosen.letter, chosen.proba, moving);
+    // With a motion model J and Z are committed from the hand's path only (recogniser.py).
+    const [letter, signProba] = this.motionModel
+      ? stillReading(chosen.letter, chosen.proba, this.classifier.classes, this.settings.threshold)
+      : [chosen.letter, chosen.proba];
+    if (this.motionModel && letter !== null && letter !== chosen.letter) {
+      if (!this.standIns.has(chosen.letter)) this.standIns.set(chosen.letter, new Map());
+      this.standIns.get(chosen.letter).set(letter, t);
+    }
+    let committed = this.speller.update(t, letter, signProba, moving);
     const spelling = chosen.letter !== null ? handIndex : -1;
     if (committed !== null) {
       const sample = spelling >= 0 && scores.hidden && scores.hidden[spelling]
@@ -188,11 +198,15 @@ export class Recogniser {
 
   /** A J or Z read from motion while the hand reads `reading` (null: unsure): unless that is a
    * letter of another shape, it replaces what the static model committed during the motion and the
-   * sign it began from, and the sign it ends in (read as a letter like its start) commits nothing. */
+   * sign it began from, and the sign it ends in (read as a letter like its start) commits nothing.
+   * A start read as the motion's letter, which the speller took as another, counts as its start. */
   commitMotion(motion, reading) {
     const classes = this.classifier.classes;
     const c = classes.indexOf(motion.letter);
-    const starts = this.settings.motion_starts[motion.letter] ?? motion.letter;
+    let starts = this.settings.motion_starts[motion.letter] ?? motion.letter;
+    for (const [letter, seen] of this.standIns.get(motion.letter) ?? []) {
+      if (seen >= motion.startMs - this.settings.motion_lead_ms && !starts.includes(letter)) starts += letter;
+    }
     if (c < 0 || (reading !== null && !starts.includes(reading))) return null;
     this.speller.claim(motion.tMs + this.settings.motion_absorb_ms, starts);
     const proba = new Float32Array(classes.length).fill((1 - motion.probability) / (classes.length - 1));

@@ -153,7 +153,7 @@ export class WordDecoder {
       floors ? floors[i] : null));
     let raw = 0;
     for (let i = 0; i < letters.length; i++) raw += logP[i][letters.charCodeAt(i) - 65];
-    raw += this.s.prior_weight * this.s.oov_log_prior;
+    raw += this.s.prior_weight * (this.s.oov_log_prior + this.s.oov_log_per_letter * (letters.length - this.s.oov_length));
     const suggestions = this.search(logP, this.extraCosts(letters, logP));
     if (!this.words.has(letters) && suggestions.length && suggestions[0].score > raw + this.s.margin) {
       return { text: suggestions[0].word, suggestions, corrected: true };
