@@ -116,7 +116,7 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
                                      args.transitions, args.motion_letters)
                 shown, letters, motion = len(text.text), len(text.letters), []
                 for frame, t_ms in frames_at(frames, args.fps, t_ms):
-                    if isinstance(frame, list):  # a transition or motion: the hand's landmarks, as the tracker gives them
+                    if isinstance(frame, list):  # a transition or motion: the landmarks, as the tracker gives them
                         result = recogniser.process_hands(frame, t_ms)
                     else:
                         result = recogniser.process(frame, t_ms)

@@ -34,6 +34,7 @@ from typing import Iterator
 import numpy as np
 
 from dataset import dataset_layout as layout
+from dataset import motion_paths
 from hand import keypoints
 
 WORD_LISTS = {"dictionary": Path(__file__).resolve().parents[1] / "words" / "dictionary.txt",
@@ -42,7 +43,7 @@ NO_HAND_GREY = 127  # the "no hand" frame: one flat colour
 MOTION_S = (0.6, 1.0)  # how long a J or Z takes (drawn per motion), seconds
 MOTION_REST_S = 0.2  # the hand still at the motion's end pose before the next letter
 MOTION_FRAMES = 60  # key poses of a synthetic motion (frames between them interpolated)
-MOTION_STARTS = {"J": "I", "Z": "D"}  # the photo a motion starts from (motion_paths.MOTION_HANDS)
+MOTION_STARTS = {letter: hands[0] for letter, hands in motion_paths.MOTION_HANDS.items()}  # its start photo
 
 @dataclass(frozen=True)
 class Transition:
@@ -78,7 +79,6 @@ class Motion:
 
 def traced(hand: keypoints.Hand, letter: str, rng: np.random.Generator) -> Motion:
     """`hand` (a photo's, image units) tracing a synthetic `letter` (J or Z) of its own size."""
-    from dataset import motion_paths
     lm = np.asarray(hand.landmarks, np.float64)
     wrist = lm[0].copy()
     size = float(np.linalg.norm(lm[1:, :2] - wrist[:2], axis=1).mean())

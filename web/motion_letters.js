@@ -20,11 +20,12 @@ const MIRRORED = [0, 2, 4, 6, 8, 10];
  * likeliest other class (null below `threshold`); motion_letters.py's still_reading. */
 export function stillReading(letter, proba, classes, threshold) {
   if (!proba) return [letter, proba];
-  const kept = Float32Array.from(proba, (p, i) => (classes[i] === "J" || classes[i] === "Z" ? 0 : p));
+  const motions = CLASSES.slice(1);  // J, Z
+  const kept = Float32Array.from(proba, (p, i) => (motions.includes(classes[i]) ? 0 : p));
   const total = kept.reduce((a, b) => a + b, 0);
   if (!(total > 0)) return [null, proba];
   for (let i = 0; i < kept.length; i++) kept[i] /= total;
-  if (letter === "J" || letter === "Z") {
+  if (motions.includes(letter)) {
     let best = 0;
     for (let i = 1; i < kept.length; i++) if (kept[i] > kept[best]) best = i;
     letter = kept[best] >= threshold ? classes[best] : null;
