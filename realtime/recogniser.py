@@ -73,7 +73,8 @@ def add_flags(p: argparse.ArgumentParser, max_hands: int, threshold: float, hold
     """The live path's flags (main.py and web.py), with the script's defaults."""
     p.add_argument("--max-hands", type=int, default=max_hands, help="hands detected per frame")
     p.add_argument("--threshold", type=float, default=threshold, help="min smoothed confidence for a letter")
-    p.add_argument("--hold", type=float, default=hold, help="seconds a letter is held to add it to the text (from when the hand came to rest)")
+    p.add_argument("--hold", type=float, default=hold,
+                   help="seconds a letter is held to add it to the text (from when the hand came to rest)")
     p.add_argument("--gap-ms", type=float, default=gap_ms,
                    help="dips shorter than this (ms) do not restart a letter's hold")
     p.add_argument("--smooth-ms", type=float, default=smooth_ms, help="smoothing window in milliseconds")

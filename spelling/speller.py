@@ -27,11 +27,10 @@ Rules
   or when `nothing` or no hand lasts longer than `gap_ms`; only then can another letter commit,
   the same one included: double letters ("LL") need their small release movement, or the hand
   lowered.  A reading below the threshold on a still hand pauses the hold but does not end the
-  sign.  What a commit does to
-  the text is text_entry.py's job.  The motion falls below the threshold only once the whole
-  motion window (`still_ms`) is still, so a sign right after a movement began that long before
-  its first still frame; a repeat of the letter just committed (a double letter after a small
-  movement) counts its hold from its first still frame.
+  sign.  The motion falls below the threshold only once the whole motion window (`still_ms`) is
+  still, so a sign right after a movement began that long before its first still frame; a
+  repeat of the letter just committed (a double letter after a small movement) counts its hold
+  from its first still frame.  What a commit does to the text is text_entry.py's job.
 - A letter read from motion (J, Z: motion_letters.py) `claim`s the signs around it: the sign
   going on and any that begins before a given time commit nothing when they read as one of the
   letters the motion looks like at rest (its end pose: I for J, D or X for Z); another letter is
