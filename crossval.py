@@ -161,6 +161,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="train.py's source balancing (0 = uniform sampling)")
     p.add_argument("--extra-readings", action=argparse.BooleanOptionalAction, default=training.EXTRA_READINGS,
                    help="train.py's use of the further border readings")
+    p.add_argument("--small-readings", action=argparse.BooleanOptionalAction, default=training.SMALL_READINGS,
+                   help="train.py's use of the readings of small frames of each photo's hand")
     p.add_argument("--embedder-lr-scale", type=float, default=training.EMBEDDER_LR_SCALE,
                    help="train.py's learning rate of the fine-tuned embedder, as a fraction of the learning rate")
     p.add_argument("--hidden", type=int, default=model_lib.DEFAULT_CONFIG["hidden"], help="train.py's --hidden")
@@ -224,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"crossval.py: error: unknown source(s) {', '.join(unknown)}; known: {', '.join(every)}", file=sys.stderr)
         return 2
     options = {"epochs": args.epochs, "augment": args.augment, "balance_sources": args.balance_sources,
-               "inputs": args.inputs, "extra_readings": args.extra_readings,
+               "inputs": args.inputs, "extra_readings": args.extra_readings, "small_readings": args.small_readings,
                "finetune_embedder": args.finetune_embedder, "embedder_lr_scale": args.embedder_lr_scale,
                "hidden": args.hidden, "dropout": args.dropout}
     manifest = layout.read_manifest(Path(args.data[0], "manifest.csv"))  # photos with no hand found
@@ -269,7 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         atomic_files.write_json(args.json, {"epochs": args.epochs, "seeds": args.seeds, "inputs": args.inputs,
                                          "finetune_embedder": args.finetune_embedder, "augment": args.augment,
                                          "balance_sources": args.balance_sources,
-                                         "extra_readings": args.extra_readings, "summary": summary, "folds": results})
+                                         "extra_readings": args.extra_readings,
+                                         "small_readings": args.small_readings, "summary": summary, "folds": results})
         done.clear()
     if args.channel:
         return write_channel(args.channel, results, "python " + " ".join(["crossval.py", *(argv or sys.argv[1:])]))

@@ -75,10 +75,12 @@ class LandmarkDataset(Dataset):
 
     Holds every sample in memory: `landmarks` (N,21,3), `right` (N,: the probability that it is a
     right hand, from MediaPipe's handedness and score; 1 when not known), `unknown` (N,: no
-    handedness known), `labels` (N,), `sources`
-    (N,), `mirrored` (N,: landmarks of a mirrored photo), `extra` (N,: a further reading of a
-    photo read with every border; only loaded with `extra_readings=True`), `photos` (N,: one id per
-    photo, shared by all its readings), `paths`.  `classes` fixes the label order (default: the classes found, Kaggle order).
+    handedness known), `labels` (N,), `sources` (N,), `mirrored` (N,: landmarks of a mirrored
+    photo), `extra` (N,: a further reading of a photo read with every border; only loaded with
+    `extra_readings=True`), `small` (N,: read from a small frame of the photo's hand,
+    hand/small_frames.py; only loaded with `small_readings=True`), `photos` (N,: one id per photo,
+    shared by all its readings), `paths`.  `classes` fixes the label order (default: the classes
+    found, Kaggle order).
     Bad files are skipped with one warning line each and counted in `skipped`.
     """
 
@@ -86,7 +88,7 @@ class LandmarkDataset(Dataset):
                  split: str | Sequence[str] = "train",
                  classes: Sequence[str] | None = None, augment: Augment | None = None,
                  sources: Sequence[str] | None = None, exclude_sources: Sequence[str] = (),
-                 seed: int = 0, extra_readings: bool = False) -> None:
+                 seed: int = 0, extra_readings: bool = False, small_readings: bool = False) -> None:
         roots = [roots] if isinstance(roots, (str, os.PathLike)) else list(roots)
         self.augment = augment
         self.rng = np.random.default_rng(seed)
@@ -102,8 +104,8 @@ class LandmarkDataset(Dataset):
                 if label is None:
                     continue
                 for path in sorted(folder.glob("*.npy")):
-                    reading = layout.parse_reading_name(str(path))  # (photo id, mirrored, extra)
-                    if reading[2] and not extra_readings:
+                    reading = layout.parse_reading_name(str(path))
+                    if (reading.extra and not extra_readings) or (reading.small and not small_readings):
                         continue
                     source = path.name.split("__", 1)[0] if "__" in path.name else root.name
                     if ((sources is not None and source not in sources) or source in exclude_sources
@@ -139,9 +141,10 @@ class LandmarkDataset(Dataset):
         self.labels = np.array(labels, np.int64)
         self.sources = np.array(kept_sources, dtype=object)
         self.paths = paths
-        self.photos = np.array([r[0] for r in readings], dtype=object)
-        self.mirrored = np.array([r[1] for r in readings], bool)
-        self.extra = np.array([r[2] for r in readings], bool)
+        self.photos = np.array([r.photo for r in readings], dtype=object)
+        self.mirrored = np.array([r.mirrored for r in readings], bool)
+        self.extra = np.array([r.extra for r in readings], bool)
+        self.small = np.array([r.small for r in readings], bool)
 
     @property
     def left(self) -> np.ndarray:

@@ -200,7 +200,8 @@ def replay_data(base_data: str, classes: list[str], seed: int) -> LandmarkDatase
     """The train split of a preprocess.py output folder, augmented like training."""
     if not Path(base_data, "train").is_dir():
         raise Refusal(f"--base-data {base_data} has no train split (a preprocess.py output folder)")
-    return LandmarkDataset(base_data, "train", classes=classes, augment=Augment(), seed=seed)
+    return LandmarkDataset(base_data, "train", classes=classes, augment=Augment(), seed=seed,
+                           small_readings=training.SMALL_READINGS)
 
 
 # ----------------------------------------------------------------------------- personalise

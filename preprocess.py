@@ -9,7 +9,9 @@ in capture order) is a source too: each row is a sample `A.0017.npy`, split in b
 Writes OUT/{train,valid,test}/<class>/<source>__<file>.npy (one per image with a hand found;
 with mirroring, also `...mirror.npy` from the mirrored photo; for photos of the --border-views
 splits, also `...[mirror.]border50.npy` and the like: the same view read with each further fallback
-border, extra samples of the same photo), OUT/manifest.csv and OUT/report.{txt,csv,json}.
+border, extra samples of the same photo; with --small-side, also `...[mirror.]small64.npy`: the view's
+hand shrunk into a 64x64 frame and read again, hand/small_frames.py), OUT/manifest.csv and
+OUT/report.{txt,csv,json}.
 Images without a hand are counted, never saved.  Resumable: a re-run skips finished work; an
 interrupt loses nothing already done and never leaves a half-written file.
 """
@@ -21,7 +23,6 @@ import io
 import json
 import os
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
@@ -29,7 +30,8 @@ import numpy as np
 
 from storage import atomic_files
 from dataset import dataset_layout as layout
-from hand import keypoints
+from dataset.preprocess_report import REPORT_COLUMNS, report_table, summarise
+from hand import keypoints, small_frames
 
 # ----------------------------------------------------------------------------- settings
 DATA_DIRS = ["data/asl_alphabet_train"]  # Kaggle grassknoted/asl-alphabet, unzipped
@@ -44,6 +46,9 @@ BLOCK_SIZE = 50  # frame numbers per block kept on one side of the split (A1..A4
 STACK_BLOCK_SIZE = 10
 MIRROR = True  # also store landmarks of the mirrored photo (the other hand) for every image
 BORDER_VIEWS = ["train", "valid", "test"]  # splits whose photos are also read with every fallback border
+# Also read each view's hand shrunk into a frame of this many pixels a side, as kaggle64's frames
+# are (`X[.mirror].small64.npy`, a training sample of the same photo: train.py --small-readings); 0: off.
+SMALL_SIDE = small_frames.SIDE
 HAND_MODEL = None  # None: resolve automatically (see keypoints.resolve_hand_model)
 # -----------------------------------------------------------------------------
 
@@ -119,6 +124,45 @@ def run_tasks(tasks: list[dict], workers: int, hand_model: str | None, mirror: b
             yield image_rows(batch[index], readings)
 
 
+def small_frame_jobs(rows_by_key: dict[str, list[dict]], side: int) -> dict[str, list[dict]]:
+    """Photos (key -> rows) whose views' samples have no small-frame reading of `side` yet; with
+    side 0, none.  Readings of another side are dropped from the rows first (they are re-made)."""
+    todo = {}
+    for key, rows in rows_by_key.items():
+        kept = [r for r in rows if not r.get("small") or int(r["small"]) == side]
+        rows_by_key[key] = kept
+        samples = [r for r in kept if r["status"] == STATUS_OK and not int(r.get("extra") or 0)]
+        if (side and samples and Path(samples[0]["path"]).suffix.lower() in layout.IMAGE_EXTENSIONS
+                and not any(r.get("small") for r in kept)):
+            todo[key] = kept
+    return todo
+
+
+def small_rows(rows: list[dict], found: list[tuple[bool, keypoints.Hand]], out: Path, side: int) -> list[dict]:
+    """Write the hands read from a photo's small frames; the photo's rows with theirs added."""
+    added = []
+    for mirrored, hand in found:
+        sample = next(r for r in rows if int(r["mirrored"]) == mirrored and not int(r.get("extra") or 0))
+        name = layout.reading_name(layout.parse_reading_name(sample["output"]).photo, mirrored, None, side)
+        atomic_files.write_bytes(out / name, npy_bytes(hand.landmarks), make_parents=True)
+        added.append({**sample, "output": name, "handedness": hand.handedness, "score": f"{hand.score:.4f}",
+                      "border": "", "extra": 1, "small": side})
+    return rows + added
+
+
+def run_small_frames(todo: dict[str, list[dict]], out: Path, workers: int, hand_model: str | None, side: int,
+                     seed: int) -> Iterator[tuple[str, list[dict]]]:
+    """(key, rows with the small-frame readings added) for each photo of `todo`, in completion order."""
+    todo = dict(todo)
+    keys = list(todo)
+    photos = []
+    for key in keys:
+        samples = [r for r in todo[key] if r["status"] == STATUS_OK and not int(r.get("extra") or 0)]
+        photos.append((samples[0]["path"], [(bool(int(r["mirrored"])), np.load(out / r["output"])) for r in samples]))
+    for index, found in small_frames.read_small_frames(photos, workers, hand_model, side, seed):
+        yield keys[index], small_rows(todo[keys[index]], found or [], out, side)
+
+
 def plan(sources: list[layout.Source], out: Path, seed: int, ratios: tuple[float, float, float],
          block_size: int, border_views: Iterable[str] = (),
          stack_block_size: int = STACK_BLOCK_SIZE) -> tuple[list[dict], dict[str, list[str]]]:
@@ -171,61 +215,7 @@ def remove_temp_files(out: Path) -> None:
             tmp.unlink(missing_ok=True)
 
 
-# ----------------------------------------------------------------------------- report
-def summarise(rows: Iterable[dict], unknown: dict[str, list[str]]) -> dict[str, Any]:
-    """Per-class counts (original images only; mirrored views counted apart) and skip reasons."""
-    per_class: dict[str, Counter] = {}
-    per_source: dict[str, Counter] = {}
-    for r in rows:
-        for table, key in ((per_class, r["class"]), (per_source, r["source"])):
-            c = table.setdefault(key, Counter())
-            if int(r.get("extra") or 0):
-                continue
-            if int(r["mirrored"]):
-                c["mirrored_found"] += r["status"] == STATUS_OK
-                continue
-            c["files"] += 1
-            c["hands_found"] += r["status"] == STATUS_OK
-            c["no_hand"] += r["status"] == STATUS_NO_HAND
-            if r["status"] not in (STATUS_OK, STATUS_NO_HAND):
-                c["skipped"] += 1
-                c[f"skipped_{r['status']}"] += 1
-            if r["status"] == STATUS_OK:
-                c[f"{r['split']}"] += 1
-    order = {name: i for i, name in enumerate(layout.KAGGLE_CLASSES)}
-    return {"per_class": {k: dict(per_class[k]) for k in sorted(per_class, key=lambda k: order.get(k, 99))},
-            "per_source": {k: dict(v) for k, v in sorted(per_source.items())},
-            "unknown_folders": unknown}
-
-
-REPORT_COLUMNS = ["files", "hands_found", "no_hand", "skipped", "train", "valid", "test", "mirrored_found"]
-
-
-def report_table(summary: dict[str, Any]) -> str:
-    """The summary as a fixed-width text table, one line per class and per source."""
-    lines = []
-    for title, table in (("class", summary["per_class"]), ("source", summary["per_source"])):
-        width = max([len(title)] + [len(k) for k in table])
-        lines.append(f"{title:<{width}} " + " ".join(f"{c:>13}" for c in REPORT_COLUMNS) + "  found%")
-        total = Counter()
-        for name, counts in table.items():
-            total.update(counts)
-            found = 100 * counts.get("hands_found", 0) / max(1, counts.get("files", 0))
-            lines.append(f"{name:<{width}} " + " ".join(f"{counts.get(c, 0):>13}" for c in REPORT_COLUMNS)
-                         + f"  {found:6.1f}")
-        found = 100 * total["hands_found"] / max(1, total["files"])
-        lines.append(f"{'total':<{width}} " + " ".join(f"{total[c]:>13}" for c in REPORT_COLUMNS) + f"  {found:6.1f}")
-        lines.append("")
-    reasons = Counter()
-    for counts in summary["per_class"].values():
-        reasons.update({k[len("skipped_"):]: v for k, v in counts.items() if k.startswith("skipped_")})
-    if reasons:
-        lines.append("skipped: " + ", ".join(f"{k} {v}" for k, v in sorted(reasons.items())))
-    for source, folders in summary["unknown_folders"].items():
-        lines.append(f"not a class, ignored in {source}: {', '.join(folders)}")
-    return "\n".join(lines).rstrip() + "\n"
-
-
+# ----------------------------------------------------------------------------- outputs
 def write_outputs(out: Path, rows: list[dict], summary: dict[str, Any]) -> None:
     """manifest.csv and report.{txt,csv,json}, each atomically; sorted so reruns are byte-identical."""
     rows = sorted(rows, key=lambda r: (r["source"], r["path"], int(r["mirrored"]), r["output"]))
@@ -278,12 +268,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="splits whose photos are read with every fallback border too (further readings of "
                         "the same photo, for evaluate.py, crossval.py and train.py --extra-readings); none "
                         "when empty")
+    p.add_argument("--small-side", type=int, default=SMALL_SIDE, metavar="PIXELS",
+                   help="also read each view's hand shrunk into a frame of this many pixels a side (as kaggle64's "
+                        "64x64 frames; a training sample for train.py --small-readings); 0: off")
     p.add_argument("--hand-model", default=HAND_MODEL, help="path to hand_landmarker.task")
     p.add_argument("--redo-missed", action="store_true",
                    help="run the detector again on images where an earlier run found no hand")
     args = p.parse_args(argv)
     if args.workers < 1:
         p.error("--workers must be at least 1")
+    if args.small_side < 0 or 0 < args.small_side < 16:
+        p.error("--small-side must be 0 (off) or at least 16 pixels")
     if args.block_size < 1 or args.stack_block_size < 1:
         p.error("--block-size and --stack-block-size must be at least 1")
     if any(r < 0 for r in args.split) or abs(sum(args.split) - 1) > 1e-6:
@@ -327,21 +322,34 @@ def run(args: argparse.Namespace) -> int:
     print(f"{len(tasks)} files in {len(sources)} source(s); {len(results)} already done, {len(todo)} to do",
           file=sys.stderr)
     journal = open(out / JOURNAL, "a", encoding="utf-8")
+
+    def record(key: str, rows: list[dict]) -> None:
+        journal.write(json.dumps({"key": key, "rows": rows}) + "\n")
+        journal.flush()
+        results[key] = rows
+
+    small_todo: dict[str, list[dict]] = {}
     try:
         with tqdm(total=len(todo), unit="img", desc="preprocess", dynamic_ncols=True) as bar:
             for rows in run_tasks(todo, args.workers, args.hand_model, args.mirror):
-                key = f"{rows[0]['source']}/{rows[0]['path']}"
-                journal.write(json.dumps({"key": key, "rows": rows}) + "\n")
-                journal.flush()
-                results[key] = rows
+                record(f"{rows[0]['source']}/{rows[0]['path']}", rows)
                 if rows[0]["status"] not in (STATUS_OK, STATUS_NO_HAND, "hidden"):
                     tqdm.write(f"warning: skipped {rows[0]['path']}: {rows[0]['status'].replace('_', ' ')}",
                                file=sys.stderr)
                 bar.update()
+        small_todo = small_frame_jobs(results, args.small_side)
+        with tqdm(total=len(small_todo), unit="img", desc="small frames", dynamic_ncols=True,
+                  disable=not small_todo) as bar:
+            for key, rows in run_small_frames(small_todo, out, args.workers, args.hand_model, args.small_side,
+                                              args.seed):
+                record(key, rows)
+                small_todo.pop(key)
+                bar.update()
     except KeyboardInterrupt:
         journal.close()
-        print(f"\ninterrupted: {len(results)} of {len(tasks)} files done; run the same command again to resume",
-              file=sys.stderr)
+        left = f"{len(results)} of {len(tasks)} files done" + (f", {len(small_todo)} small frames to read"
+                                                                if small_todo else "")
+        print(f"\ninterrupted: {left}; run the same command again to resume", file=sys.stderr)
         return 130
     except keypoints.HandModelError as err:
         print(f"preprocess.py: error: {err}", file=sys.stderr)

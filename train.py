@@ -31,6 +31,7 @@ SEED = training.SEED
 AUGMENT = training.AUGMENT  # online augmentation (data_loader.Augment)
 BALANCE_SOURCES = training.BALANCE_SOURCES  # sample weight (1 / samples of its source) ** this; 0 = uniform
 EXTRA_READINGS = training.EXTRA_READINGS  # also fit on each photo's further border readings
+SMALL_READINGS = training.SMALL_READINGS  # also fit on each photo's hand read from a 64x64 frame
 INPUTS = training.INPUTS  # cnn | embedding | fused | ensemble (see model.LetterModel)
 FINETUNE_EMBEDDER = training.FINETUNE_EMBEDDER  # also train the pretrained gesture embedder's weights
 EMBEDDER_LR_SCALE = training.EMBEDDER_LR_SCALE  # their learning rate, as a fraction of the learning rate
@@ -58,6 +59,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="sample each training example with weight (1/its source's size)**POWER; 0 = uniform")
     p.add_argument("--extra-readings", action=argparse.BooleanOptionalAction, default=EXTRA_READINGS,
                    help="also use each photo's further border readings (X.border50.npy ...) in every split")
+    p.add_argument("--small-readings", action=argparse.BooleanOptionalAction, default=SMALL_READINGS,
+                   help="also use each photo's hand read from a small frame (X.small64.npy, preprocess.py "
+                        "--small-side) in every split")
     p.add_argument("--inputs", choices=model_lib.INPUTS, default=INPUTS,
                    help="what the letter head sees: the 1D CNN over the landmark features, the pretrained "
                         "gesture embedding, or both fused")

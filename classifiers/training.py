@@ -32,6 +32,7 @@ SEED = 42
 AUGMENT = True
 BALANCE_SOURCES = 0.5  # draw samples with weight (1 / samples of their source) ** this; 0 = uniform
 EXTRA_READINGS = False  # also fit on the further border readings of each photo (preprocess.py --border-views)
+SMALL_READINGS = True  # also fit on each photo's hand read from a 64x64 frame (preprocess.py --small-side)
 INPUTS = model_lib.DEFAULT_CONFIG["inputs"]  # cnn | embedding | fused (see model.LetterModel)
 FINETUNE_EMBEDDER = True  # also train the pretrained gesture embedder's weights (chosen by crossval.py, see the model card)
 EMBEDDER_LR_SCALE = 0.1  # their learning rate, as a fraction of the learning rate, when fine-tuned
@@ -56,6 +57,7 @@ class Settings:
     augment: bool = AUGMENT
     balance_sources: float = BALANCE_SOURCES
     extra_readings: bool = EXTRA_READINGS
+    small_readings: bool = SMALL_READINGS
     inputs: str = INPUTS
     finetune_embedder: bool = FINETUNE_EMBEDDER
     embedder_lr_scale: float = EMBEDDER_LR_SCALE
@@ -163,12 +165,17 @@ def load_splits(s: Settings) -> tuple[LandmarkDataset, LandmarkDataset, Landmark
     if missing:
         raise TrainingError(f"no train split in {', '.join(missing)} (run preprocess.py first)")
     train = LandmarkDataset(s.data, "train", augment=Augment() if s.augment else None,
-                            exclude_sources=s.exclude_source, seed=s.seed, extra_readings=s.extra_readings)
+                            exclude_sources=s.exclude_source, seed=s.seed, extra_readings=s.extra_readings,
+                            small_readings=s.small_readings)
+    if s.small_readings and len(train) and not train.small.any():
+        print(f"warning: no small-frame readings in {', '.join(s.data)} (preprocess.py --small-side); "
+              f"training without them", file=sys.stderr)
     if len(train) == 0 or len(train.classes) < 2:
         raise TrainingError(f"the train split holds {len(train)} samples in {len(train.classes)} class(es); "
                             f"need at least two classes")
     valid, test = (LandmarkDataset(s.data, split, classes=train.classes, exclude_sources=s.exclude_source,
-                                   extra_readings=s.extra_readings) for split in ("valid", "test"))
+                                   extra_readings=s.extra_readings, small_readings=s.small_readings)
+                   for split in ("valid", "test"))
     if len(valid) == 0:
         raise TrainingError("the valid split is empty")
     return train, valid, test
@@ -190,10 +197,12 @@ def check_resumable(state: dict[str, Any], s: Settings, classes: list[str], conf
     if (state["classes"] != classes or state["epochs"] != s.epochs
             or state.get("balance_sources") != s.balance_sources
             or state.get("extra_readings", False) != s.extra_readings
+            or state.get("small_readings", False) != s.small_readings
             or state.get("finetune_embedder", False) != s.finetune_embedder
             or state.get("embedder_lr_scale", EMBEDDER_LR_SCALE) != s.embedder_lr_scale
             or state.get("model_config", config) != config):
         raise TrainingError("the saved run used other classes, --epochs, --balance-sources, --extra-readings, "
+                            "--small-readings, "
                             "--finetune-embedder, --embedder-lr-scale or model hyper-parameters; "
                             "start again without --resume")
 
@@ -277,7 +286,8 @@ def fit(s: Settings) -> dict[str, Any]:
                    f"valid {record['valid_acc']:.4f}  best {best['valid_acc']:.4f} (epoch {best['epoch']})",
                    file=sys.stderr)
         atomic_torch_save({"epoch": epoch, "epochs": s.epochs, "balance_sources": s.balance_sources,
-                           "extra_readings": s.extra_readings, "finetune_embedder": s.finetune_embedder,
+                           "extra_readings": s.extra_readings, "small_readings": s.small_readings,
+                           "finetune_embedder": s.finetune_embedder,
                            "embedder_lr_scale": s.embedder_lr_scale, "classes": train.classes, "model_config": config,
                            "model": net.state_dict(), "optimizer": optimizer.state_dict(),
                            "scheduler": scheduler.state_dict(), "history": history, "best": best,
@@ -290,7 +300,7 @@ def fit(s: Settings) -> dict[str, Any]:
     test_logits = predict(net, test)
     metrics = {"classes": train.classes, "train_samples": len(train), "valid_samples": len(valid),
                "test_samples": len(test), "balance_sources": s.balance_sources,
-               "extra_readings": s.extra_readings, "inputs": s.inputs,
+               "extra_readings": s.extra_readings, "small_readings": s.small_readings, "inputs": s.inputs,
                "finetune_embedder": s.finetune_embedder, "embedder_lr_scale": s.embedder_lr_scale,
                "best_epoch": best["epoch"], "epochs": s.epochs,
                "valid_accuracy": accuracy_by_source(valid_logits, valid),
@@ -299,7 +309,8 @@ def fit(s: Settings) -> dict[str, Any]:
                "parameters": model_lib.count_parameters(net), "seed": s.seed,
                "data": [str(d) for d in s.data], "excluded_sources": s.exclude_source,
                "sources": sorted(set(train.sources)), "history": history}
-    meta = {k: metrics[k] for k in ("best_epoch", "epochs", "balance_sources", "extra_readings", "finetune_embedder",
+    meta = {k: metrics[k] for k in ("best_epoch", "epochs", "balance_sources", "extra_readings", "small_readings",
+                                    "finetune_embedder",
                                     "embedder_lr_scale", "valid_accuracy",
                                     "test_accuracy", "temperature", "seed", "data", "excluded_sources", "sources",
                                     "train_samples")}

@@ -15,7 +15,7 @@ import stat
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
+from typing import Iterable, NamedTuple
 
 import numpy as np
 
@@ -31,9 +31,10 @@ MAX_SEARCH_DEPTH = 3
 # Columns of manifest.csv (preprocess.py output and main.py --record folders); `output` is the
 # sample's path relative to the manifest's folder, `handedness` MediaPipe's label for it, `border`
 # the border the photo was read with, `extra` 1 for a further reading of a view that already has
-# a sample, `every_border` 1 when the photo was read with every fallback border.
+# a sample, `every_border` 1 when the photo was read with every fallback border, `small` the side in
+# pixels of the small frame a reading came from (hand/small_frames.py; also an `extra` reading).
 MANIFEST_FIELDS = ["source", "path", "class", "split", "output", "mirrored", "status", "handedness", "score",
-                   "border", "extra", "every_border"]
+                   "border", "extra", "every_border", "small"]
 STATUS_OK, STATUS_NO_HAND = "ok", "no_hand"  # a manifest row of a photo read (hand found or not)
 # Class folders of a collection that hold another sign than the Kaggle class of that name: left
 # out of training and scoring.  lolzorus_fr's `space` is his own flat-hand sign (its PROVENANCE.txt).
@@ -67,21 +68,31 @@ def read_manifest(manifest: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def reading_name(output: str, mirrored: bool, border: float | None) -> str:
+def reading_name(output: str, mirrored: bool, border: float | None, small: int | None = None) -> str:
     """The .npy name of one reading of a photo whose sample is `output` (`X.npy`): `X.npy` (the
-    first reading that found a hand), `X.mirror.npy` (of its mirror image), and for further
-    readings of photos read with every border `X[.mirror].border50.npy` (a border of 0.5 x the side)."""
+    first reading that found a hand), `X.mirror.npy` (of its mirror image), for further readings
+    of photos read with every border `X[.mirror].border50.npy` (a border of 0.5 x the side), and
+    for the reading of a view's hand shrunk into a small frame `X[.mirror].small64.npy`."""
     stem = output[:-len(LANDMARK_EXTENSION)] + (".mirror" if mirrored else "")
-    return stem + ("" if border is None else f".border{round(border * 100)}") + LANDMARK_EXTENSION
+    stem += "" if border is None else f".border{round(border * 100)}"
+    return stem + ("" if small is None else f".small{small}") + LANDMARK_EXTENSION
 
 
-_READING = re.compile(r"(.*?)(\.mirror)?(\.border\d+)?\.npy")
+class ReadingName(NamedTuple):
+    """What a reading's file name says (`parse_reading_name`)."""
+    photo: str  # the photo's sample path `X.npy`
+    mirrored: bool
+    extra: bool  # a further border reading of a view that has a sample
+    small: bool  # read from the view's hand shrunk into a small frame
 
 
-def parse_reading_name(path: str) -> tuple[str, bool, bool]:
-    """(the photo's sample path `X.npy`, mirrored, extra reading) for a name made by `reading_name`."""
-    photo, mirror, border = _READING.fullmatch(path).groups()
-    return photo + LANDMARK_EXTENSION, mirror is not None, border is not None
+_READING = re.compile(r"(.*?)(\.mirror)?(\.border\d+)?(\.small\d+)?\.npy")
+
+
+def parse_reading_name(path: str) -> ReadingName:
+    """What a name made by `reading_name` says about its reading."""
+    photo, mirror, border, small = _READING.fullmatch(path).groups()
+    return ReadingName(photo + LANDMARK_EXTENSION, mirror is not None, border is not None, small is not None)
 
 
 def photos_without_hand(rows: Iterable[dict[str, str]], views: tuple[bool, ...] = (False,),
@@ -93,6 +104,7 @@ def photos_without_hand(rows: Iterable[dict[str, str]], views: tuple[bool, ...] 
     for row in rows:
         if ((split is not None and row["split"] != split) or (source is not None and row["source"] != source)
                 or bool(int(row["mirrored"] or 0)) not in views or row["status"] not in (STATUS_OK, STATUS_NO_HAND)
+                or row.get("small")
                 or own_sign(row["source"], row["class"])):
             continue
         entry = found.setdefault(row["path"], [row["class"], row["source"], False])

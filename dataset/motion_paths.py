@@ -120,7 +120,8 @@ def _processed_hands(root: Path, letters: set[str]) -> list[tuple[np.ndarray, st
             if not folder.is_dir():
                 continue
             for path in sorted(folder.glob("*.npy")):
-                if layout.parse_reading_name(path.name)[2] or "__" not in path.name:
+                reading = layout.parse_reading_name(path.name)
+                if reading.extra or reading.small or "__" not in path.name:
                     continue
                 lm = layout.read_landmark_file(path)
                 if lm is not None:

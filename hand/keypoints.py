@@ -16,7 +16,7 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -273,13 +273,40 @@ def _init_worker(hand_model: str | None, max_hands: int) -> None:
     _worker_detector = HandDetector(hand_model, mode="image", max_hands=max_hands)
 
 
-def _detect_file(job: tuple[int, str, tuple[bool, ...], bool]) -> tuple[int, list[Reading] | None]:
-    index, path, views, every_border = job
+def _run_job(job: tuple[Callable[..., Any], tuple]) -> Any:
+    function, args = job
+    return function(_worker_detector, *args)
+
+
+def map_photos(function: Callable[..., Any], jobs: Sequence[tuple], workers: int = 1, hand_model: str | None = None,
+               max_hands: int = 1) -> Iterator[Any]:
+    """`function(detector, *job)` for each job, in completion order, with `workers` processes each
+    holding one IMAGE-mode detector (`function` must be a module-level function).  Resolve the
+    hand model first (`resolve_hand_model`) to fail fast with a clear message."""
+    if not jobs:
+        return
+    if workers <= 1 or len(jobs) == 1:
+        global _worker_detector
+        _worker_detector = HandDetector(hand_model, mode="image", max_hands=max_hands)
+        try:
+            yield from (_run_job((function, job)) for job in jobs)
+        finally:
+            _worker_detector.close()
+            _worker_detector = None
+        return
+    import multiprocessing
+    with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), _init_worker,
+                                                   (hand_model, max_hands)) as pool:
+        yield from pool.imap_unordered(_run_job, [(function, job) for job in jobs], chunksize=4)
+
+
+def _detect_file(detector: HandDetector, index: int, path: str, views: tuple[bool, ...],
+                 every_border: bool) -> tuple[int, list[Reading] | None]:
     rgb = read_image(path)
     if rgb is None:
         return index, None
     return index, [Reading(mirrored, border, hands) for mirrored in views
-                   for border, hands in _worker_detector.readings(rgb[:, ::-1] if mirrored else rgb, every_border)]
+                   for border, hands in detector.readings(rgb[:, ::-1] if mirrored else rgb, every_border)]
 
 
 def detect_files(paths: Sequence[str], workers: int = 1, hand_model: str | None = None,
@@ -291,22 +318,8 @@ def detect_files(paths: Sequence[str], workers: int = 1, hand_model: str | None 
     does (up to the first border that finds a hand, or with `every_border` with all of them; the
     same again at `LAST_RESORT_CONFIDENCE` when none finds one).  Resolve the hand model first
     (`resolve_hand_model`) to fail fast with a clear message."""
-    jobs = [(i, str(p), views, every_border) for i, p in enumerate(paths)]
-    if not jobs:
-        return
-    if workers <= 1 or len(jobs) == 1:
-        global _worker_detector
-        _worker_detector = HandDetector(hand_model, mode="image", max_hands=max_hands)
-        try:
-            yield from map(_detect_file, jobs)
-        finally:
-            _worker_detector.close()
-            _worker_detector = None
-        return
-    import multiprocessing
-    with multiprocessing.get_context("spawn").Pool(min(workers, len(jobs)), _init_worker,
-                                                   (hand_model, max_hands)) as pool:
-        yield from pool.imap_unordered(_detect_file, jobs, chunksize=4)
+    return map_photos(_detect_file, [(i, str(p), views, every_border) for i, p in enumerate(paths)], workers,
+                      hand_model, max_hands)
 
 
 # ----------------------------------------------------------------------------- features

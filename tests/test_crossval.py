@@ -29,6 +29,8 @@ def test_leave_one_source_out(tmp_path):
                         # "two" is landmarks only
                         np.save(folder / f"{source}__{name}{i}.jpg.mirror.npy", keypoints.mirror_landmarks(hand))
                         np.save(folder / f"{source}__{name}{i}.jpg.border50.npy", hand + 0.001)
+                        # a small frame's reading: trained on by the other fold, never scored
+                        np.save(folder / f"{source}__{name}{i}.jpg.small64.npy", hand + 0.002)
     out = tmp_path / "loso.json"
     channel = tmp_path / "confusions.json"
     assert crossval.main(["--data", str(data), "--epochs", "8", "--seeds", "1", "2", "--jobs", "2", "--json", str(out),
@@ -46,6 +48,7 @@ def test_leave_one_source_out(tmp_path):
     assert not {"both_views", "mirrored", "all_views"} & set(folds["two"])
     result = json.loads(out.read_text())
     assert result["extra_readings"] is False and result["seeds"] == [1, 2] and result["inputs"] == "fused"
+    assert result["small_readings"] is True
     for fold in folds.values():  # each figure is the mean over the seeds, every seed's value beside it
         seeds = fold["original"]["by_seed"]["accuracy_on_found"]
         assert len(seeds) == 2 and fold["original"]["accuracy_on_found"] == sum(seeds) / 2

@@ -141,7 +141,7 @@ def test_every_border_readings_are_extra_samples_of_the_same_photo(processed):
     they lie on the same hand; landmark inputs get none."""
     _, out = processed
     rows = [r for r in manifest(out) if r["status"] == "ok"]
-    extra = [r for r in rows if r["extra"] == "1"]
+    extra = [r for r in rows if r["extra"] == "1" and not r["small"]]
     assert extra and all(r["every_border"] == "1" for r in rows if r["source"] != "boris")
     assert not [r for r in rows if r["source"] == "boris" and (r["extra"] == "1" or r["every_border"] == "1")]
     sample = {(r["path"], r["mirrored"]): r for r in rows if r["extra"] == "0"}
@@ -150,10 +150,54 @@ def test_every_border_readings_are_extra_samples_of_the_same_photo(processed):
         assert float(r["border"]) > float(first["border"]) and float(r["border"]) in keypoints.FALLBACK_BORDERS
         assert r["output"] == layout.reading_name(first["output"], False, float(r["border"]))
         assert layout.parse_reading_name(r["output"]) == (layout.parse_reading_name(first["output"])[0],
-                                                          r["mirrored"] == "1", True)
+                                                          r["mirrored"] == "1", True, False)
         a, b = np.load(out / first["output"]), np.load(out / r["output"])
         size = np.linalg.norm(a[:, :2] - a[:1, :2], axis=1).mean()
         assert np.linalg.norm(a[:, :2] - b[:, :2], axis=1).mean() < 0.25 * size, r["output"]
+
+
+def shape(landmarks: np.ndarray) -> np.ndarray:
+    """x, y relative to the wrist, in units of the mean distance from it: where a reading is taken drops out."""
+    xy = landmarks[:, :2] - landmarks[:1, :2]
+    return xy / np.linalg.norm(xy, axis=1).mean()
+
+
+def test_small_frame_readings_are_further_samples_of_the_same_hand(processed):
+    """Each view's hand also read from a 64x64 frame (`X[.mirror].small64.npy`): marked small and
+    extra, the same handshape as the view's sample, not counted as photos; landmark inputs get none."""
+    _, out = processed
+    rows = [r for r in manifest(out) if r["status"] == "ok"]
+    samples = {(r["path"], r["mirrored"]): r for r in rows if r["extra"] == "0"}
+    small = [r for r in rows if r["small"]]
+    photo_views = [key for key, r in samples.items() if r["source"] == "keptsecret"]
+    assert len(small) >= 0.8 * len(photo_views) and {r["source"] for r in small} == {"keptsecret"}
+    distances = []
+    for r in small:
+        first = samples[(r["path"], r["mirrored"])]
+        photo = layout.parse_reading_name(first["output"]).photo
+        assert r["small"] == "64" and r["extra"] == "1" and r["class"] == first["class"]
+        assert r["output"] == layout.reading_name(photo, r["mirrored"] == "1", None, 64)
+        assert layout.parse_reading_name(r["output"]) == (photo, r["mirrored"] == "1", False, True)
+        a, b = np.load(out / first["output"]), np.load(out / r["output"])
+        distances.append(np.linalg.norm(shape(a) - shape(b), axis=1).mean())
+    assert np.median(distances) < 0.2, "a small frame's reading is a blurrier view of the same hand"
+    report = json.loads((out / "report.json").read_text())["per_source"]["keptsecret"]
+    assert report["small_found"] == len(small) and report["files"] == 5 * len(KEPT)
+
+
+def test_small_frames_are_added_to_an_earlier_run_without_reading_its_photos_again(tmp_path, capsys):
+    data = make_slice(tmp_path / "in", per_class=1, classes=("A", "B"), boris=1, nothing=1)
+    out = tmp_path / "out"
+    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "2", "--small-side", "0"]) == 0
+    assert not [p for p in out.rglob("*.npy") if ".small" in p.name] and not [r for r in manifest(out) if r["small"]]
+    before = tree(out)
+    capsys.readouterr()
+    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "2"]) == 0
+    assert "0 to do" in capsys.readouterr().err
+    small = [p.relative_to(out).as_posix() for p in out.rglob("*.small64.npy")]
+    assert small and all(tree(out)[name] == data for name, data in before.items() if name.endswith(".npy"))
+    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "2", "--small-side", "0"]) == 0
+    assert not [p for p in out.rglob("*.npy") if ".small" in p.name]
 
 
 def test_border_views_off_reads_each_view_once(tmp_path):
@@ -161,7 +205,7 @@ def test_border_views_off_reads_each_view_once(tmp_path):
     out = tmp_path / "out"
     assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "1", "--border-views"]) == 0
     rows = manifest(out)
-    assert {r["extra"] for r in rows} == {r["every_border"] for r in rows} == {"0"}
+    assert {r["extra"] for r in rows if not r["small"]} == {r["every_border"] for r in rows} == {"0"}
     assert not [p for p in out.rglob("*.npy") if ".border" in p.name]
     # asking for every border later re-reads the photos, as asked, instead of keeping the old rows
     assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "1"]) == 0
@@ -256,3 +300,17 @@ def test_resume_after_interrupt_equals_clean_run(resume_setup, plan):
     got = tree(out)
     assert sorted(got) == sorted(reference)
     assert [name for name in reference if got[name] != reference[name]] == []
+
+
+def test_an_interrupt_while_reading_small_frames_loses_nothing(resume_setup):
+    base, data, reference = resume_setup
+    out = base / f"out-{len(list(base.iterdir()))}"
+    args = ["--data", str(data), "--out", str(out), "--workers", "1"]
+    photo_readings = sum(1 for name in reference if name.endswith(".npy") and ".small" not in name)
+    result = run_until(args, out, photo_readings + 2, signal.SIGINT)
+    assert result.returncode == 130 and "Traceback" not in result.stderr
+    assert [line for line in result.stderr.splitlines() if "interrupted" in line and "small frames to read" in line]
+    final = subprocess.run(cli(*args), capture_output=True, text=True, timeout=300)
+    assert final.returncode == 0 and "0 to do" in final.stderr, final.stderr
+    got = tree(out)
+    assert sorted(got) == sorted(reference) and [name for name in reference if got[name] != reference[name]] == []

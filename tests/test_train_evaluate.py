@@ -81,6 +81,28 @@ def test_train_fixture_dataset(keypoint_dataset, tmp_path):
     assert json.loads((tmp_path / "training_metrics.json").read_text())["valid_accuracy"]["all"] >= 0.8
 
 
+def test_train_learns_from_small_frame_readings_unless_told_not_to(keypoint_dataset, tmp_path, capsys):
+    """Readings of small frames (`X.small64.npy`, preprocess.py --small-side) are training samples by
+    default, in every split; --no-small-readings leaves them out; a dataset without any warns."""
+    torch.set_num_threads(1)
+    import train
+
+    def samples(name: str, *flags: str) -> int:
+        weights = tmp_path / name / "w.pth"
+        assert train.main(["--data", str(keypoint_dataset), "--weights", str(weights), *TRAIN_ARGS, *flags]) == 0
+        return json.loads((weights.parent / "training_metrics.json").read_text())["train_samples"]
+
+    plain = samples("plain")
+    assert "no small-frame readings" in capsys.readouterr().err
+    added = 0
+    for path in sorted((keypoint_dataset / "train").glob("*/*.npy"))[::2]:
+        np.save(path.with_name(path.name[:-len(".npy")] + ".small64.npy"), np.load(path) + 0.001)
+        added += 1
+    assert samples("small") == plain + added
+    assert "no small-frame readings" not in capsys.readouterr().err
+    assert samples("without", "--no-small-readings") == plain
+
+
 def test_train_resume_after_interrupt(trained, tmp_path):
     data, reference = trained
     weights = tmp_path / "m.pth"
