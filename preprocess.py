@@ -138,15 +138,20 @@ def small_frame_jobs(rows_by_key: dict[str, list[dict]], side: int) -> dict[str,
     return todo
 
 
-def small_rows(rows: list[dict], found: list[tuple[bool, keypoints.Hand]], out: Path, side: int) -> list[dict]:
-    """Write the hands read from a photo's small frames; the photo's rows with theirs added."""
+def small_rows(rows: list[dict], found: list[tuple[bool, keypoints.Hand | str | None]], out: Path,
+               side: int) -> list[dict]:
+    """Write the hands read from a photo's small frames; the photo's rows with a row per view added
+    (`no_hand` when its small frame shows none, `hand_already_small` when it was not shrunk)."""
     added = []
     for mirrored, hand in found:
         sample = next(r for r in rows if int(r["mirrored"]) == mirrored and not int(r.get("extra") or 0))
-        name = layout.reading_name(layout.parse_reading_name(sample["output"]).photo, mirrored, None, side)
-        atomic_files.write_bytes(out / name, npy_bytes(hand.landmarks), make_parents=True)
-        added.append({**sample, "output": name, "handedness": hand.handedness, "score": f"{hand.score:.4f}",
-                      "border": "", "extra": 1, "small": side})
+        row = {**sample, "output": "", "handedness": "", "score": "", "border": "", "extra": 1, "small": side,
+               "status": hand if isinstance(hand, str) else STATUS_NO_HAND}
+        if isinstance(hand, keypoints.Hand):
+            name = layout.reading_name(layout.parse_reading_name(sample["output"]).photo, mirrored, None, side)
+            atomic_files.write_bytes(out / name, npy_bytes(hand.landmarks), make_parents=True)
+            row.update(output=name, handedness=hand.handedness, score=f"{hand.score:.4f}", status=STATUS_OK)
+        added.append(row)
     return rows + added
 
 

@@ -5,7 +5,8 @@ blurred hand a few dozen pixels wide.  preprocess.py (`--small-side`) reads ever
 way too and train.py (`--small-readings`) learns from those readings, so a model meets such
 landmarks in training from many people instead of from kaggle64's one signer (the model card has
 what it changed).  Each photo gets one crop per view, drawn from a generator seeded by the photo's
-name, so a re-run writes the same files.
+name, so a re-run writes the same files.  A hand already as small as a small frame's (kaggle64's
+own) is not shrunk again.
 """
 from __future__ import annotations
 
@@ -51,27 +52,32 @@ def shrink_around_hand(rgb: np.ndarray, landmarks: np.ndarray, rng: np.random.Ge
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1].copy()
 
 
+ALREADY_SMALL = "hand_already_small"  # a view whose hand is no larger than a small frame's: not shrunk again
+
+
 def _read_small(detector: keypoints.HandDetector, index: int, path: str, views: Sequence[tuple[bool, np.ndarray]],
-                side: int, seed: int) -> tuple[int, list[tuple[bool, keypoints.Hand]] | None]:
+                side: int, seed: int) -> tuple[int, list[tuple[bool, keypoints.Hand | str | None]] | None]:
     rgb = keypoints.read_image(path)
     if rgb is None:
         return index, None
     rng = crop_generator(path, seed)
-    found = []
+    found: list[tuple[bool, keypoints.Hand | str | None]] = []
     for mirrored, landmarks in views:
+        if np.ptp(landmarks[:, :2], 0).max() * max(rgb.shape[:2]) <= side * max(HAND_FILL):
+            found.append((mirrored, ALREADY_SMALL))
+            continue
         frame = shrink_around_hand(rgb[:, ::-1] if mirrored else rgb, landmarks, rng, side)
         hands = next((hands for _, hands in detector.readings(frame) if hands), [])
-        if hands:
-            found.append((mirrored, hands[0]))
+        found.append((mirrored, hands[0] if hands else None))
     return index, found
 
 
 def read_small_frames(photos: Sequence[tuple[str, Sequence[tuple[bool, np.ndarray]]]], workers: int = 1,
                       hand_model: str | None = None, side: int = SIDE, seed: int = 0
-                      ) -> Iterator[tuple[int, list[tuple[bool, keypoints.Hand]] | None]]:
+                      ) -> Iterator[tuple[int, list[tuple[bool, keypoints.Hand | str | None]] | None]]:
     """For each (photo path, [(mirrored, the view's hand landmarks)]), in completion order: (its
-    index, [(mirrored, the hand found in that view's small frame)]), None for a file that cannot be
-    decoded; a view whose small frame shows no hand is left out.  Frames are read as
+    index, [(mirrored, the hand found in that view's small frame, None when none is found, or
+    `ALREADY_SMALL`)]), None for a file that cannot be decoded.  Frames are read as
     `HandDetector.readings` reads a photo (fallback borders, then the last resort)."""
     jobs = [(i, path, list(views), side, seed) for i, (path, views) in enumerate(photos)]
     return keypoints.map_photos(_read_small, jobs, workers, hand_model)

@@ -171,6 +171,8 @@ def test_small_frame_readings_are_further_samples_of_the_same_hand(processed):
     small = [r for r in rows if r["small"]]
     photo_views = [key for key, r in samples.items() if r["source"] == "keptsecret"]
     assert len(small) >= 0.8 * len(photo_views) and {r["source"] for r in small} == {"keptsecret"}
+    # every view is read once, found or not, so a re-run does not read it again
+    assert sorted((r["path"], r["mirrored"]) for r in manifest(out) if r["small"]) == sorted(photo_views)
     distances = []
     for r in small:
         first = samples[(r["path"], r["mirrored"])]
