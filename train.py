@@ -61,7 +61,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="also use each photo's further border readings (X.border50.npy ...) in every split")
     p.add_argument("--small-readings", action=argparse.BooleanOptionalAction, default=SMALL_READINGS,
                    help="also use each photo's hand read from a small frame (X.small64.npy, preprocess.py "
-                        "--small-side) in every split")
+                        "--small-side) as training samples (never in valid or test)")
     p.add_argument("--inputs", choices=model_lib.INPUTS, default=INPUTS,
                    help="what the letter head sees: the 1D CNN over the landmark features, the pretrained "
                         "gesture embedding, or both fused")

@@ -32,7 +32,7 @@ SEED = 42
 AUGMENT = True
 BALANCE_SOURCES = 0.5  # draw samples with weight (1 / samples of their source) ** this; 0 = uniform
 EXTRA_READINGS = False  # also fit on the further border readings of each photo (preprocess.py --border-views)
-SMALL_READINGS = True  # also fit on each photo's hand read from a 64x64 frame (preprocess.py --small-side)
+SMALL_READINGS = True  # also fit on each photo's hand read from a 64x64 frame (preprocess.py --small-side; train split only)
 INPUTS = model_lib.DEFAULT_CONFIG["inputs"]  # cnn | embedding | fused (see model.LetterModel)
 FINETUNE_EMBEDDER = True  # also train the pretrained gesture embedder's weights (chosen by crossval.py, see the model card)
 EMBEDDER_LR_SCALE = 0.1  # their learning rate, as a fraction of the learning rate, when fine-tuned
@@ -174,8 +174,7 @@ def load_splits(s: Settings) -> tuple[LandmarkDataset, LandmarkDataset, Landmark
         raise TrainingError(f"the train split holds {len(train)} samples in {len(train.classes)} class(es); "
                             f"need at least two classes")
     valid, test = (LandmarkDataset(s.data, split, classes=train.classes, exclude_sources=s.exclude_source,
-                                   extra_readings=s.extra_readings, small_readings=s.small_readings)
-                   for split in ("valid", "test"))
+                                   extra_readings=s.extra_readings) for split in ("valid", "test"))
     if len(valid) == 0:
         raise TrainingError("the valid split is empty")
     return train, valid, test
