@@ -26,7 +26,7 @@ import numpy as np
 
 from storage import atomic_files
 from dataset import dataset_layout as layout
-from hand import keypoints
+from hand import keypoints, photo_readers
 from classifiers.classifier import CheckpointError, combine_views, load_classifier
 from realtime.clip_evaluation import evaluate_clips
 from spelling import confusion_channel
@@ -242,7 +242,7 @@ def evaluate_images(roots: list[Path], clf, flip: bool, workers: int, hand_model
     truth, predicted, confidence, found_hand, sources = [], [], [], [], []
     no_hand = no_hand_label(clf)
     views = (flip, not flip) if both_views else (flip,)
-    for index, seen in tqdm(keypoints.detect_files([str(e.path) for e in entries], workers, hand_model, views,
+    for index, seen in tqdm(photo_readers.detect_files([str(e.path) for e in entries], workers, hand_model, views,
                                                    every_border=border_views),
                             total=len(entries), unit="img", desc="evaluate", dynamic_ncols=True):
         entry = entries[index]

@@ -34,7 +34,7 @@ from torch import nn
 
 from storage import atomic_files
 from dataset import dataset_layout as layout
-from hand import keypoints
+from hand import keypoints, photo_readers
 import model as model_lib
 from classifiers import onnx_export
 from classifiers import training
@@ -126,7 +126,7 @@ def read_samples(samples_dir: Path, classes: list[str], shots: int, seed: int, w
             found[i] = lm, handedness.get(e.path.relative_to(samples_dir).as_posix(), ("", None))
     if photos:
         keypoints.resolve_hand_model(hand_model)
-        for j, readings in tqdm(keypoints.detect_files([str(entries[i].path) for i in photos], workers, hand_model),
+        for j, readings in tqdm(photo_readers.detect_files([str(entries[i].path) for i in photos], workers, hand_model),
                                 total=len(photos), desc="finding hands", unit="photo", dynamic_ncols=True):
             if readings and readings[-1].hands:  # the first reading that found a hand
                 hand = readings[-1].hands[0]

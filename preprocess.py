@@ -31,7 +31,7 @@ import numpy as np
 from storage import atomic_files
 from dataset import dataset_layout as layout
 from dataset.preprocess_report import REPORT_COLUMNS, report_table, summarise
-from hand import keypoints, small_frames
+from hand import keypoints, photo_readers, small_frames
 
 # ----------------------------------------------------------------------------- settings
 DATA_DIRS = ["data/asl_alphabet_train"]  # Kaggle grassknoted/asl-alphabet, unzipped
@@ -84,7 +84,7 @@ def landmark_rows(task: dict[str, Any]) -> list[dict]:
     return [_row(task, task["output"], False, STATUS_OK, keypoints.Hand(lm, "Unknown", 1.0))]
 
 
-def image_rows(task: dict[str, Any], readings: list[keypoints.Reading] | None) -> list[dict]:
+def image_rows(task: dict[str, Any], readings: list[photo_readers.Reading] | None) -> list[dict]:
     """Write the best hand of each reading of a photo; its manifest rows.  Per view (the photo,
     its mirror image) the first reading with a hand is the sample (`X.npy`, `X.mirror.npy`, or a
     `no_hand` row); further readings with a hand are extra samples of the same photo."""
@@ -119,7 +119,7 @@ def run_tasks(tasks: list[dict], workers: int, hand_model: str | None, mirror: b
     views = (False, True) if mirror else (False,)
     for every_border in (False, True):
         batch = [t for t in images if t["every_border"] == every_border]
-        for index, readings in keypoints.detect_files([t["file"] for t in batch], workers, hand_model, views,
+        for index, readings in photo_readers.detect_files([t["file"] for t in batch], workers, hand_model, views,
                                                       every_border=every_border):
             yield image_rows(batch[index], readings)
 

@@ -23,7 +23,7 @@ from typing import Iterable
 import numpy as np
 
 from dataset import dataset_layout as layout
-from hand import keypoints
+from hand import keypoints, photo_readers
 from storage import atomic_files
 
 REPO = Path(__file__).resolve().parents[1]
@@ -98,7 +98,7 @@ def build(data: str | os.PathLike = DATA, collections: dict[str, str] = COLLECTI
     photos = letter_photos(data, collections, letters)
     hands: dict[str, list[tuple[np.ndarray, Path]]] = {c: [] for c in letters}
     keypoints.resolve_hand_model()
-    for index, readings in keypoints.detect_files([str(p) for _, p in photos], workers=workers):
+    for index, readings in photo_readers.detect_files([str(p) for _, p in photos], workers=workers):
         found = [hand for reading in readings or [] for hand in reading.hands]
         if found:
             letter, path = photos[index]

@@ -15,7 +15,7 @@ from typing import Iterator, Sequence
 
 import numpy as np
 
-from hand import keypoints
+from hand import keypoints, photo_readers
 
 SIDE = 64  # pixels of the small frame's side (kaggle64's frames)
 JPEG_QUALITY = 75  # kaggle64's frames are JPEGs of this quality (their quantisation tables)
@@ -80,4 +80,4 @@ def read_small_frames(photos: Sequence[tuple[str, Sequence[tuple[bool, np.ndarra
     `ALREADY_SMALL`)]), None for a file that cannot be decoded.  Frames are read as
     `HandDetector.readings` reads a photo (fallback borders, then the last resort)."""
     jobs = [(i, path, list(views), side, seed) for i, (path, views) in enumerate(photos)]
-    return keypoints.map_photos(_read_small, jobs, workers, hand_model)
+    return photo_readers.map_photos(_read_small, jobs, workers, hand_model)

@@ -18,7 +18,7 @@ import torch
 
 from dataset import dataset_layout as layout
 import evaluate
-from hand import keypoints
+from hand import keypoints, photo_readers
 import model as model_lib
 import preprocess
 from classifiers.classifier import load_classifier, read_class_mapping, write_class_mapping
@@ -414,7 +414,7 @@ def test_mirrored_photo_gives_same_letter():
     clf = load_classifier(WEIGHTS)
     keypoints.resolve_hand_model()
     agree = compared = 0
-    for index, readings in keypoints.detect_files(paths, workers=2, views=(False, True)):
+    for index, readings in photo_readers.detect_files(paths, workers=2, views=(False, True)):
         first = {r.mirrored: r.hands[0] for r in readings or () if r.hands}  # the reading that found the hand
         if len(first) < 2:
             continue
