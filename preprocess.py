@@ -9,7 +9,7 @@ in capture order) is a source too: each row is a sample `A.0017.npy`, split in b
 Writes OUT/{train,valid,test}/<class>/<source>__<file>.npy (one per image with a hand found;
 with mirroring, also `...mirror.npy` from the mirrored photo; for photos of the --border-views
 splits, also `...[mirror.]border50.npy` and the like: the same view read with each further fallback
-border, extra samples of the same photo; with --small-side, also `...[mirror.]small64.npy`: the view's
+border, extra samples of the same photo; with --small-side 64, also `...[mirror.]small64.npy`: the view's
 hand shrunk into a 64x64 frame and read again, hand/small_frames.py), OUT/manifest.csv and
 OUT/report.{txt,csv,json}.
 Images without a hand are counted, never saved.  Resumable: a re-run skips finished work; an
@@ -47,8 +47,9 @@ STACK_BLOCK_SIZE = 10
 MIRROR = True  # also store landmarks of the mirrored photo (the other hand) for every image
 BORDER_VIEWS = ["train", "valid", "test"]  # splits whose photos are also read with every fallback border
 # Also read each view's hand shrunk into a frame of this many pixels a side, as kaggle64's frames
-# are (`X[.mirror].small64.npy`, a training sample of the same photo: train.py --small-readings); 0: off.
-SMALL_SIDE = small_frames.SIDE
+# are (`X[.mirror].small64.npy`, a training sample of the same photo: train.py --small-readings);
+# 0: off (the default, as train.py does not use them by default; 64 to make them).
+SMALL_SIDE = 0
 HAND_MODEL = None  # None: resolve automatically (see keypoints.resolve_hand_model)
 # -----------------------------------------------------------------------------
 

@@ -56,11 +56,12 @@ def cli(*args: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def processed(tmp_path_factory):
-    """One run over 5 photos x 8 classes + 3 empty scenes + 6 landmark files (2 workers, mirror on)."""
+    """One run over 5 photos x 8 classes + 3 empty scenes + 6 landmark files (2 workers, mirror on,
+    small frames of 64 pixels)."""
     base = tmp_path_factory.mktemp("pre")
     data = make_slice(base / "in", per_class=5)
     out = base / "out"
-    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "2"]) == 0
+    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "2", "--small-side", "64"]) == 0
     return data, out
 
 
@@ -190,11 +191,11 @@ def test_small_frame_readings_are_further_samples_of_the_same_hand(processed):
 def test_small_frames_are_added_to_an_earlier_run_without_reading_its_photos_again(tmp_path, capsys):
     data = make_slice(tmp_path / "in", per_class=1, classes=("A", "B"), boris=1, nothing=1)
     out = tmp_path / "out"
-    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "2", "--small-side", "0"]) == 0
+    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "2"]) == 0  # none by default
     assert not [p for p in out.rglob("*.npy") if ".small" in p.name] and not [r for r in manifest(out) if r["small"]]
     before = tree(out)
     capsys.readouterr()
-    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "2"]) == 0
+    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "2", "--small-side", "64"]) == 0
     assert "0 to do" in capsys.readouterr().err
     small = [p.relative_to(out).as_posix() for p in out.rglob("*.small64.npy")]
     assert small and all(tree(out)[name] == data for name, data in before.items() if name.endswith(".npy"))
@@ -219,7 +220,7 @@ def test_rerun_skips_finished_work(processed, capsys):
     data, out = processed
     before = tree(out)
     capsys.readouterr()
-    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "2"]) == 0
+    assert preprocess.main(["--data", str(data), "--out", str(out), "--workers", "2", "--small-side", "64"]) == 0
     err = capsys.readouterr().err
     n = len({(r["source"], r["path"]) for r in manifest(out)})
     assert f"{n} already done, 0 to do" in err
@@ -305,9 +306,11 @@ def test_resume_after_interrupt_equals_clean_run(resume_setup, plan):
 
 
 def test_an_interrupt_while_reading_small_frames_loses_nothing(resume_setup):
-    base, data, reference = resume_setup
-    out = base / f"out-{len(list(base.iterdir()))}"
-    args = ["--data", str(data), "--out", str(out), "--workers", "1"]
+    base, data, _ = resume_setup
+    out, clean = (base / f"small-{name}-{len(list(base.iterdir()))}" for name in ("out", "clean"))
+    args = ["--data", str(data), "--out", str(out), "--workers", "1", "--small-side", "64"]
+    subprocess.run(cli(*args[:3], str(clean), *args[4:]), check=True, capture_output=True, timeout=300)
+    reference = tree(clean)
     photo_readings = sum(1 for name in reference if name.endswith(".npy") and ".small" not in name)
     result = run_until(args, out, photo_readings + 2, signal.SIGINT)
     assert result.returncode == 130 and "Traceback" not in result.stderr

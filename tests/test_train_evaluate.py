@@ -82,8 +82,8 @@ def test_train_fixture_dataset(keypoint_dataset, tmp_path):
 
 
 def test_train_learns_from_small_frame_readings_unless_told_not_to(keypoint_dataset, tmp_path, capsys):
-    """Readings of small frames (`X.small64.npy`, preprocess.py --small-side) are training samples by
-    default, never valid or test ones; --no-small-readings leaves them out; a dataset without any warns."""
+    """Readings of small frames (`X.small64.npy`, preprocess.py --small-side) are training samples with
+    --small-readings, never valid or test ones; by default they are left out; asked for and absent, a warning."""
     torch.set_num_threads(1)
     import train
 
@@ -93,17 +93,19 @@ def test_train_learns_from_small_frame_readings_unless_told_not_to(keypoint_data
         return json.loads((weights.parent / "training_metrics.json").read_text())["train_samples"]
 
     plain = samples("plain")
+    assert "no small-frame readings" not in capsys.readouterr().err
+    assert samples("asked", "--small-readings") == plain
     assert "no small-frame readings" in capsys.readouterr().err
     for path in sorted(keypoint_dataset.glob("*/*/*.npy"))[::2]:
         np.save(path.with_name(path.name[:-len(".npy")] + ".small64.npy"), np.load(path) + 0.001)
     added = sum(1 for _ in (keypoint_dataset / "train").glob("*/*.small64.npy"))
-    assert samples("small") == plain + added
+    assert samples("small", "--small-readings") == plain + added
     metrics = json.loads((tmp_path / "small" / "training_metrics.json").read_text())
     plain_metrics = json.loads((tmp_path / "plain" / "training_metrics.json").read_text())
     assert (metrics["valid_samples"], metrics["test_samples"]) == (plain_metrics["valid_samples"],
                                                                    plain_metrics["test_samples"])
     assert "no small-frame readings" not in capsys.readouterr().err
-    assert samples("without", "--no-small-readings") == plain
+    assert samples("default") == plain
 
 
 def test_train_resume_after_interrupt(trained, tmp_path):
