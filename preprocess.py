@@ -125,6 +125,11 @@ def run_tasks(tasks: list[dict], workers: int, hand_model: str | None, mirror: b
             yield image_rows(batch[index], readings)
 
 
+def view_samples(rows: list[dict]) -> list[dict]:
+    """A photo's sample rows, one per view with a hand found (`X.npy`, `X.mirror.npy`)."""
+    return [r for r in rows if r["status"] == STATUS_OK and not int(r.get("extra") or 0)]
+
+
 def small_frame_jobs(rows_by_key: dict[str, list[dict]], side: int) -> dict[str, list[dict]]:
     """Photos (key -> rows) whose views' samples have no small-frame reading of `side` yet; with
     side 0, none.  Readings of another side are dropped from the rows first (they are re-made)."""
@@ -132,7 +137,7 @@ def small_frame_jobs(rows_by_key: dict[str, list[dict]], side: int) -> dict[str,
     for key, rows in rows_by_key.items():
         kept = [r for r in rows if not r.get("small") or int(r["small"]) == side]
         rows_by_key[key] = kept
-        samples = [r for r in kept if r["status"] == STATUS_OK and not int(r.get("extra") or 0)]
+        samples = view_samples(kept)
         if (side and samples and Path(samples[0]["path"]).suffix.lower() in layout.IMAGE_EXTENSIONS
                 and not any(r.get("small") for r in kept)):
             todo[key] = kept
@@ -143,9 +148,10 @@ def small_rows(rows: list[dict], found: list[tuple[bool, keypoints.Hand | str | 
                side: int) -> list[dict]:
     """Write the hands read from a photo's small frames; the photo's rows with a row per view added
     (`no_hand` when its small frame shows none, `hand_already_small` when it was not shrunk)."""
+    samples = {bool(int(r["mirrored"])): r for r in view_samples(rows)}
     added = []
     for mirrored, hand in found:
-        sample = next(r for r in rows if int(r["mirrored"]) == mirrored and not int(r.get("extra") or 0))
+        sample = samples[mirrored]
         row = {**sample, "output": "", "handedness": "", "score": "", "border": "", "extra": 1, "small": side,
                "status": hand if isinstance(hand, str) else STATUS_NO_HAND}
         if isinstance(hand, keypoints.Hand):
@@ -159,11 +165,10 @@ def small_rows(rows: list[dict], found: list[tuple[bool, keypoints.Hand | str | 
 def run_small_frames(todo: dict[str, list[dict]], out: Path, workers: int, hand_model: str | None, side: int,
                      seed: int) -> Iterator[tuple[str, list[dict]]]:
     """(key, rows with the small-frame readings added) for each photo of `todo`, in completion order."""
-    todo = dict(todo)
     keys = list(todo)
     photos = []
     for key in keys:
-        samples = [r for r in todo[key] if r["status"] == STATUS_OK and not int(r.get("extra") or 0)]
+        samples = view_samples(todo[key])
         photos.append((samples[0]["path"], [(bool(int(r["mirrored"])), np.load(out / r["output"])) for r in samples]))
     for index, found in small_frames.read_small_frames(photos, workers, hand_model, side, seed):
         yield keys[index], small_rows(todo[keys[index]], found or [], out, side)
@@ -335,6 +340,7 @@ def run(args: argparse.Namespace) -> int:
         results[key] = rows
 
     small_todo: dict[str, list[dict]] = {}
+    small_done = 0
     try:
         with tqdm(total=len(todo), unit="img", desc="preprocess", dynamic_ncols=True) as bar:
             for rows in run_tasks(todo, args.workers, args.hand_model, args.mirror):
@@ -349,12 +355,12 @@ def run(args: argparse.Namespace) -> int:
             for key, rows in run_small_frames(small_todo, out, args.workers, args.hand_model, args.small_side,
                                               args.seed):
                 record(key, rows)
-                small_todo.pop(key)
+                small_done += 1
                 bar.update()
     except KeyboardInterrupt:
         journal.close()
-        left = f"{len(results)} of {len(tasks)} files done" + (f", {len(small_todo)} small frames to read"
-                                                                if small_todo else "")
+        left = f"{len(results)} of {len(tasks)} files done" + (
+            f", {len(small_todo) - small_done} small frames to read" if len(small_todo) > small_done else "")
         print(f"\ninterrupted: {left}; run the same command again to resume", file=sys.stderr)
         return 130
     except keypoints.HandModelError as err:
