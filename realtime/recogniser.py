@@ -53,6 +53,8 @@ GAP_MS = 150.0  # dips shorter than this (no letter, or another one) do not rest
 SMOOTH_MS = 300  # smoothing window (majority vote + mean probability over the frames in it)
 MOVE_THRESHOLD = 0.12  # palm sizes the hand moves within MOTION_MS that end a sign (chosen with spellbench.py)
 MOTION_MS = 150  # the window the hand's motion is measured over
+MOTION_FLOOR_PX = 3.0  # the hand's landmarks shifting by at most this many pixels is noise, not movement
+# (the camera's jitter and the landmarker's: on a hand a few dozen pixels across, more than MOVE_THRESHOLD)
 SETTLE_MS = 300  # after a hand appears, its landmarks settle this long before motion counts (speller.HandMotion)
 RELABEL_PALMS = 3.0  # a hand read as the other hand within this many palm sizes of one gone since the last frame is it
 WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
@@ -168,7 +170,8 @@ class Recogniser:
                  mirror_detector: keypoints.HandDetector | None = None, every_border: bool = False,
                  gap_ms: float = GAP_MS, word_pause_s: float = WORD_PAUSE, text: TextEntry | None = None,
                  reacquire: bool = True, last_resort: bool = True, adapt: bool = False,
-                 move_threshold: float = MOVE_THRESHOLD, motion_model: MotionModel | None = None) -> None:
+                 move_threshold: float = MOVE_THRESHOLD, motion_model: MotionModel | None = None,
+                 motion_floor_px: float = MOTION_FLOOR_PX) -> None:
         self.detector = detector
         self.mirror_detector = mirror_detector
         self.every_border = every_border
@@ -180,6 +183,7 @@ class Recogniser:
         self.speller = speller.Speller(0.0 if independent_frames else hold_s * 1000.0, gap_ms, classifier.classes,
                                        0.0 if independent_frames else MOTION_MS)
         self.move_threshold = move_threshold
+        self.motion_floor_px = motion_floor_px
         self.text = text if text is not None else TextEntry()
         self.word_pause_ms = word_pause_s * 1000.0
         self.adapter: SignerAdapter | None = None
@@ -202,6 +206,7 @@ class Recogniser:
         # J, Z -> each letter the speller took a hand read as it for (still_reading) -> when, last
         self._stand_ins: dict[str, dict[str, float]] = {}
         self._keys: list[str] = []  # the last frame's hands
+        self._side: int | None = None  # the last frame's longer side in pixels (the landmarks' unit)
 
     def _read(self, detector: keypoints.HandDetector, rgb: np.ndarray, ts: int | None,
               way: int) -> list[list[keypoints.Hand]]:
@@ -241,13 +246,16 @@ class Recogniser:
     def process(self, frame_rgb: np.ndarray, timestamp_ms: float) -> FrameResult:
         """Recognise one RGB frame taken at `timestamp_ms` (increasing for streams)."""
         t0 = time.perf_counter()
+        if self.motion_floor_px:
+            self._side = max(frame_rgb.shape[:2])
         views = self._frame_views(frame_rgb, timestamp_ms)
         groups = group_views(views) if len(views) > 1 else [[hand] for hand in views[0]]
         return self._recognise(groups, timestamp_ms, t0)
 
     def process_hands(self, hands: list[keypoints.Hand], timestamp_ms: float) -> FrameResult:
         """Recognise a frame whose hands are given as the tracker would give them (spellbench.py's
-        simulated movements between letters), without running the landmarker."""
+        simulated movements between letters), without running the landmarker; in the last frame's
+        pixels (none before any frame: no noise floor for motion)."""
         return self._recognise([[hand] for hand in hands], timestamp_ms, time.perf_counter())
 
     def _recognise(self, groups: list[list[keypoints.Hand]], timestamp_ms: float, t0: float) -> FrameResult:
@@ -277,6 +285,7 @@ class Recogniser:
             if key in self._paths:
                 self._paths[key].update(timestamp_ms, None, None)
         results, motions = [], []
+        noise = self.motion_floor_px / self._side if self._side else 0.0  # in landmark units
         for i, (hand, key) in enumerate(zip(hands, keys)):
             smoother = self._smoothers.get(key)
             if smoother is None:
@@ -286,7 +295,7 @@ class Recogniser:
             motion = self._motions.get(key)
             if motion is None:  # made once per hand, not on every frame
                 motion = self._motions[key] = speller.HandMotion(MOTION_MS, SETTLE_MS)
-            motions.append(motion.update(timestamp_ms, hand.landmarks))
+            motions.append(motion.update(timestamp_ms, hand.landmarks, noise))
         motion_letter = self._motion_letter(hands, keys, timestamp_ms)
         self._smoothers = {k: s for k, s in self._smoothers.items() if not s.empty}
         self._motions = {k: m for k, m in self._motions.items() if k in self._smoothers}  # kept over short losses

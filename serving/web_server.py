@@ -81,6 +81,7 @@ class Settings:
     adapt: bool = recogniser.ADAPT
     move_threshold: float = recogniser.MOVE_THRESHOLD
     motion_ms: float = recogniser.MOTION_MS
+    motion_floor_px: float = recogniser.MOTION_FLOOR_PX
     settle_ms: float = recogniser.SETTLE_MS
     relabel_palms: float = recogniser.RELABEL_PALMS
     motion_letters: bool = recogniser.MOTION_LETTERS

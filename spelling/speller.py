@@ -15,8 +15,10 @@ Rules
   resting second hand cannot block the signing one.
 - Motion (`HandMotion`, one per hand): how far the hand has moved lately, scale-free: the largest
   mean displacement of its landmarks between this frame and any frame of the last `window_ms`,
-  in palm sizes, not counting the landmarker settling on a hand it has just found.  Above a
-  threshold (recogniser.MOVE_THRESHOLD) the hand is moving: between signs.  A hand is one hand
+  in palm sizes, not counting the landmarker settling on a hand it has just found, nor shifts
+  smaller than the camera's and landmarker's noise (`noise`: a few pixels, which on a hand only a
+  few dozen pixels across is more than a tenth of its palm).  Above a threshold
+  (recogniser.MOVE_THRESHOLD) the hand is moving: between signs.  A hand is one hand
   whatever the landmarker calls it: one read as the other hand from one frame to the next (its
   handedness flipping on a held sign, a photo saved mirrored) keeps its motion (recogniser.py).
 - Committing (`Speller`): one letter per held sign.  A sign is the stretch of frames while the
@@ -117,7 +119,8 @@ class HandMotion:
     appears, or comes back after frames without it, only that first frame counts: against the
     last frame seen before (a hand back in another place or shape has moved), then nothing.  The
     motion returned is the lesser of this frame's and the previous frame's, so one frame's jump
-    of the landmarks (a tracking glitch) is not a movement; a real one lasts longer."""
+    of the landmarks (a tracking glitch) is not a movement; a real one lasts longer.  A shift no
+    larger than `noise` (landmark units; the recogniser's pixel floor) is no movement at all."""
 
     def __init__(self, window_ms: float, settle_ms: float = 0.0) -> None:
         self.window_ms = float(window_ms)
@@ -138,8 +141,9 @@ class HandMotion:
         xy = np.asarray(landmarks, np.float64)[:, :2]
         return mean_shift(xy, self._frames[-1][1]) / max(palm_size(xy), 1e-6)
 
-    def update(self, t_ms: float, landmarks: np.ndarray) -> float:
-        """Add the hand's landmarks (21 x 3, x and y in one unit) at `t_ms`; how far it has moved."""
+    def update(self, t_ms: float, landmarks: np.ndarray, noise: float = 0.0) -> float:
+        """Add the hand's landmarks (21 x 3, x and y in one unit) at `t_ms`; how far it has moved
+        (0 for a shift of at most `noise`, in the landmarks' unit)."""
         xy = np.asarray(landmarks, np.float64)[:, :2]
         reappeared = self._lost
         if reappeared:  # the last frame seen is the only reference, then it settles
@@ -152,7 +156,7 @@ class HandMotion:
             settling = t_ms < self._settled_at
             moved = 0.0 if settling else max(mean_shift(xy, old) for _, old in self._frames)
         self._frames.append((t_ms, xy))
-        moved /= max(palm_size(xy), 1e-6)
+        moved = 0.0 if moved <= noise else moved / max(palm_size(xy), 1e-6)
         held = moved if reappeared else min(moved, self._last)  # one frame's jump (a glitch) is no movement
         self._last = moved
         return held

@@ -102,7 +102,8 @@ def spelled(*words: list[str]) -> list[str | None]:
 
 def play(shapes: Shapes, frames: list[str | None], adapt: bool, lexicon: Lexicon) -> live.Recogniser:
     recogniser = live.Recogniser(ShapeDetector(shapes), TableClassifier(shapes), hold_s=0.3,
-                                 text=TextEntry(WordDecoder(lexicon, CLASSES)), adapt=adapt)
+                                 text=TextEntry(WordDecoder(lexicon, CLASSES)), adapt=adapt,
+                                 motion_floor_px=0.0)  # the frames are names of shapes, no pictures
     return play_on(recogniser, frames, 0)
 
 

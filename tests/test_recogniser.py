@@ -102,6 +102,7 @@ def run(frames: list, lexicon: Lexicon | None = None, detector: FakeDetector | N
         hold_s: float = HOLD_S, **options) -> live.Recogniser:
     """Play frames through a Recogniser at FPS; `finish` ends the stream."""
     text = TextEntry(WordDecoder(lexicon, CLASSES) if lexicon is not None else None)
+    options.setdefault("motion_floor_px", 0.0)  # the fake frames are no pictures: no pixels to measure in
     recogniser = live.Recogniser(detector or FakeDetector(), FakeClassifier(), hold_s=hold_s, text=text, **options)
     for i, frame in enumerate(frames):
         recogniser.process(frame, i * 1000 / FPS)
@@ -212,7 +213,7 @@ def test_jsonl_records_carry_text_letters_and_suggestions(english: Lexicon):
 def test_finished_words_go_to_on_word(english: Lexicon):
     said: list[str] = []
     text = TextEntry(WordDecoder(english, CLASSES), on_word=said.append)
-    recogniser = live.Recogniser(FakeDetector(), FakeClassifier(), hold_s=HOLD_S, text=text)
+    recogniser = live.Recogniser(FakeDetector(), FakeClassifier(), hold_s=HOLD_S, text=text, motion_floor_px=0.0)
     for i, frame in enumerate(signed("WATER", {4: "P"}) + signed("NO", pause_s=0.5)):
         recogniser.process(frame, i * 1000 / FPS)
     recogniser.finish()
@@ -276,3 +277,44 @@ def test_a_hand_read_as_the_other_hand_at_each_letter_still_spells_every_letter(
 def test_a_still_hand_whose_handedness_flickers_is_one_letter():
     """The landmarker's handedness flickering on a held sign is not a movement: one letter."""
     assert spell_hands("A", ["Right"] * 3 + ["Left"] * 3, seconds=2.0, jitter=0.001) == "A"
+
+
+class SmallFrameDetector:
+    """VIDEO-mode stand-in for a camera of small frames: a frame's first pixel names the letter's
+    hand (an index into `hands`) and how many pixels the camera's jitter shifts it to the right."""
+    mode = "video"
+    last_resort_confidence = None
+
+    def __init__(self, hands: list[np.ndarray]) -> None:
+        self.hands = hands
+
+    def read(self, frame: np.ndarray, border: float = 0.0, timestamp_ms: int | None = None) -> list:
+        letter, shift = int(frame[0, 0, 0]), int(frame[0, 0, 1])
+        return [keypoints.Hand(self.hands[letter] + np.float32([shift / frame.shape[1], 0, 0]), "Right", 0.9)]
+
+
+def test_a_hand_a_few_dozen_pixels_across_spells_through_the_cameras_jitter():
+    """64-pixel frames (Kaggle's small photos): the hand's palm is about 8 pixels, and the camera's
+    jitter of up to 2 pixels a frame, a quarter of it, is within the motion's noise floor, so each
+    held sign still commits; the hand moving on between letters starts the next one."""
+    from conftest import synthetic_hand
+    rng = np.random.default_rng(0)
+    open_hand = (synthetic_hand(rng) - 0.5) * 1.7 + 0.5
+    templates, hands = {}, []
+    for i, (c, folded) in enumerate(zip("ACDEN", ((), (0, 1), (2, 3), (1, 4), (0, 2, 4)))):
+        hand = open_hand.copy()
+        for finger in folded:  # folded halfway to the wrist
+            hand[1 + 4 * finger:5 + 4 * finger] = hand[0] + (hand[1 + 4 * finger:5 + 4 * finger] - hand[0]) * 0.5
+        hand[:, 0] += 6 * (i % 2) / 64  # each letter's photo has the hand in its own place
+        templates[c] = hand
+        hands.append(hand)
+    recogniser = live.Recogniser(SmallFrameDetector(hands), NearestHand(templates), hold_s=HOLD_S, text=TextEntry())
+    frame = 0
+    for letter in "DANCE":
+        for _ in range(round(LETTER_S * FPS)):
+            rgb = np.zeros((64, 64, 3), np.uint8)
+            rgb[0, 0] = ("ACDEN".index(letter), frame % 3, 0)
+            recogniser.process(rgb, frame * 1000 / FPS)
+            frame += 1
+    recogniser.finish()
+    assert recogniser.text.letters.strip() == "DANCE"

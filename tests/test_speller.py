@@ -148,6 +148,25 @@ def test_hand_motion_is_scale_free_and_ignores_jitter():
         assert speller.HandMotion(150).update(0, hand * scale) == 0.0  # a first frame has not moved
 
 
+def test_hand_motion_does_not_count_shifts_within_the_noise_floor():
+    """A hand a few dozen pixels across (a 64-pixel frame): the camera's jitter of a pixel or two
+    is a tenth of its palm or more, but within the noise floor, so it is not movement; a change of
+    handshape and place larger than the floor still is."""
+    rng = np.random.default_rng(0)
+    side = 64
+    hand = (rng.uniform(0.4, 0.6, (21, 3)) - 0.5) * 0.8 + 0.5
+    hand[0], hand[5], hand[17] = (0.5, 0.58, 0), (0.46, 0.46, 0), (0.56, 0.47, 0)  # a palm of about 8 px
+    noise = 3.0 / side
+    jittered = [hand + np.array([k % 3, 0, 0]) / side for k in range(10)]
+    plain, floored = speller.HandMotion(150), speller.HandMotion(150)
+    assert max(plain.update(t * 66, lm) for t, lm in enumerate(jittered)) > 0.12  # without a floor: moving
+    assert max(floored.update(t * 66, lm, noise) for t, lm in enumerate(jittered)) == 0.0
+    other = hand.copy()
+    other[5:] = hand[0] + (hand[5:] - hand[0]) * 0.2  # the fingers fold into a fist
+    other[:, 0] += 6 / side  # as the hand moves on by 6 pixels
+    assert max(floored.update(700 + t * 66, hand + (other - hand) * min(1, t / 3), noise) for t in range(6)) > 0.3
+
+
 def test_double_letter_needs_release():
     assert spell([("L", 2), ("L", 2)]) == "L"
     assert spell([("L", 1), (None, 0.5), ("L", 1)]) == "LL"

@@ -316,14 +316,17 @@ MOTION_JS = """async ([streams]) => {
   const classifier = await loadClassifier(ort, asl.config.model);
   const model = await loadMotionModel(asl.config.motion);
   const out = [];
-  for (const [times, frames, labels] of streams) {
-    const landmarker = {  // a 1x1 frame whose hand is the stream's: the tracker's output
+  for (const [times, frames, labels, side] of streams) {
+    const landmarker = {  // a side x side frame (1 x 1 without one) whose hand is the stream's: the tracker's output
       detectForVideo: (i) => ({ landmarks: [frames[i].map(([x, y, z]) => ({ x, y, z }))],
                                 handedness: [[{ categoryName: labels ? labels[i] : 'Right', score: 0.95 }]] }) };
-    const settings = { ...asl.config.settings, adapt: false };
+    // without a frame size no pixels under the hand: no motion noise floor, as recogniser.py's process_hands
+    const settings = { ...asl.config.settings, adapt: false, ...(side ? {} : { motion_floor_px: 0 }) };
     const recogniser = new Recogniser(landmarker, classifier, settings, new TextEntry(null), null, null, model);
     const committed = [];
-    for (let i = 0; i < frames.length; i++) committed.push((await recogniser.process(i, 1, 1, times[i])).committed);
+    for (let i = 0; i < frames.length; i++) {
+      committed.push((await recogniser.process(i, side || 1, side || 1, times[i])).committed);
+    }
     recogniser.text.endWord(false);
     out.push({ committed, letters: recogniser.text.letters });
   }
@@ -395,6 +398,44 @@ def test_a_hand_read_as_the_other_hand_spells_as_python_does(page) -> None:
     recogniser.finish()
     assert got == {"committed": committed, "letters": recogniser.text.letters}
     assert len(recogniser.text.letters.strip()) == 5
+
+
+class FrameIndexDetector:
+    """VIDEO-mode stand-in for the landmarker on real frames: a frame's first pixel holds the index
+    of its hand in `hands` (landmarks in the frame's units)."""
+    mode = "video"
+    last_resort_confidence = None
+
+    def __init__(self, hands: np.ndarray) -> None:
+        self.hands = hands
+
+    def read(self, frame: np.ndarray, border: float = 0.0, timestamp_ms: int | None = None) -> list:
+        return [keypoints.Hand(self.hands[int(frame[0, 0, 0])], "Right", 0.95)]
+
+
+@needs_data
+def test_a_hand_a_few_dozen_pixels_across_spells_as_python_does(page) -> None:
+    """One person's B, A, C, O, N in 64-pixel frames (a palm of about a dozen pixels), each held 0.8 s and
+    shifted by the camera's jitter of up to 2 pixels a frame, each letter's hand 6 pixels from the
+    last: the page and recogniser.py commit the same letters on the same frames (the jitter within
+    the motion's noise floor, the move to the next letter not), one a letter."""
+    from classifiers.motion_letters import MotionModel
+    from conftest import static_hands
+    from realtime.recogniser import Recogniser
+    side, per_letter = 64, 24
+    hands = np.concatenate([np.repeat(static_hands(c)[:1], per_letter, axis=0) for c in "BACON"])
+    hands[:, :, 0] += (np.arange(len(hands)) // per_letter % 2 * 6 + np.arange(len(hands)) % 3)[:, None] / side
+    times = np.arange(len(hands)) * 1000 / 30
+    got = page.evaluate(MOTION_JS, [[[times.tolist(), hands.tolist(), None, side]]])[0]
+    recogniser = Recogniser(FrameIndexDetector(hands), OnnxClassifier(ONNX), motion_model=MotionModel.load())
+    frame = np.zeros((side, side, 3), np.uint8)
+    committed = []
+    for i, t in enumerate(times):
+        frame[0, 0, 0] = i
+        committed.append(recogniser.process(frame, float(t)).committed)
+    recogniser.finish()
+    assert got == {"committed": committed, "letters": recogniser.text.letters}
+    assert recogniser.text.letters.strip() == "BACON"
 
 
 # ----------------------------------------------------------------------------- end to end

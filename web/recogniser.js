@@ -141,6 +141,7 @@ export class Recogniser {
       this.paths.get(key)?.update(t, null, null);
     }
     const motions = [];
+    const noise = this.settings.motion_floor_px / Math.max(width, height);  // pixels -> landmark units
     const results = hands.map((hand, i) => {
       let smoother = this.smoothers.get(keys[i]);
       if (!smoother) {
@@ -150,7 +151,7 @@ export class Recogniser {
       if (!this.motions.has(keys[i])) {
         this.motions.set(keys[i], new HandMotion(this.settings.motion_ms, this.settings.settle_ms));
       }
-      motions.push(this.motions.get(keys[i]).update(t, hand.landmarks));
+      motions.push(this.motions.get(keys[i]).update(t, hand.landmarks, noise));
       return { hand, prediction: smoother.update(t, proba[i]) };
     });
     const motionLetter = this.motionLetter(hands, keys, t);

@@ -76,7 +76,8 @@ function meanShift(landmarks, old) {
 }
 
 /** How far one hand has moved over the last `windowMs`, in palm sizes, not counting the first
- * `settleMs` after it appears, nor one frame's jump (speller.py's HandMotion). */
+ * `settleMs` after it appears, one frame's jump, nor a shift of at most `noise` (landmark units)
+ * (speller.py's HandMotion). */
 export class HandMotion {
   constructor(windowMs, settleMs = 0) {
     this.windowMs = windowMs;
@@ -98,8 +99,8 @@ export class HandMotion {
     return meanShift(landmarks, this.frames[this.frames.length - 1][1]) / Math.max(palmSize(landmarks), 1e-6);
   }
 
-  /** Add the hand's landmarks at `t`; how far it has moved. */
-  update(t, landmarks) {
+  /** Add the hand's landmarks at `t`; how far it has moved (0 for a shift of at most `noise`). */
+  update(t, landmarks, noise = 0) {
     let moved = 0;
     const reappeared = this.isLost;
     if (reappeared) {  // the last frame seen is the only reference, then it settles
@@ -111,7 +112,7 @@ export class HandMotion {
       if (t >= this.settledAt) for (const [, old] of this.frames) moved = Math.max(moved, meanShift(landmarks, old));
     }
     this.frames.push([t, landmarks]);
-    moved /= Math.max(palmSize(landmarks), 1e-6);
+    moved = moved <= noise ? 0 : moved / Math.max(palmSize(landmarks), 1e-6);
     const held = reappeared ? moved : Math.min(moved, this.last);  // one frame's jump (a glitch) is no movement
     this.last = moved;
     return held;
