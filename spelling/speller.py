@@ -119,8 +119,10 @@ class HandMotion:
     appears, or comes back after frames without it, only that first frame counts: against the
     last frame seen before (a hand back in another place or shape has moved), then nothing.  The
     motion returned is the lesser of this frame's and the previous frame's, so one frame's jump
-    of the landmarks (a tracking glitch) is not a movement; a real one lasts longer.  A shift no
-    larger than `noise` (landmark units; the recogniser's pixel floor) is no movement at all."""
+    of the landmarks (a tracking glitch) is not a movement; a real one lasts longer.  The window
+    keeps at least the two frames before this one, so at a few frames a second (a slow machine),
+    where a move between two signs is one frame's jump, the frame after it still measures it.  A
+    shift no larger than `noise` (landmark units; the recogniser's pixel floor) is no movement."""
 
     def __init__(self, window_ms: float, settle_ms: float = 0.0) -> None:
         self.window_ms = float(window_ms)
@@ -151,7 +153,7 @@ class HandMotion:
             self._frames.clear()
             self._settled_at, self._lost = t_ms + self.settle_ms, False
         else:
-            while len(self._frames) > 1 and self._frames[0][0] < t_ms - self.window_ms:
+            while len(self._frames) > 2 and self._frames[0][0] < t_ms - self.window_ms:
                 self._frames.popleft()
             settling = t_ms < self._settled_at
             moved = 0.0 if settling else max(mean_shift(xy, old) for _, old in self._frames)

@@ -167,6 +167,21 @@ def test_hand_motion_does_not_count_shifts_within_the_noise_floor():
     assert max(floored.update(700 + t * 66, hand + (other - hand) * min(1, t / 3), noise) for t in range(6)) > 0.3
 
 
+def test_hand_motion_sees_a_move_between_signs_at_a_few_frames_a_second():
+    """At 4 frames a second (a slow machine) the hand is at one sign on one frame and at the next
+    on the following one: that jump is a movement, seen on the frame after it, as at 30 fps."""
+    rng = np.random.default_rng(0)
+    hand = rng.uniform(0.4, 0.6, (21, 3))
+    hand[0], hand[5], hand[17] = (0.5, 0.7, 0), (0.45, 0.55, 0), (0.58, 0.57, 0)
+    other = hand.copy()
+    other[5:] = hand[0] + (hand[5:] - hand[0]) * 0.5  # the fingers fold to the next sign
+    for fps in (4, 30):
+        motion, step = speller.HandMotion(150), 1000 / fps
+        held = [motion.update(i * step, hand) for i in range(fps)]
+        moved = [motion.update((fps + i) * step, other) for i in range(fps)]
+        assert max(held) == 0.0 and moved[0] == 0.0 and moved[1] > 0.3, fps
+
+
 def test_double_letter_needs_release():
     assert spell([("L", 2), ("L", 2)]) == "L"
     assert spell([("L", 1), (None, 0.5), ("L", 1)]) == "LL"

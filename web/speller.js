@@ -108,7 +108,8 @@ export class HandMotion {
       this.frames = [];
       [this.settledAt, this.isLost] = [t + this.settleMs, false];
     } else {
-      while (this.frames.length > 1 && this.frames[0][0] < t - this.windowMs) this.frames.shift();
+      // at least the two frames before this one: at a few frames a second a move is one frame's jump
+      while (this.frames.length > 2 && this.frames[0][0] < t - this.windowMs) this.frames.shift();
       if (t >= this.settledAt) for (const [, old] of this.frames) moved = Math.max(moved, meanShift(landmarks, old));
     }
     this.frames.push([t, landmarks]);
