@@ -63,7 +63,7 @@ MOTION_LETTERS = True  # read J and Z from the hand's motion on streams (motion_
 MOTION_STARTS = {"J": "IJY", "Z": "DGLRXZ"}  # what one frame of the motion's hand is read as: the held
 # sign it begins from, its end pose, and the hand's reading when it is reported (else it is no J or Z)
 MOTION_LEAD_MS = 1000.0  # such a sign committed at most this long before the motion began is replaced
-MOTION_ABSORB_MS = 1000.0  # a sign like its start beginning up to this long after a motion letter is its end pose
+MOTION_ABSORB_MS = 1000.0  # the next sign, like its start and beginning up to this long after a motion letter, is its end pose
 PROBE_FRAMES = 3  # on streams, while the last resort holds the hand: every this many frames the
 # detector itself reads the frame first, and takes the hand back when it finds it
 # -----------------------------------------------------------------------------

@@ -34,9 +34,10 @@ Rules
   repeat of the letter just committed (a double letter after a small movement) counts its hold
   from its first still frame.  What a commit does to the text is text_entry.py's job.
 - A letter read from motion (J, Z: motion_letters.py) `claim`s the signs around it: the sign
-  going on and any that begins before a given time commit nothing when they read as one of the
-  letters the motion looks like at rest (its end pose: I for J, D or X for Z); another letter is
-  the next sign and commits.
+  going on and the next one to begin (the motion's end pose), if it begins before a given time,
+  commit nothing when they read as one of the letters the motion looks like at rest (its end
+  pose: I for J, D or X for Z); another letter is the next sign and commits, and so does any sign
+  after the end pose (a hand that moves on from it to an X after a Z, an I after a J).
 """
 from __future__ import annotations
 
@@ -186,8 +187,10 @@ class Speller:
         self._after_move = False  # the last frame was moving
         self._committed: str | None = None  # the last class committed
         self.classes = None if classes is None else list(classes)  # what the probabilities are of
-        self._claimed_until = -np.inf  # signs that begin before this and read as one of
+        self._claimed_until = -np.inf  # the claimed signs that begin before this and read as one of
         self._claimed_letters = ""  # these belong to a motion letter
+        self._claimed = False  # the sign going on is claimed
+        self._claim_next = False  # the next sign to begin is claimed
         self.release()
 
     def release(self) -> None:
@@ -202,9 +205,10 @@ class Speller:
         self._frames = 0
 
     def claim(self, until_ms: float, letters: str) -> None:
-        """A motion letter was read: the sign going on, and any sign that begins before `until_ms`,
-        is part of it (commits nothing) when it reads as one of `letters`."""
+        """A motion letter was read: the sign going on, and the next sign if it begins before
+        `until_ms`, are part of it (commit nothing) when they read as one of `letters`."""
         self._claimed_until, self._claimed_letters = until_ms, letters
+        self._claimed, self._claim_next = self._began is not None, True
 
     @property
     def sign_proba(self) -> np.ndarray | None:
@@ -235,6 +239,7 @@ class Speller:
         if self._began is None:  # a sign right after a movement began when the hand came to rest
             self._began = t_ms - (self.still_ms if self._after_move else 0.0)
             self._first = t_ms
+            self._claimed, self._claim_next = self._claim_next, False
         self._after_move = False
         if letter is None or letter == NOTHING:
             away = letter == NOTHING or proba is None
@@ -255,7 +260,7 @@ class Speller:
             return None
         self._done = True
         cls = self._sign_class(letter)
-        if self._began < self._claimed_until and cls in self._claimed_letters:
+        if self._claimed and self._began < self._claimed_until and cls in self._claimed_letters:
             return None
         self._committed = cls
         return cls

@@ -76,3 +76,14 @@ def traced_stream(letter: str, start: str, seed: int, fps: float = 30.0) -> moti
     size = np.linalg.norm(frames[0, 1:, :2] - frames[0, :1, :2], axis=1).mean()
     frames = frames + rng.normal(0, 0.005 * size, frames.shape)
     return motion_streams.Stream(times, frames.astype(np.float32), "Right", [(letter, 1000.0, 1700.0)])
+
+
+def z_then(next_letter: str, seed: int) -> motion_streams.Stream:
+    """`traced_stream`'s Z traced from a held D, its end pose held 0.3 s, then the hand moves on to
+    `next_letter` (held 1 s): the letter after the Z begins within MOTION_ABSORB_MS of it."""
+    z = traced_stream("Z", "D", seed)
+    keep = z.times < 2000.0
+    hand = motion_paths.normalise(static_hands(next_letter)[seed:seed + 1])[0] * 0.25 + np.float32([0.5, 0.5, 0.0])
+    times = np.arange(2000.0, 3000.0, 1000 / 30.0)
+    frames = np.concatenate([z.landmarks[keep], np.repeat(hand[None], len(times), axis=0)])
+    return motion_streams.Stream(np.concatenate([z.times[keep], times]), frames.astype(np.float32), "Right", z.motions)

@@ -9,7 +9,7 @@ import functools
 import numpy as np
 import pytest
 
-from conftest import REPO, SHARED_DATA, needs_data, static_hands, traced_stream
+from conftest import REPO, SHARED_DATA, needs_data, static_hands, traced_stream, z_then
 
 from classifiers import motion_letters as ml
 from dataset import motion_paths
@@ -30,16 +30,26 @@ def one_hot(letter: str) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------- the rules
-def test_a_claimed_sign_and_one_beginning_soon_after_commit_nothing_when_they_look_like_the_motion():
+def test_a_claimed_sign_and_the_next_commit_nothing_when_they_look_like_the_motion():
     speller = Speller(300.0, 150.0)
     assert speller.update(0, "I") is None
     speller.claim(1200.0, "IJ")  # a J read while the I is held: that sign is the J's
     assert all(speller.update(t, "I") is None for t in range(33, 1000, 33))
     speller.update(1000, None, moving=True)  # the hand comes to rest in the J's end pose
     assert all(speller.update(t, "J") is None for t in range(1033, 1500, 33))
-    speller.update(1500, None, moving=True)  # and moves on to the next letter
-    assert all(speller.update(t, "I") is None for t in range(1533, 1800, 33))
-    assert speller.update(1840, "I") == "I"  # a sign beginning after the claim commits
+    speller.update(1500, None, moving=True)  # and moves on to the next letter, an I ("JI")
+    assert speller.update(1533, "I") is None and speller.update(1840, "I") == "I"
+
+
+def test_the_end_pose_after_a_claim_during_the_motion_commits_nothing_and_an_x_after_it_commits():
+    """A Z read while the hand still moves: the sign it comes to rest in is its end pose (read as
+    D), and an X the hand then moves on to, still within the claim's time, is a letter ("ZX")."""
+    speller = Speller(300.0, 150.0)
+    speller.update(0, None, moving=True)
+    speller.claim(1000.0, "DGLRXZ")
+    assert all(speller.update(t, "D") is None for t in range(33, 400, 33))
+    speller.update(400, None, moving=True)
+    assert speller.update(433, "X") is None and speller.update(740, "X") == "X"
 
 
 def test_the_next_letter_commits_even_when_it_begins_within_the_claim():
@@ -98,6 +108,14 @@ def test_a_letter_traced_from_a_held_sign_spells_that_letter_once(letter, start)
     spelled = [spell(traced_stream(letter, start, seed), motion=True) for seed in range(6)]
     assert sum(s == letter for s in spelled) >= 5, spelled
     assert all(s in (letter, start) for s in spelled), spelled  # never both, never the end pose too
+
+
+@needs_data
+def test_a_letter_like_the_end_pose_after_a_z_is_a_letter():
+    """ZX, ZD: once the hand moves on from a Z's end pose, the letter it signs next commits, though
+    it looks like the Z at rest and begins soon after it."""
+    spelled = [spell(z_then(c, seed), motion=True) for c in "XD" for seed in range(3)]
+    assert sum(s == "Z" + c for s, c in zip(spelled, "XXXDDD")) >= 5, spelled
 
 
 @needs_data

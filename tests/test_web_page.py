@@ -366,19 +366,22 @@ def test_a_still_hand_commits_no_j_or_z_on_streams_as_python_does(page) -> None:
 @needs_data
 def test_j_and_z_from_motion_spell_as_python_does(page) -> None:
     """Held I and D hands, then a J and a Z traced from them, through the page's recogniser and
-    recogniser.py: the same letters committed on the same frames, J and Z each spelled once."""
+    recogniser.py: the same letters committed on the same frames, J and Z each spelled once, and
+    an X signed soon after a Z's end pose spelled too."""
     from classifiers.motion_letters import MotionModel
-    from conftest import traced_stream
+    from conftest import traced_stream, z_then
     from realtime.recogniser import Recogniser
     streams = [traced_stream(letter, start, seed) for letter, start in (("J", "I"), ("Z", "D")) for seed in (0, 1)]
+    spelled = [stream.motions[0][0] for stream in streams] + ["ZX"]
+    streams.append(z_then("X", 0))  # an X the hand moves on to from the Z's end pose is a letter
     got = page.evaluate(MOTION_JS, [[[s.times.tolist(), s.landmarks.tolist()] for s in streams]])
-    for stream, page_result in zip(streams, got):
+    for stream, page_result, letters in zip(streams, got, spelled):
         recogniser = Recogniser(None, OnnxClassifier(ONNX), motion_model=MotionModel.load())
         committed = [recogniser.process_hands([keypoints.Hand(lm, "Right", 0.95)], float(t)).committed
                      for t, lm in zip(stream.times, stream.landmarks)]
         recogniser.finish()
         assert page_result == {"committed": committed, "letters": recogniser.text.letters}
-        assert recogniser.text.letters == stream.motions[0][0]
+        assert recogniser.text.letters == letters
 
 
 @needs_data

@@ -129,8 +129,10 @@ export class Speller {
     this.stillMs = stillMs;  // how long a hand has been still when it stops moving (the motion window)
     this.afterMove = false;  // the last frame was moving
     this.committed = null;  // the last class committed
-    this.claimedUntil = -Infinity;  // signs that begin before this and read as one of
+    this.claimedUntil = -Infinity;  // the claimed signs that begin before this and read as one of
     this.claimedLetters = "";  // these belong to a motion letter
+    this.claimed = false;  // the sign going on is claimed
+    this.claimNext = false;  // the next sign to begin is claimed
     this.release();
   }
 
@@ -146,10 +148,11 @@ export class Speller {
     this.frames = 0;
   }
 
-  /** A motion letter was read: the sign going on, and any that begins before `untilMs`, is part
-   * of it (commits nothing) when it reads as one of `letters`. */
+  /** A motion letter was read: the sign going on, and the next sign if it begins before
+   * `untilMs`, are part of it (commit nothing) when they read as one of `letters`. */
   claim(untilMs, letters) {
     [this.claimedUntil, this.claimedLetters] = [untilMs, letters];
+    [this.claimed, this.claimNext] = [this.began !== null, true];
   }
 
   /** The sign's mean probabilities over its letter frames (null before any). */
@@ -180,6 +183,7 @@ export class Speller {
     if (this.began === null) {  // a sign right after a movement began when the hand came to rest
       this.began = t - (this.afterMove ? this.stillMs : 0);
       this.first = t;
+      [this.claimed, this.claimNext] = [this.claimNext, false];
     }
     this.afterMove = false;
     if (letter === null || letter === NOTHING) {
@@ -199,7 +203,7 @@ export class Speller {
     if (this.done || t - this.holdStart() < this.holdMs) return null;
     this.done = true;
     const cls = this.signClass(letter);
-    if (this.began < this.claimedUntil && this.claimedLetters.includes(cls)) return null;
+    if (this.claimed && this.began < this.claimedUntil && this.claimedLetters.includes(cls)) return null;
     this.committed = cls;
     return cls;
   }
