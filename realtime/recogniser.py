@@ -254,8 +254,8 @@ class Recogniser:
 
     def process_hands(self, hands: list[keypoints.Hand], timestamp_ms: float) -> FrameResult:
         """Recognise a frame whose hands are given as the tracker would give them (spellbench.py's
-        simulated movements between letters), without running the landmarker; in the last frame's
-        pixels (none before any frame: no noise floor for motion)."""
+        simulated movements between letters), without running the landmarker; the motion's noise
+        floor is in the last frame's pixels (none before any frame)."""
         return self._recognise([[hand] for hand in hands], timestamp_ms, time.perf_counter())
 
     def _recognise(self, groups: list[list[keypoints.Hand]], timestamp_ms: float, t0: float) -> FrameResult:
