@@ -23,6 +23,7 @@ JPEG_QUALITY = 75  # kaggle64's frames are JPEGs of this quality (their quantisa
 # 0, 10, ..., 100th percentiles of the 8,700 frames (ends clipped): each crop draws from this.
 HAND_FILL = (0.20, 0.26, 0.30, 0.34, 0.37, 0.41, 0.45, 0.50, 0.57, 0.66, 0.80)
 SHIFT = 0.25  # the hand's centre moves up to this x the free margin off the frame's centre
+ALREADY_SMALL = "hand_already_small"  # a view whose hand is no larger than a small frame's: not shrunk again
 
 
 def crop_generator(name: str, seed: int) -> np.random.Generator:
@@ -50,9 +51,6 @@ def shrink_around_hand(rgb: np.ndarray, landmarks: np.ndarray, rng: np.random.Ge
     small = cv2.resize(crop, (side, side), interpolation=cv2.INTER_AREA)
     _, encoded = cv2.imencode(".jpg", np.ascontiguousarray(small[:, :, ::-1]), [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
     return cv2.imdecode(encoded, cv2.IMREAD_COLOR)[:, :, ::-1].copy()
-
-
-ALREADY_SMALL = "hand_already_small"  # a view whose hand is no larger than a small frame's: not shrunk again
 
 
 def _read_small(detector: keypoints.HandDetector, index: int, path: str, views: Sequence[tuple[bool, np.ndarray]],

@@ -206,7 +206,7 @@ class Recogniser:
         # J, Z -> each letter the speller took a hand read as it for (still_reading) -> when, last
         self._stand_ins: dict[str, dict[str, float]] = {}
         self._keys: list[str] = []  # the last frame's hands
-        self._side: int | None = None  # the last frame's longer side in pixels (the landmarks' unit)
+        self._noise = 0.0  # the motion's noise floor in landmark units (the last frame's longer side)
 
     def _read(self, detector: keypoints.HandDetector, rgb: np.ndarray, ts: int | None,
               way: int) -> list[list[keypoints.Hand]]:
@@ -247,7 +247,7 @@ class Recogniser:
         """Recognise one RGB frame taken at `timestamp_ms` (increasing for streams)."""
         t0 = time.perf_counter()
         if self.motion_floor_px:
-            self._side = max(frame_rgb.shape[:2])
+            self._noise = self.motion_floor_px / max(frame_rgb.shape[:2])
         views = self._frame_views(frame_rgb, timestamp_ms)
         groups = group_views(views) if len(views) > 1 else [[hand] for hand in views[0]]
         return self._recognise(groups, timestamp_ms, t0)
@@ -285,7 +285,6 @@ class Recogniser:
             if key in self._paths:
                 self._paths[key].update(timestamp_ms, None, None)
         results, motions = [], []
-        noise = self.motion_floor_px / self._side if self._side else 0.0  # in landmark units
         for i, (hand, key) in enumerate(zip(hands, keys)):
             smoother = self._smoothers.get(key)
             if smoother is None:
@@ -295,7 +294,7 @@ class Recogniser:
             motion = self._motions.get(key)
             if motion is None:  # made once per hand, not on every frame
                 motion = self._motions[key] = speller.HandMotion(MOTION_MS, SETTLE_MS)
-            motions.append(motion.update(timestamp_ms, hand.landmarks, noise))
+            motions.append(motion.update(timestamp_ms, hand.landmarks, self._noise))
         motion_letter = self._motion_letter(hands, keys, timestamp_ms)
         self._smoothers = {k: s for k, s in self._smoothers.items() if not s.empty}
         self._motions = {k: m for k, m in self._motions.items() if k in self._smoothers}  # kept over short losses
