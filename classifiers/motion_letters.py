@@ -335,10 +335,14 @@ class MotionLetters:
         self._quiet_until = -math.inf
         self.proba = None
 
-    def update(self, t_ms: float, landmarks: np.ndarray | None, handedness: str | None) -> MotionLetter | None:
+    def update(self, t_ms: float, landmarks: np.ndarray | None, handedness: str | None,
+               moving: bool = True) -> MotionLetter | None:
         """The frame at `t_ms` (increasing): the tracked hand's landmarks (21x3, image units) and
         MediaPipe's handedness label, or None for both when no hand is seen.  Returns a J or Z
-        when one is read, at most once per motion."""
+        when one is read, at most once per motion, and only while the hand is `moving` (the
+        speller's measure, speller.HandMotion): a J or Z is read while it is traced, and a hand
+        that jumped to the next letter and stopped there (whose path's steps can look like a Z's
+        strokes) is a change of letter; a reading held back for that is not used up."""
         if not self.path.observe(t_ms, landmarks, handedness):
             if landmarks is None:
                 self.proba = None
@@ -355,7 +359,7 @@ class MotionLetters:
         best = 1 + int(np.argmax(p[1:]))
         if max(p[1], p[2]) < s.release:
             self._armed = True
-        if p[best] < s.threshold or not self._armed or t_ms < self._quiet_until:
+        if p[best] < s.threshold or not self._armed or t_ms < self._quiet_until or not moving:
             return None
         self._armed = False
         self._quiet_until = t_ms + s.refractory_ms

@@ -295,13 +295,14 @@ class Recogniser:
             if motion is None:  # made once per hand, not on every frame
                 motion = self._motions[key] = speller.HandMotion(MOTION_MS, SETTLE_MS)
             motions.append(motion.update(timestamp_ms, hand.landmarks, self._noise))
-        motion_letter = self._motion_letter(hands, keys, timestamp_ms)
+        moves = [m > self.move_threshold for m in motions]
+        motion_letter = self._motion_letter(hands, keys, timestamp_ms, moves)
         self._smoothers = {k: s for k, s in self._smoothers.items() if not s.empty}
         self._motions = {k: m for k, m in self._motions.items() if k in self._smoothers}  # kept over short losses
         self._paths = {k: m for k, m in self._paths.items() if k in self._smoothers}
         chosen = speller.best(r.prediction for r in results)
         hand_index = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
-        moving = not self.independent_frames and hand_index is not None and motions[hand_index] > self.move_threshold
+        moving = not self.independent_frames and hand_index is not None and moves[hand_index]
         letter, sign_proba = chosen.letter, chosen.proba
         if self.motion_model is not None:  # J and Z come from the hand's path (_motion_letter) only
             letter, sign_proba = still_reading(letter, sign_proba, self.classifier.classes, self.threshold)
@@ -344,16 +345,18 @@ class Recogniser:
                     states.pop(key, None)
         self._keys = keys
 
-    def _motion_letter(self, hands: list[keypoints.Hand], keys: list[str], timestamp_ms: float) -> MotionLetter | None:
-        """Each hand's path to its MotionLetters; a J or Z read from one of them (None: none)."""
+    def _motion_letter(self, hands: list[keypoints.Hand], keys: list[str], timestamp_ms: float,
+                       moves: list[bool]) -> MotionLetter | None:
+        """Each hand's path (and whether it is moving) to its MotionLetters; a J or Z read from one
+        of them (None: none)."""
         if self.motion_model is None:
             return None
         found = None
-        for hand, key in zip(hands, keys):
+        for hand, key, moving in zip(hands, keys, moves):
             paths = self._paths.get(key)
             if paths is None:
                 paths = self._paths[key] = MotionLetters(self.motion_model)
-            found = paths.update(timestamp_ms, hand.landmarks, hand.handedness) or found
+            found = paths.update(timestamp_ms, hand.landmarks, hand.handedness, moving) or found
         return found
 
     def _commit_motion(self, motion: MotionLetter, reading: str | None) -> str | None:

@@ -240,7 +240,10 @@ export class MotionLetters {
     this.proba = null;
   }
 
-  update(tMs, lm, handedness) {
+  /** The frame at `tMs`: the tracked hand's landmarks and handedness (null for both: no hand).
+   * A J or Z comes back at most once per motion and only while the hand is `moving` (the
+   * speller's measure): motion_letters.py's MotionLetters.update. */
+  update(tMs, lm, handedness, moving = true) {
     if (!this.path.observe(tMs, lm, handedness)) {
       if (lm === null) {
         this.proba = null;
@@ -258,7 +261,7 @@ export class MotionLetters {
     const p = this.proba = this.model.proba(features);
     const best = p[2] > p[1] ? 2 : 1;
     if (Math.max(p[1], p[2]) < s.release) this.armed = true;
-    if (p[best] < s.threshold || !this.armed || tMs < this.quietUntil) return null;
+    if (p[best] < s.threshold || !this.armed || tMs < this.quietUntil || !moving) return null;
     this.armed = false;
     this.quietUntil = tMs + s.refractory_ms;
     return { letter: CLASSES[best], probability: p[best], tMs, startMs: onsetMs(features, this.path.lastMs, s) };

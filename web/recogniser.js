@@ -154,13 +154,14 @@ export class Recogniser {
       motions.push(this.motions.get(keys[i]).update(t, hand.landmarks, noise));
       return { hand, prediction: smoother.update(t, proba[i]) };
     });
-    const motionLetter = this.motionLetter(hands, keys, t);
+    const moves = motions.map((m) => m > this.settings.move_threshold);
+    const motionLetter = this.motionLetter(hands, keys, t, moves);
     for (const [key, smoother] of this.smoothers) if (smoother.empty) this.smoothers.delete(key);
     for (const key of this.motions.keys()) if (!this.smoothers.has(key)) this.motions.delete(key);
     for (const key of this.paths.keys()) if (!this.smoothers.has(key)) this.paths.delete(key);
     const chosen = best(results.map((r) => r.prediction));
     const handIndex = results.findIndex((r) => r.prediction === chosen);
-    const moving = handIndex >= 0 && motions[handIndex] > this.settings.move_threshold;
+    const moving = handIndex >= 0 && moves[handIndex];
     // With a motion model J and Z are committed from the hand's path only (recogniser.py).
     const [letter, signProba] = this.motionModel
       ? stillReading(chosen.letter, chosen.proba, this.classifier.classes, this.settings.threshold)
@@ -186,13 +187,14 @@ export class Recogniser {
     };
   }
 
-  /** Each hand's path to its MotionLetters; a J or Z read from one of them (null: none). */
-  motionLetter(hands, keys, t) {
+  /** Each hand's path (and whether it is moving) to its MotionLetters; a J or Z read from one of
+   * them (null: none). */
+  motionLetter(hands, keys, t, moves) {
     if (!this.motionModel) return null;
     let found = null;
     hands.forEach((hand, i) => {
       if (!this.paths.has(keys[i])) this.paths.set(keys[i], new MotionLetters(this.motionModel));
-      found = this.paths.get(keys[i]).update(t, hand.landmarks, hand.handedness) || found;
+      found = this.paths.get(keys[i]).update(t, hand.landmarks, hand.handedness, moves[i]) || found;
     });
     return found;
   }
