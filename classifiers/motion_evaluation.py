@@ -1,6 +1,8 @@
 """What the motion-letter detector is measured on: recorded J and Z sequences it was not trained
 on, and negative streams of signers it never saw, each played frame by frame through
-`motion_letters.MotionLetters.update`, exactly as the live path calls it."""
+`motion_letters.MotionLetters.update` as the live path calls it, the hand taken to be moving on
+every frame (the model's own reports; the live path also holds a report back while the hand is
+still, which tests/test_motion_spelling.py measures on the recorded sequences through it)."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field

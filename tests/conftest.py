@@ -78,6 +78,22 @@ def traced_stream(letter: str, start: str, seed: int, fps: float = 30.0) -> moti
     return motion_streams.Stream(times, frames.astype(np.float32), "Right", [(letter, 1000.0, 1700.0)])
 
 
+def jumping_stream(letters: str, seed: int, fps: float = 15.0) -> motion_streams.Stream:
+    """tresajoby's `letters`, each held still 0.6 s and the hand cut to the next one at another
+    place in the frame (right, then down and left: the steps of a Z), as photos cut one to the next
+    give the tracker: camera jitter on every frame, no frame between two letters."""
+    rng = np.random.default_rng(seed)
+    steps = np.float32([[0.45, 0.45, 0.0], [0.12, 0.0, 0.0], [-0.1, 0.1, 0.0]])
+    frames = []
+    for i, letter in enumerate(letters):
+        hand = motion_paths.normalise(static_hands(letter)[seed:seed + 1])[0] * 0.25 + steps[:i + 1].sum(axis=0)
+        size = np.linalg.norm(hand[1:, :2] - hand[:1, :2], axis=1).mean()
+        held = int(0.6 * fps)
+        frames.append(hand + rng.normal(0, 0.005 * size, (held, 21, 3)))
+    frames = np.concatenate(frames).astype(np.float32)
+    return motion_streams.Stream(np.arange(len(frames)) * 1000.0 / fps, frames, "Right")
+
+
 def z_then(next_letter: str, seed: int) -> motion_streams.Stream:
     """`traced_stream`'s Z traced from a held D, its end pose held 0.3 s, then the hand moves on to
     `next_letter` (held 1 s): the letter after the Z begins within MOTION_ABSORB_MS of it."""

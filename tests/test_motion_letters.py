@@ -81,6 +81,21 @@ def test_a_report_says_when_the_motion_began(model):
 
 
 @needs_data
+def test_a_motion_is_reported_only_while_the_hand_moves_and_a_held_back_one_is_not_used_up(model):
+    """The same synthetic J: never reported on frames the live path says the hand is still; said
+    to be still until the moment it would be reported, it is reported on the next frame instead."""
+    stream = ms.motion_stream(real_hands(), "J", np.random.default_rng(0), 30.0, (0.6, 0.6))
+    (report,) = motion_evaluation.play(ml.MotionLetters(model), stream)
+    detector = ml.MotionLetters(model)
+    assert not any(detector.update(float(t), lm, "Right", moving=False) for t, lm in zip(stream.times, stream.landmarks))
+    detector.reset()
+    found = [(t, detector.update(float(t), lm, "Right", moving=t > report.t_ms))
+             for t, lm in zip(stream.times, stream.landmarks)]
+    later = [(t, m.letter) for t, m in found if m is not None]
+    assert later == [(stream.times[stream.times > report.t_ms][0], "J")]
+
+
+@needs_data
 def test_a_still_i_reads_i_and_no_motion_letter(model):
     from classifiers.classifier_base import default_class_mapping
     from classifiers.onnx_classifier import OnnxClassifier

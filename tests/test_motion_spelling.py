@@ -1,6 +1,7 @@
 """J and Z spelled from motion on streams (recogniser.py with a motion model): a held I then a J
 traced from it spells J (not IJ, nor J then the end pose's I), a D then a Z spells Z, a still I
-stays I, a still hand is never read as J or Z, letters before the motion stay, and the rules the recogniser applies (speller.Speller.claim,
+stays I, a still hand is never read as J or Z, nor a hand cut from letter to letter along a Z's
+steps, letters before the motion stay, and the rules the recogniser applies (speller.Speller.claim,
 text_entry.TextEntry.commit_motion) on their own."""
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import functools
 import numpy as np
 import pytest
 
-from conftest import REPO, SHARED_DATA, needs_data, static_hands, traced_stream, z_then
+from conftest import REPO, SHARED_DATA, jumping_stream, needs_data, static_hands, traced_stream, z_then
 
 from classifiers import motion_letters as ml
 from dataset import motion_paths
@@ -116,6 +117,16 @@ def test_a_letter_like_the_end_pose_after_a_z_is_a_letter():
     it looks like the Z at rest and begins soon after it."""
     spelled = [spell(z_then(c, seed), motion=True) for c in "XD" for seed in range(3)]
     assert sum(s == "Z" + c for s, c in zip(spelled, "XXXDDD")) >= 5, spelled
+
+
+@needs_data
+@pytest.mark.parametrize("fps", [15.0, 30.0])
+def test_a_hand_that_jumps_from_letter_to_letter_and_stops_is_no_z(fps):
+    """K, C, D held still one after the other, the hand cut from place to place along a Z's steps
+    (photos cut one to the next): the steps' path reads as a Z to the motion model in 10 of these
+    12 streams, but the hand is still when it does, so every stream spells KCD."""
+    spelled = [spell(jumping_stream("KCD", seed, fps), motion=True) for seed in range(6)]
+    assert spelled == ["KCD"] * 6, spelled
 
 
 @needs_data

@@ -366,14 +366,17 @@ def test_a_still_hand_commits_no_j_or_z_on_streams_as_python_does(page) -> None:
 @needs_data
 def test_j_and_z_from_motion_spell_as_python_does(page) -> None:
     """Held I and D hands, then a J and a Z traced from them, through the page's recogniser and
-    recogniser.py: the same letters committed on the same frames, J and Z each spelled once, and
-    an X signed soon after a Z's end pose spelled too."""
+    recogniser.py: the same letters committed on the same frames, J and Z each spelled once, an
+    X signed soon after a Z's end pose spelled too, and a hand cut from K to C to D along a Z's
+    steps spelled KCD (the steps read as a Z, but the hand is still when they do)."""
     from classifiers.motion_letters import MotionModel
-    from conftest import traced_stream, z_then
+    from conftest import jumping_stream, traced_stream, z_then
     from realtime.recogniser import Recogniser
     streams = [traced_stream(letter, start, seed) for letter, start in (("J", "I"), ("Z", "D")) for seed in (0, 1)]
     spelled = [stream.motions[0][0] for stream in streams] + ["ZX"]
     streams.append(z_then("X", 0))  # an X the hand moves on to from the Z's end pose is a letter
+    streams.append(jumping_stream("KCD", 1))
+    spelled.append("KCD")
     got = page.evaluate(MOTION_JS, [[[s.times.tolist(), s.landmarks.tolist()] for s in streams]])
     for stream, page_result, letters in zip(streams, got, spelled):
         recogniser = Recogniser(None, OnnxClassifier(ONNX), motion_model=MotionModel.load())
