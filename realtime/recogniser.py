@@ -361,19 +361,15 @@ class Recogniser:
 
     def _commit_motion(self, motion: MotionLetter, reading: str | None) -> str | None:
         """A J or Z read from motion, while the hand's letter reads `reading` (None: unsure): unless
-        that is a letter of another shape (a hand moving between letters), or a letter of another
-        shape was held and committed since the motion began (the hand rested on it: two moves
-        with a sign between them, not one motion), it takes the place of what the static model
-        committed during the motion and of the sign it began from, and the sign it ends in (read
-        as a letter like its start) commits nothing.  A start read as the motion's letter, which
-        the speller took as another (`still_reading`), counts as its start."""
+        that is a letter of another shape (a hand moving between letters), it takes the place of
+        what the static model committed during the motion and of the sign it began from, and the
+        sign it ends in (read as a letter like its start) commits nothing.  A start read as the
+        motion's letter, which the speller took as another (`still_reading`), counts as its start."""
         classes = list(self.classifier.classes)
         starts = MOTION_STARTS.get(motion.letter, motion.letter)
         starts += "".join(c for c, seen_ms in self._stand_ins.get(motion.letter, {}).items()  # the start read as
                           if seen_ms >= motion.start_ms - MOTION_LEAD_MS and c not in starts)  # it, taken as c
-        rested = any(c not in starts and c not in MOTION_STARTS  # J and Z: this motion read before
-                     for c in self.text.letters_since(motion.start_ms))
-        if motion.letter not in classes or (reading is not None and reading not in starts) or rested:
+        if motion.letter not in classes or (reading is not None and reading not in starts):
             return None
         self.speller.claim(motion.t_ms + MOTION_ABSORB_MS, starts)
         proba = np.full(len(classes), (1.0 - motion.probability) / (len(classes) - 1), np.float32)

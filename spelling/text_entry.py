@@ -105,14 +105,6 @@ class TextEntry:
             self._samples.append(sample)
             self._times.append(t_ms)
 
-    def letters_since(self, start_ms: float) -> str:
-        """The word's letters committed at or after `start_ms` (what a motion that began then
-        would replace), oldest first."""
-        i = len(self._times)
-        while i and self._times[i - 1] is not None and self._times[i - 1] >= start_ms:
-            i -= 1
-        return "".join(self._word[i:])
-
     def commit_motion(self, letter: str, proba: np.ndarray | None, start_ms: float, starts: str,
                       lead_ms: float) -> None:
         """Add `letter`, read from a motion that began at `start_ms`, in place of the word's letters

@@ -175,53 +175,6 @@ def test_a_still_hand_read_as_z_spells_the_letter_it_is_read_as_next_with_motion
     assert (play(True), play(False)) == ("D", "Z")
 
 
-class LateJ:
-    """A motion model that reads a J once it has seen motion in the window for 16 instants (0.8 s);
-    the shipped model's settings."""
-
-    def __init__(self) -> None:
-        self.settings = ml.MotionModel.load().settings
-        self.seen = 0
-
-    def proba(self, features: np.ndarray) -> np.ndarray:
-        self.seen += 1
-        return np.array([0.0, 1.0, 0.0]) if self.seen >= 16 else np.array([1.0, 0.0, 0.0])
-
-
-class ReadsByPlace(ReadsAs):
-    """A letter model that reads a hand left of the frame's middle as I, and right of it as `right`."""
-
-    def __init__(self, right: str) -> None:
-        super().__init__("I")
-        self.right = ReadsAs(right).proba
-
-    def predict_proba(self, landmarks: np.ndarray, right: np.ndarray) -> np.ndarray:
-        return np.where(landmarks[:, :1, 0] < 0.5, self.proba, self.right)
-
-
-def there_and_back() -> tuple[np.ndarray, np.ndarray]:
-    """(times, landmarks) at 30 fps: a hand left of the middle 1 s, right of it 0.6 s, then back
-    and on along a line for 0.4 s, and still."""
-    from conftest import synthetic_hand
-    hand = synthetic_hand(np.random.default_rng(0)).astype(np.float32) * 0.5
-    hand[:, 0] += 0.3 - hand[0, 0]
-    times = np.arange(0, 2600, 1000 / FPS)
-    x = np.where((times >= 1000) & (times < 1600), 0.3, -np.clip(times - 1600, 0, 400) / 4000)
-    return times, (hand[None] + np.stack([x, 0 * x, 0 * x], axis=1)[:, None, :]).astype(np.float32)
-
-
-@pytest.mark.parametrize("rest,spelled", [("T", "ITI"), ("I", "J")])
-def test_a_motion_with_a_held_sign_of_another_shape_in_it_is_no_motion_letter(rest, spelled):
-    """An I held 1 s, the hand moved right and held still there 0.6 s (read `rest`, long enough to
-    commit), then back to the I and on along a line: the motion model reads a J on the way, but two
-    moves with a T held between them are no J (I, T, I stay); with an I held there, it is a J."""
-    recogniser = live.Recogniser(None, ReadsByPlace(rest), motion_model=LateJ())
-    for t, lm in zip(*there_and_back()):
-        recogniser.process_hands([keypoints.Hand(lm, "Right", 0.95)], float(t))
-    recogniser.finish()
-    assert recogniser.text.letters == spelled
-
-
 @needs_data
 def test_a_j_path_traced_by_a_hand_of_another_shape_is_no_j():
     """The same J path: a hand read as I all along spells J; one read as T (a hand moving between

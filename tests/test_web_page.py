@@ -387,44 +387,6 @@ def test_j_and_z_from_motion_spell_as_python_does(page) -> None:
         assert recogniser.text.letters == letters
 
 
-REST_JS = """async ([times, frames, rest]) => {
-  const { loadMotionModel } = await import('/web/motion_letters.js');
-  const { Recogniser } = await import('/web/recogniser.js');
-  const { TextEntry } = await import('/web/text_entry.js');
-  const classes = asl.config.model.classes;
-  const reads = (c) => { const p = new Float32Array(classes.length).fill(0.1 / (classes.length - 1)); p[classes.indexOf(c)] = 0.9; return p; };
-  const classifier = { classes, predict: async (hands) => ({ proba: hands.map((h) => reads(h.landmarks[0] < 0.5 ? 'I' : rest)), hidden: null }) };  // landmarks: Float32Array(63)
-  const { settings } = await loadMotionModel(asl.config.motion);
-  let seen = 0;  // test_motion_spelling.LateJ
-  const model = { settings, proba: () => (++seen >= 16 ? [0, 1, 0] : [1, 0, 0]) };
-  const landmarker = { detectForVideo: (i) => ({ landmarks: [frames[i].map(([x, y, z]) => ({ x, y, z }))],
-                                                 handedness: [[{ categoryName: 'Right', score: 0.95 }]] }) };
-  const recogniser = new Recogniser(landmarker, classifier, { ...asl.config.settings, adapt: false, motion_floor_px: 0 },
-                                    new TextEntry(null), null, null, model);
-  const committed = [];
-  for (let i = 0; i < frames.length; i++) committed.push((await recogniser.process(i, 1, 1, times[i])).committed);
-  recogniser.text.endWord(false);
-  return { committed, letters: recogniser.text.letters };
-}"""
-
-
-@pytest.mark.parametrize("rest", ["T", "I"])
-def test_a_motion_with_a_held_sign_of_another_shape_in_it_spells_as_python_does(page, rest) -> None:
-    """test_motion_spelling's hand held as I, moved right and held (read `rest`), then back and on,
-    with a motion model that reads a J on the way back: the page commits what recogniser.py
-    commits on the same frames (I, T, I: no J with a T held in the motion; a J with an I)."""
-    from realtime.recogniser import Recogniser
-    from test_motion_spelling import LateJ, ReadsByPlace, there_and_back
-    times, frames = there_and_back()
-    got = page.evaluate(REST_JS, [times.tolist(), frames.tolist(), rest])
-    recogniser = Recogniser(None, ReadsByPlace(rest), motion_model=LateJ())
-    committed = [recogniser.process_hands([keypoints.Hand(lm, "Right", 0.95)], float(t)).committed
-                 for t, lm in zip(times, frames)]
-    recogniser.finish()
-    assert got == {"committed": committed, "letters": recogniser.text.letters}
-    assert recogniser.text.letters == {"T": "ITI", "I": "J"}[rest]
-
-
 @needs_data
 def test_a_hand_read_as_the_other_hand_spells_as_python_does(page) -> None:
     """One person's D, A, N, C, E held 0.8 s each, cut from one to the next, each letter's hand

@@ -200,10 +200,8 @@ export class Recogniser {
   }
 
   /** A J or Z read from motion while the hand reads `reading` (null: unsure): unless that is a
-   * letter of another shape, or a letter of another shape was held and committed since the motion
-   * began (two moves with a sign between them), it replaces what the static model committed during
-   * the motion and the sign it began from, and the sign it ends in (read as a letter like its
-   * start) commits nothing.
+   * letter of another shape, it replaces what the static model committed during the motion and the
+   * sign it began from, and the sign it ends in (read as a letter like its start) commits nothing.
    * A start read as the motion's letter, which the speller took as another, counts as its start. */
   commitMotion(motion, reading) {
     const classes = this.classifier.classes;
@@ -212,9 +210,7 @@ export class Recogniser {
     for (const [letter, seen] of this.standIns.get(motion.letter) ?? []) {
       if (seen >= motion.startMs - this.settings.motion_lead_ms && !starts.includes(letter)) starts += letter;
     }
-    const rested = [...this.text.lettersSince(motion.startMs)]
-      .some((l) => !starts.includes(l) && !(l in this.settings.motion_starts));
-    if (c < 0 || (reading !== null && !starts.includes(reading)) || rested) return null;
+    if (c < 0 || (reading !== null && !starts.includes(reading))) return null;
     this.speller.claim(motion.tMs + this.settings.motion_absorb_ms, starts);
     const proba = new Float32Array(classes.length).fill((1 - motion.probability) / (classes.length - 1));
     proba[c] = motion.probability;

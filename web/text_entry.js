@@ -60,13 +60,6 @@ export class TextEntry {
     }
   }
 
-  /** The word's letters committed at or after `startMs`, oldest first (text_entry.py's letters_since). */
-  lettersSince(startMs) {
-    let i = this.times.length;
-    while (i && this.times[i - 1] !== null && this.times[i - 1] >= startMs) i -= 1;
-    return this.word.slice(i).join("");
-  }
-
   /** Add `letter`, read from a motion that began at `startMs`, in place of the word's letters
    * committed since then and of a letter of `starts` committed less than `leadMs` before. */
   commitMotion(letter, proba, startMs, starts, leadMs) {
