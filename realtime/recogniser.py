@@ -206,7 +206,7 @@ class Recogniser:
         # J, Z -> each letter the speller took a hand read as it for (still_reading) -> when, last
         self._stand_ins: dict[str, dict[str, float]] = {}
         self._keys: list[str] = []  # the last frame's hands
-        self._noise = 0.0  # the motion's noise floor in landmark units (the last frame's longer side)
+        self._noise = 0.0  # the motion's noise floor in landmark units (motion_floor_px over the last frame's longer side)
 
     def _read(self, detector: keypoints.HandDetector, rgb: np.ndarray, ts: int | None,
               way: int) -> list[list[keypoints.Hand]]:

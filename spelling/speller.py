@@ -187,10 +187,10 @@ class Speller:
         self._after_move = False  # the last frame was moving
         self._committed: str | None = None  # the last class committed
         self.classes = None if classes is None else list(classes)  # what the probabilities are of
-        self._claimed_until = -np.inf  # the claimed signs that begin before this and read as one of
-        self._claimed_letters = ""  # these belong to a motion letter
+        self._claimed_until = -np.inf  # the next sign is claimed if it begins before this
+        self._claimed_letters = ""  # a claimed sign read as one of these belongs to a motion letter
         self._claimed = False  # the sign going on is claimed
-        self._claim_next = False  # the next sign to begin is claimed
+        self._claim_next = False  # the next sign to begin is claimed (if it begins in time)
         self.release()
 
     def release(self) -> None:
@@ -239,7 +239,7 @@ class Speller:
         if self._began is None:  # a sign right after a movement began when the hand came to rest
             self._began = t_ms - (self.still_ms if self._after_move else 0.0)
             self._first = t_ms
-            self._claimed, self._claim_next = self._claim_next, False
+            self._claimed, self._claim_next = self._claim_next and self._began < self._claimed_until, False
         self._after_move = False
         if letter is None or letter == NOTHING:
             away = letter == NOTHING or proba is None
@@ -260,7 +260,7 @@ class Speller:
             return None
         self._done = True
         cls = self._sign_class(letter)
-        if self._claimed and self._began < self._claimed_until and cls in self._claimed_letters:
+        if self._claimed and cls in self._claimed_letters:
             return None
         self._committed = cls
         return cls

@@ -63,6 +63,12 @@ def static_hands(letter: str) -> np.ndarray:
     return np.load(SHARED_DATA / "more-signers" / "tresajoby" / "static" / f"{letter}.npy").reshape(-1, 21, 3)
 
 
+def camera_jitter(frames: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """`frames` (N x 21 x 3, one hand) shaken on every frame by 0.5% of the first frame's hand size."""
+    size = np.linalg.norm(frames[0, 1:, :2] - frames[0, :1, :2], axis=1).mean()
+    return frames + rng.normal(0, 0.005 * size, frames.shape)
+
+
 def traced_stream(letter: str, start: str, seed: int, fps: float = 30.0) -> motion_streams.Stream:
     """A still `start` hand (1 s, long enough to commit), `letter` traced from it (0.7 s), its end
     pose held 1 s: camera jitter on every frame (tests of J and Z spelled from motion)."""
@@ -72,9 +78,7 @@ def traced_stream(letter: str, start: str, seed: int, fps: float = 30.0) -> moti
     times = np.arange(0, 2700, 1000 / fps)
     poses = np.stack([np.interp(np.clip(times, 1000, 1700), np.linspace(1000, 1700, len(key)), key[:, i // 3, i % 3])
                       for i in range(63)], axis=1).reshape(-1, 21, 3)
-    frames = poses * 0.25 + np.float32([0.5, 0.5, 0.0])  # a hand a quarter of the frame, in its middle
-    size = np.linalg.norm(frames[0, 1:, :2] - frames[0, :1, :2], axis=1).mean()
-    frames = frames + rng.normal(0, 0.005 * size, frames.shape)
+    frames = camera_jitter(poses * 0.25 + np.float32([0.5, 0.5, 0.0]), rng)  # a hand a quarter of the frame, in its middle
     return motion_streams.Stream(times, frames.astype(np.float32), "Right", [(letter, 1000.0, 1700.0)])
 
 
@@ -87,9 +91,7 @@ def jumping_stream(letters: str, seed: int, fps: float = 15.0) -> motion_streams
     frames = []
     for i, letter in enumerate(letters):
         hand = motion_paths.normalise(static_hands(letter)[seed:seed + 1])[0] * 0.25 + steps[:i + 1].sum(axis=0)
-        size = np.linalg.norm(hand[1:, :2] - hand[:1, :2], axis=1).mean()
-        held = int(0.6 * fps)
-        frames.append(hand + rng.normal(0, 0.005 * size, (held, 21, 3)))
+        frames.append(camera_jitter(np.repeat(hand[None], int(0.6 * fps), axis=0), rng))
     frames = np.concatenate(frames).astype(np.float32)
     return motion_streams.Stream(np.arange(len(frames)) * 1000.0 / fps, frames, "Right")
 

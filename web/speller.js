@@ -129,10 +129,10 @@ export class Speller {
     this.stillMs = stillMs;  // how long a hand has been still when it stops moving (the motion window)
     this.afterMove = false;  // the last frame was moving
     this.committed = null;  // the last class committed
-    this.claimedUntil = -Infinity;  // the claimed signs that begin before this and read as one of
-    this.claimedLetters = "";  // these belong to a motion letter
+    this.claimedUntil = -Infinity;  // the next sign is claimed if it begins before this
+    this.claimedLetters = "";  // a claimed sign read as one of these belongs to a motion letter
     this.claimed = false;  // the sign going on is claimed
-    this.claimNext = false;  // the next sign to begin is claimed
+    this.claimNext = false;  // the next sign to begin is claimed (if it begins in time)
     this.release();
   }
 
@@ -183,7 +183,7 @@ export class Speller {
     if (this.began === null) {  // a sign right after a movement began when the hand came to rest
       this.began = t - (this.afterMove ? this.stillMs : 0);
       this.first = t;
-      [this.claimed, this.claimNext] = [this.claimNext, false];
+      [this.claimed, this.claimNext] = [this.claimNext && this.began < this.claimedUntil, false];
     }
     this.afterMove = false;
     if (letter === null || letter === NOTHING) {
@@ -203,7 +203,7 @@ export class Speller {
     if (this.done || t - this.holdStart() < this.holdMs) return null;
     this.done = true;
     const cls = this.signClass(letter);
-    if (this.claimed && this.began < this.claimedUntil && this.claimedLetters.includes(cls)) return null;
+    if (this.claimed && this.claimedLetters.includes(cls)) return null;
     this.committed = cls;
     return cls;
   }
