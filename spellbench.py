@@ -95,7 +95,8 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     finished: list[dict[str, Any]] = []  # each finished word's letters and their probabilities
     text = TextEntry(decoders["dictionary"],
                      on_word=lambda _: finished.append({"letters": text.last.letters, "probs": [
-                         None if p is None else np.round(p, 4).tolist() for p in text.last.probs]}))
+                         None if p is None else np.round(p, 4).tolist() for p in text.last.probs],
+                         "times": [None if t is None else round(t, 1) for t in text.last.times]}))
     out: dict[str, Any] = {"words": [], "idle": {}, "frames": 0}
     with contextlib.ExitStack() as stack:
         detector = stack.enter_context(keypoints.HandDetector(args.hand_model, mode="video", max_hands=live.MAX_HANDS))
@@ -179,8 +180,9 @@ def rescore(runs: dict[str, dict[str, Any]], lexicon: str, known_names: bool, ch
             shown = []
             for finished in word["finished"]:
                 text = TextEntry(decoders[word["kind"]])
-                for letter, p in zip(finished["letters"], finished["probs"]):
-                    text.commit(letter, None if p is None else np.array(p, np.float32))
+                times = finished.get("times") or [None] * len(finished["letters"])  # runs before times were kept
+                for letter, p, t in zip(finished["letters"], finished["probs"], times):
+                    text.commit(letter, None if p is None else np.array(p, np.float32), t_ms=t)
                 text.end_word(space=False)
                 shown.append(text.text)
             word["lexicon"] = " ".join(shown)

@@ -33,13 +33,15 @@ from spelling.word_decoder import WordDecoder
 class FinishedWord:
     """The last finished word: where it starts in the text, the letters committed, what is shown,
     the decoder's suggestions (best first), each letter's smoothed probabilities and sample (what
-    `commit` was given), and whether what is shown is confirmed (a lexicon word, or the user's choice)."""
+    `commit` was given), when each letter committed (ms; None: unknown), and whether what is shown is
+    confirmed (a lexicon word, or the user's choice)."""
     start: int
     letters: str
     shown: str
     suggestions: tuple[str, ...]
     probs: tuple[np.ndarray | None, ...] = ()
     samples: tuple[object, ...] = ()
+    times: tuple[float | None, ...] = ()
     confirmed: bool = False
 
 
@@ -133,11 +135,11 @@ class TextEntry:
             self.decoder = self.decoder.result()
         if self.decoder is not None and letters.isascii() and letters.isupper() and letters.isalpha() \
                 and all(p is not None for p in self._probs):
-            decoded = self.decoder.decode(letters, self._probs)
+            decoded = self.decoder.decode(letters, self._probs, self._times)
             shown, suggestions = decoded.text, tuple(c.word for c in decoded.suggestions)
         lexicon = getattr(self.decoder, "lexicon", None)
         self.last = FinishedWord(len(self._done), letters, shown, suggestions, tuple(self._probs),
-                                 tuple(self._samples), lexicon is not None and shown in lexicon)
+                                 tuple(self._samples), tuple(self._times), lexicon is not None and shown in lexicon)
         self._done += shown + " " * space
         self._done_letters += letters + " " * space
         self._word, self._probs, self._samples, self._times = [], [], [], []

@@ -7,8 +7,8 @@ says nothing about which letter it was), floored at PROB_FLOOR and taken as log 
 
 A lexicon word w is scored as  log P(committed signs | w) + PRIOR_WEIGHT * log P(w):  the letters
 of w aligned with the committed positions, each matched position adding the log-probability of
-w's letter there, with at most one missed letter (a letter of w never committed, MISSED_PENALTY)
-and at most one extra letter (a committed position w does not have: EXTRA_PENALTY for a letter
+w's letter there, with at most one missed letter (a letter of w never committed: `missed_costs`) and at most one
+extra letter (a committed position w does not have: EXTRA_PENALTY for a letter
 that repeats the one before it, a double commit; for any other, EXTRA_PENALTY + log(1 - p), p
 the probability it was committed with, so a confidently read letter is rarely dropped).  Words are
 found by a beam search over a prefix trie of the lexicon, trying the TOP_K likeliest letters of
@@ -27,11 +27,21 @@ p(w) + CHANNEL_WEIGHT * P(read r | signed w) instead of p(w) alone (and at least
 swap adopted for this signer): a confident misread that people often make, or that this signer
 makes, is no longer all but ruled out, while the letters' own probabilities keep their full weight.  Each finished word is also
 evidence of this signer's swaps; a word that completes one is decoded again with it.
+
+A missed letter is a sign that was held but never committed, and a held sign takes time: with the
+letters' commit times, a letter missed between two committed ones costs MISSED_PENALTY only where
+the time between them, or the interval before or after it, is at least ROOM_RATIO x this
+signer's usual time from one letter to the next (`LetterPace`: the median over their recent
+words; `missed_costs`), and TIGHT_MISSED_PENALTY where none is (no time for another sign: DMITRI
+spelled at an even pace stays DMITRI, not DIMITRI).  At the ends of a word, and without times,
+a missed letter costs MISSED_PENALTY.
 """
 from __future__ import annotations
 
 import heapq
 import math
+import statistics
+from collections import deque
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -65,6 +75,17 @@ OOV_LOG_PER_LETTER = math.log(1 / 26)
 # threshold: about 1 letter in 10 for a new person, log 0.1 = -2.3): lower (more negative)
 # restores fewer missed letters, higher turns more unknown strings into longer words.
 MISSED_PENALTY = -2.0
+# Cost of a letter missed between two committed letters that followed each other at the signer's
+# usual pace (neither their interval nor the ones next to it ROOM_RATIO x their usual time from one
+# letter to the next): -8 all but rules it out.  Chosen with spellbench.py --rescore on the four
+# fold-model runs (both stream seeds, with and without transitions), checked on each half of the
+# signers: -2 (no pace) / -5 / -6 / -8 kept 334 / 340 / 341 / 343 names of 496 (347 spelled right
+# as letters) and 643 dictionary words of 744 each time; ROOM_RATIO 1.3 to 1.8 changed at most one.
+TIGHT_MISSED_PENALTY = -8.0
+ROOM_RATIO = 1.5
+# Intervals between letters remembered per signer, and how many are needed to know their pace.
+PACE_WINDOW = 40
+PACE_MIN = 3
 # Cost of a committed letter the word does not have (a double commit or a transition), before
 # the confidence term: lower removes fewer, higher turns more unknown strings into shorter words.
 EXTRA_PENALTY = -4.0
@@ -134,43 +155,97 @@ def _trie(lexicon: Lexicon) -> _Node:
     return root
 
 
+class LetterPace:
+    """A signer's usual time from one committed letter to the next: the median of the last
+    PACE_WINDOW intervals within their finished words (and the word being decoded)."""
+
+    def __init__(self) -> None:
+        self.intervals: deque[float] = deque(maxlen=PACE_WINDOW)
+
+    def reset(self) -> None:
+        """Someone else signs now."""
+        self.intervals.clear()
+
+    def usual(self, word: list[float]) -> float | None:
+        """The usual interval (ms) given this word's `word` intervals too; None with fewer than PACE_MIN."""
+        known = [*self.intervals, *word]
+        return statistics.median(known) if len(known) >= PACE_MIN else None
+
+    def observe(self, word: list[float]) -> None:
+        """Remember a finished word's intervals."""
+        self.intervals.extend(word)
+
+
+def intervals(times: Sequence[float | None]) -> list[float | None]:
+    """The time (ms) from each committed letter to the next (None where either time is unknown or
+    the order is not forward)."""
+    return [b - a if a is not None and b is not None and b > a else None for a, b in zip(times, times[1:])]
+
+
+def missed_costs(times: Sequence[float | None] | None, n: int, usual: float | None) -> list[float]:
+    """The cost of a missed letter before each of the `n` committed positions and after the last
+    (module doc): TIGHT_MISSED_PENALTY between two letters when neither their interval nor the
+    ones next to it is ROOM_RATIO x `usual` or longer (a sign read as the letter after it moves
+    the missed one's time by a letter), else MISSED_PENALTY."""
+    costs = [MISSED_PENALTY] * (n + 1)
+    if times is None or usual is None:
+        return costs
+    tight = [gap is not None and gap < ROOM_RATIO * usual for gap in intervals(times)]
+    for i in range(1, n):
+        if all(tight[max(0, i - 2):i + 1]):
+            costs[i] = TIGHT_MISSED_PENALTY
+    return costs
+
+
+_State = tuple[_Node, bool, bool, bool]  # a search state (WordDecoder._search)
+
+
 class WordDecoder:
-    """Rescores finished words against `lexicon` (None: the raw letters are always kept)."""
+    """Rescores finished words against `lexicon` (None: the raw letters are always kept); `pace`
+    (shared by decoders of one signer; a new one when None) learns their pace from each word."""
 
     def __init__(self, lexicon: Lexicon | None, classes: Sequence[str], margin: float = MARGIN,
-                 channel: Channel | None = None, signer: SignerSubstitutions | None = None) -> None:
+                 channel: Channel | None = None, signer: SignerSubstitutions | None = None,
+                 pace: LetterPace | None = None) -> None:
         self.lexicon = lexicon
         self.margin = float(margin)
         self.channel = channel
         self.signer = signer  # this signer's swaps (with a channel): learnt from each decoded word
+        self.pace = pace if pace is not None else LetterPace()
         self._columns = np.array([list(classes).index(c) if c in classes else -1 for c in _ALPHABET])
         self._root = _trie(lexicon) if lexicon is not None else None
 
-    def decode(self, letters: str, probs: Sequence[np.ndarray]) -> Decoded:
+    def decode(self, letters: str, probs: Sequence[np.ndarray],
+               times: Sequence[float | None] | None = None) -> Decoded:
         """The text to show for the committed `letters`, given each one's smoothed class
-        probabilities `probs` (one vector per letter)."""
-        if len(letters) != len(probs):
-            raise ValueError(f"{len(letters)} letters but {len(probs)} probability vectors")
+        probabilities `probs` (one vector per letter) and when each committed (ms; None: unknown)."""
+        if len(letters) != len(probs) or (times is not None and len(times) != len(letters)):
+            raise ValueError(f"{len(letters)} letters but {len(probs)} probability vectors"
+                             + ("" if times is None else f" and {len(times)} times"))
         if not all(c in _ALPHABET for c in letters):
             raise ValueError(f"{letters!r} is not upper-case letters A-Z")
         if self._root is None or not letters:
             return Decoded(letters, (), False)
-        decoded = self._decode(letters, probs)
+        gaps = [g for g in intervals(times or []) if g is not None]
+        missed = missed_costs(times, len(letters), self.pace.usual(gaps))
+        self.pace.observe(gaps)
+        decoded = self._decode(letters, probs, missed)
         if self.channel is not None and self.signer is not None \
                 and self.signer.observe(letters, decoded.text, self.lexicon.log_probs):
-            decoded = self._decode(letters, probs)  # the swap this word completed applies to it too
+            decoded = self._decode(letters, probs, missed)  # the swap this word completed applies to it too
         return decoded
 
     def new_signer(self) -> None:
-        """Someone else signs now: forget this signer's swaps."""
+        """Someone else signs now: forget this signer's swaps and pace."""
         if self.signer is not None:
             self.signer.reset()
+        self.pace.reset()
 
-    def _decode(self, letters: str, probs: Sequence[np.ndarray]) -> Decoded:
-        """`decode` with the channel and the signer's swaps as they are now."""
+    def _decode(self, letters: str, probs: Sequence[np.ndarray], missed: list[float]) -> Decoded:
+        """`decode` with the channel and the signer's swaps as they are now (`missed`: `missed_costs`)."""
         log_p = self._log_probs(letters, probs)
         raw = sum(log_p[i][ord(c) - 65] for i, c in enumerate(letters)) + PRIOR_WEIGHT * oov_log_prior(len(letters))
-        suggestions = self._search(log_p, _extra_costs(letters, log_p))
+        suggestions = self._search(log_p, _extra_costs(letters, log_p), missed)
         if letters not in self.lexicon and suggestions and suggestions[0].score > raw + self.margin:
             return Decoded(suggestions[0].word, suggestions, True)
         return Decoded(letters, suggestions, False)
@@ -191,38 +266,44 @@ class WordDecoder:
                 p = np.maximum(p, self.signer.floors(read))
         return np.log(np.maximum(p, PROB_FLOOR)).tolist()
 
-    def _search(self, log_p: list[list[float]], extra_costs: list[float]) -> tuple[Candidate, ...]:
+    def _search(self, log_p: list[list[float]], extra_costs: list[float],
+                missed_at: list[float]) -> tuple[Candidate, ...]:
         """The N_SUGGESTIONS best lexicon words by beam search over the trie (`extra_costs`: the
-        cost of dropping each committed position)."""
+        cost of dropping each committed position; `missed_at`: of a letter missed before each,
+        and after the last)."""
         tops = [sorted(range(len(row)), key=row.__getitem__, reverse=True)[:TOP_K] for row in log_p]
-        # A state is (trie node, missed letter used, extra letter used) -> best score so far.
-        layer: dict[tuple[_Node, bool, bool], float] = {(self._root, False, False): 0.0}
+        # A state is (trie node, missed letter used, extra letter used, the extra letter was the
+        # position just before) -> best score so far.  A letter missed right after the extra one
+        # takes its place (a misread beyond the TOP_K letters): its sign had the time, so it costs
+        # MISSED_PENALTY whatever the pace.
+        layer: dict[_State, float] = {(self._root, False, False, False): 0.0}
         for i in range(len(log_p) + 1):
             layer = self._prune(layer)
-            for (node, missed, extra), score in list(layer.items()):
+            for (node, missed, extra, replaced), score in list(layer.items()):
                 if not missed:  # a missed letter before position i
+                    cost = MISSED_PENALTY if replaced else missed_at[i]
                     for child in node.children.values():
-                        _keep(layer, (child, True, extra), score + MISSED_PENALTY)
+                        _keep(layer, (child, True, extra, False), score + cost)
             if i == len(log_p):
                 break
             layer, states = {}, layer
             row = log_p[i]
-            for (node, missed, extra), score in states.items():
+            for (node, missed, extra, _), score in states.items():
                 for letter in tops[i]:
                     child = node.children.get(letter)
                     if child is not None:
-                        _keep(layer, (child, missed, extra), score + row[letter])
+                        _keep(layer, (child, missed, extra, False), score + row[letter])
                 if not extra:  # position i committed by mistake
-                    _keep(layer, (node, missed, True), score + extra_costs[i])
+                    _keep(layer, (node, missed, True, True), score + extra_costs[i])
         words: dict[str, float] = {}
-        for (node, _, _), score in layer.items():
+        for (node, *_), score in layer.items():
             if node.word is not None:
                 _keep(words, node.word, score + PRIOR_WEIGHT * node.log_prob)
         best = heapq.nlargest(N_SUGGESTIONS, words.items(), key=lambda item: item[1])
         return tuple(Candidate(word, score) for word, score in best)
 
     @staticmethod
-    def _prune(layer: dict[tuple[_Node, bool, bool], float]) -> dict[tuple[_Node, bool, bool], float]:
+    def _prune(layer: dict[_State, float]) -> dict[_State, float]:
         """The BEAM states with the best score plus the best prior reachable below them."""
         if len(layer) <= BEAM:
             return layer

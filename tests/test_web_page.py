@@ -168,7 +168,7 @@ SPELL_JS = """async ([frames, pauses, settings, words]) => {
   const steps = frames.map(([t, p, moving], i) => {
     const prediction = best([smoother.update(t, p === null ? null : Float32Array.from(p))]);
     const committed = spell.update(t, prediction.letter, prediction.proba, moving);
-    if (committed !== null) text.commit(committed, spell.signProba);
+    if (committed !== null) text.commit(committed, spell.signProba, null, t);
     if (pauses.includes(i)) text.endWord();
     return [prediction.letter, committed];
   });
@@ -222,7 +222,7 @@ def test_speller_and_lexicon_match_python(page) -> None:
             prediction = speller.best([smoother.update(t, None if p is None else np.array(p, np.float32))])
             committed = spell.update(t, prediction.letter, prediction.proba, moving)
             if committed is not None:
-                text.commit(committed, spell.sign_proba)
+                text.commit(committed, spell.sign_proba, t_ms=t)
             if i in pauses:
                 text.end_word()
             steps.append([prediction.letter, committed])
@@ -236,18 +236,20 @@ def test_speller_and_lexicon_match_python(page) -> None:
 DECODE_JS = """async ([cases, words]) => {
   const { WordDecoder } = await import('/web/word_decoder.js');
   const decoder = new WordDecoder(words, asl.config.model.classes, { ...asl.config.decoder, channel: null });
-  return cases.map(([letters, probs]) => {
-    const result = decoder.decode(letters, probs);
+  return cases.map(([letters, probs, times]) => {
+    const result = decoder.decode(letters, probs, times);
     return [result.text, result.suggestions.map(({ word, score }) => [word, score])];
   });
 }"""
 
 
 def test_word_decoder_matches_python(page) -> None:
-    """Finished words with each kind of edit (a misread, a missed letter, a double commit, an
-    unsure and a confident extra letter): the page picks the same word with the same scores."""
+    """Finished words with each kind of edit (a misread, a missed letter with time for it and
+    without, a double commit, an unsure and a confident extra letter), one after another as one
+    signer's: the page picks the same word with the same scores."""
     classes = page.evaluate("asl.config.model.classes")
-    words = {"WATER": -7.5, "WAFER": -11.5, "US": -6.0, "USE": -7.0, "BORN": -8.0, "CAT": -8.0, "CUT": -8.5}
+    words = {"WATER": -7.5, "WAFER": -11.5, "US": -6.0, "USE": -7.0, "BORN": -8.0, "CAT": -8.0, "CUT": -8.5,
+             "DOCTOR": -9.0, "QUIET": -8.0}
     rng = np.random.default_rng(0)
 
     def vector(letter: str, confidence: float, second: str) -> list[float]:
@@ -256,18 +258,23 @@ def test_word_decoder_matches_python(page) -> None:
         p[classes.index(second)] += 1 - p.sum()
         return p.tolist()
     cases = []
-    for letters, unsure, second in (("WATEP", 4, "R"), ("WTER", -1, "A"), ("WAATER", 2, "E"), ("WATKER", 3, "E"),
-                                    ("USB", -1, "E"), ("BJORN", -1, "A"), ("CXT", 1, "A"), ("QQ", 0, "R")):
+    for letters, unsure, second, slow in (("WATEP", 4, "R", -1), ("WTER", -1, "A", 1), ("WTER", -1, "A", -1),
+                                          ("WAATER", 2, "E", -1), ("WATKER", 3, "E", -1), ("USB", -1, "E", -1),
+                                          ("BJORN", -1, "A", 1), ("CXT", 1, "A", -1), ("QQ", 0, "R", -1),
+                                          ("QUET", -1, "A", 1), ("DOCGOR", 3, "A", -1)):
         probs = [vector(c, 0.55 if i == unsure else 0.98, second if c != second else "Z")
                  for i, c in enumerate(letters)]
-        cases.append((letters, probs))
+        times = np.cumsum([700.0 * (1 + (i == slow)) + rng.uniform(-50, 50) for i in range(len(letters))]).tolist()
+        cases.append((letters, probs, times))
     got = page.evaluate(DECODE_JS, [cases, [[w, lp] for w, lp in words.items()]])
     decoder = WordDecoder(Lexicon(words), classes)
-    for (letters, probs), (text, suggestions) in zip(cases, got):
-        want = decoder.decode(letters, [np.array(p) for p in probs])
+    for (letters, probs, times), (text, suggestions) in zip(cases, got):
+        want = decoder.decode(letters, [np.array(p) for p in probs], times)
         assert text == want.text, letters
         assert [w for w, _ in suggestions] == [c.word for c in want.suggestions], letters
         assert [s for _, s in suggestions] == pytest.approx([c.score for c in want.suggestions], abs=1e-9), letters
+    assert [text for text, _ in got[1:3]] == ["WATER", "WTER"], "a missed letter needs time for it"
+    assert [text for text, _ in got[-2:]] == ["QUIET", "DOCTOR"], "time for a sign next to the gap; a replaced misread"
     assert {text for text, _ in got} >= {"WATER", "CAT"}, "the cases should exercise corrections"
 
 

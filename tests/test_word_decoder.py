@@ -91,6 +91,31 @@ def test_missed_letter_is_restored(decoder: WordDecoder):
     assert (result.text, result.corrected) == ("WATER", True)
 
 
+def test_a_missed_letter_needs_time_for_it(english: Lexicon):
+    """An unknown name spelled at the signer's pace stays (DMITRI, not DIMITRI); with time for a
+    sign between two letters (held but never committed) the word's missing letter comes back,
+    and without commit times a missed letter is allowed anywhere."""
+    names = english.without(["DMITRI"])
+    even = [700.0 * i for i in range(6)]
+    decoder = WordDecoder(names, CLASSES)
+    assert decoder.decode("DMITRI", stream("DMITRI"), even).text == "DMITRI"
+    slow = [0.0, *(t + 700.0 for t in even[1:])]  # 1.4 s from D to M
+    assert decoder.decode("DMITRI", stream("DMITRI"), slow).text == "DIMITRI"
+    assert WordDecoder(names, CLASSES).decode("DMITRI", stream("DMITRI")).text == "DIMITRI"
+    assert decoder.decode("WTER", stream("WTER"), [0.0, 1400.0, 2100.0, 2800.0]).text == "WATER"
+    # QUIET's I unread while its U was read late: the time is before the U, the gap after it
+    assert decoder.decode("QUET", stream("QUET"), [0.0, 1400.0, 2100.0, 2800.0]).text == "QUIET"
+    docgor = stream("DOCGOR")
+    docgor[3] = proba("G", 0.6)  # T is not among G's likeliest letters: a misread replaced, not a missed sign
+    assert decoder.decode("DOCGOR", docgor, even).text == "DOCTOR"
+    slower = WordDecoder(names, CLASSES)
+    for _ in range(2):  # a signer who takes 1.4 s a letter: 1.4 s from D to M is their pace
+        slower.decode("WATER", stream("WATER"), [1400.0 * i for i in range(5)])
+    assert slower.decode("DMITRI", stream("DMITRI"), slow).text == "DMITRI"
+    slower.new_signer()  # someone else: their pace is learnt anew
+    assert slower.decode("DMITRI", stream("DMITRI"), slow).text == "DIMITRI"
+
+
 def test_extra_letter_is_removed(decoder: WordDecoder):
     result = decoder.decode("WAATER", stream("WAATER"))
     assert (result.text, result.corrected) == ("WATER", True)

@@ -258,7 +258,7 @@ export class Recogniser {
   /** Someone else signs now: forget what signer adaptation and the decoder's swaps have learnt. */
   newSigner() {
     if (this.adapter) this.adapter.reset();
-    this.text.decoder?.signer?.reset();  // the decoder's swaps learnt from this signer's words
+    this.text.decoder?.newSigner();  // the decoder's swaps and pace learnt from this signer's words
     this.paths.clear();  // a new MotionLetters per hand from the next frame
   }
 }

@@ -82,7 +82,7 @@ export class TextEntry {
     const letters = this.word.join("");
     let shown = letters, suggestions = [];
     if (this.decoder && /^[A-Z]+$/.test(letters) && this.probs.every((p) => p !== null)) {
-      const decoded = this.decoder.decode(letters, this.probs);
+      const decoded = this.decoder.decode(letters, this.probs, this.times);
       shown = decoded.text;
       suggestions = decoded.suggestions.map((c) => c.word);
     }

@@ -1,7 +1,8 @@
 // The page's copy of word_decoder.py: a finished word's committed letters rescored against the
 // lexicon (a beam search over a prefix trie allowing one missed and one extra letter, with a
 // word-frequency prior, and with a confusion channel, how new people's letters get misread and
-// this signer's own swaps: confusion_channel.py).  Its settings come from the server's
+// this signer's own swaps: confusion_channel.py; a letter missed between two committed ones costs
+// more where they came at the signer's usual pace, with no time for another sign).  Its settings come from the server's
 // /config.json ("decoder"), which reads them from word_decoder.py and confusion_channel.py, so
 // both sides score alike.  Iteration orders follow the Python dicts (insertion order) so ties
 // break the same way.
@@ -49,10 +50,11 @@ function largest(scores, n, value) {
     .sort((a, b) => b[1] - a[1] || a[2] - b[2]).slice(0, n).map(([e]) => e);
 }
 
-/** A search state, (trie node, missed letter used, extra letter used): one object per state (kept
- * on its node), so it can key a Map as the Python dict's tuple does. */
-function state(node, missed, extra) {
-  return (node.states[(missed ? 2 : 0) + (extra ? 1 : 0)] ??= { node, missed, extra });
+/** A search state, (trie node, missed letter used, extra letter used, the extra letter was the
+ * position just before): one object per state (kept on its node), so it can key a Map as the
+ * Python dict's tuple does. */
+function state(node, missed, extra, replaced) {
+  return (node.states[(missed ? 4 : 0) + (extra ? 2 : 0) + (replaced ? 1 : 0)] ??= { node, missed, extra, replaced });
 }
 
 /** This signer's swaps (confusion_channel.py's SignerSubstitutions): evidence from each
@@ -119,10 +121,54 @@ function oneSwap(letters, word) {
   return diff.length === 1 ? diff[0] : null;
 }
 
+/** A signer's usual time from one committed letter to the next (word_decoder.py's LetterPace):
+ * the median of their last pace_window intervals within finished words (and the word decoded). */
+export class LetterPace {
+  constructor(settings) {
+    this.s = settings;
+    this.reset();
+  }
+
+  /** Someone else signs now. */
+  reset() { this.intervals = []; }
+
+  /** The usual interval (ms) given this word's `word` intervals too; null with fewer than pace_min. */
+  usual(word) {
+    const known = [...this.intervals, ...word].sort((a, b) => a - b);
+    if (known.length < this.s.pace_min) return null;
+    const mid = known.length >> 1;
+    return known.length % 2 ? known[mid] : (known[mid - 1] + known[mid]) / 2;
+  }
+
+  /** Remember a finished word's intervals. */
+  observe(word) {
+    this.intervals.push(...word);
+    this.intervals.splice(0, Math.max(0, this.intervals.length - this.s.pace_window));
+  }
+}
+
+/** The time (ms) from each committed letter to the next (null where either time is unknown or the
+ * order is not forward). */
+function intervals(times) {
+  return times.slice(1).map((b, i) => (times[i] !== null && b !== null && b > times[i] ? b - times[i] : null));
+}
+
+/** The cost of a missed letter before each of the `n` committed positions and after the last:
+ * tight_missed_penalty between two letters when neither their interval nor the ones next to it is
+ * room_ratio x `usual` or longer, else missed_penalty. */
+function missedCosts(s, times, n, usual) {
+  const costs = new Array(n + 1).fill(s.missed_penalty);
+  if (!times || usual === null) return costs;
+  const tight = intervals(times).map((gap) => gap !== null && gap < s.room_ratio * usual);
+  for (let i = 1; i < n; i++) if (tight.slice(Math.max(0, i - 2), i + 1).every(Boolean)) costs[i] = s.tight_missed_penalty;
+  return costs;
+}
+
 export class WordDecoder {
   /** `words`: [word, logProb] pairs (null: the raw letters are always kept); with a channel in
-   * `settings.channel`, `signer` (a SignerSubstitutions) learns this signer's swaps. */
-  constructor(words, classes, settings, signer = null) {
+   * `settings.channel`, `signer` (a SignerSubstitutions) learns this signer's swaps; `pace` (a
+   * LetterPace; a new one when null) learns their pace from each word. */
+  constructor(words, classes, settings, signer = null, pace = null) {
     this.s = settings;
     this.words = words ? new Set(words.map(([w]) => w)) : null;
     this.logProb = words ? new Map(words) : null;
@@ -130,23 +176,35 @@ export class WordDecoder {
     this.root = words ? buildTrie(words) : null;
     this.channel = settings.channel ?? null;
     this.signer = signer;
+    this.pace = pace ?? new LetterPace(settings);
   }
 
-  /** {text, suggestions: [{word, score}], corrected} for the committed `letters` and each
-   * letter's smoothed class probabilities. */
-  decode(letters, probs) {
-    if (letters.length !== probs.length) throw new Error(`${letters.length} letters but ${probs.length} vectors`);
+  /** {text, suggestions: [{word, score}], corrected} for the committed `letters`, each letter's
+   * smoothed class probabilities and when each committed (ms; null: unknown). */
+  decode(letters, probs, times = null) {
+    if (letters.length !== probs.length || (times && times.length !== letters.length)) {
+      throw new Error(`${letters.length} letters but ${probs.length} vectors${times ? ` and ${times.length} times` : ""}`);
+    }
     if (!/^[A-Z]*$/.test(letters)) throw new Error(`${letters} is not upper-case letters A-Z`);
     if (!this.root || !letters) return { text: letters, suggestions: [], corrected: false };
-    let decoded = this.decodeNow(letters, probs);
+    const gaps = intervals(times ?? []).filter((g) => g !== null);
+    const missed = missedCosts(this.s, times, letters.length, this.pace.usual(gaps));
+    this.pace.observe(gaps);
+    let decoded = this.decodeNow(letters, probs, missed);
     if (this.channel && this.signer && this.signer.observe(letters, decoded.text, this.logProb)) {
-      decoded = this.decodeNow(letters, probs);  // the swap this word completed applies to it too
+      decoded = this.decodeNow(letters, probs, missed);  // the swap this word completed applies to it too
     }
     return decoded;
   }
 
-  /** `decode` with the channel and the signer's swaps as they are now. */
-  decodeNow(letters, probs) {
+  /** Someone else signs now: forget this signer's swaps and pace. */
+  newSigner() {
+    this.signer?.reset();
+    this.pace.reset();
+  }
+
+  /** `decode` with the channel and the signer's swaps as they are now (`missed`: missedCosts). */
+  decodeNow(letters, probs, missed) {
     const read = [...letters].map((c) => c.charCodeAt(0) - 65);
     const floors = this.channel && this.signer ? this.signer.floors(read) : null;
     const logP = probs.map((p, i) => this.logProbs(p, this.channel ? this.channel.map((row) => row[read[i]]) : null,
@@ -154,7 +212,7 @@ export class WordDecoder {
     let raw = 0;
     for (let i = 0; i < letters.length; i++) raw += logP[i][letters.charCodeAt(i) - 65];
     raw += this.s.prior_weight * (this.s.oov_log_prior + this.s.oov_log_per_letter * (letters.length - this.s.oov_length));
-    const suggestions = this.search(logP, this.extraCosts(letters, logP));
+    const suggestions = this.search(logP, this.extraCosts(letters, logP), missed);
     if (!this.words.has(letters) && suggestions.length && suggestions[0].score > raw + this.s.margin) {
       return { text: suggestions[0].word, suggestions, corrected: true };
     }
@@ -189,17 +247,19 @@ export class WordDecoder {
   }
 
   /** The best lexicon words by beam search over the trie (`extraCosts`: the cost of dropping
-   * each committed position). */
-  search(logP, extraCosts) {
-    const { top_k: topK, beam, missed_penalty: missedCost } = this.s;
+   * each committed position; `missedAt`: of a letter missed before each, and after the last). */
+  search(logP, extraCosts, missedAt) {
+    const { top_k: topK, beam } = this.s;
     const tops = logP.map((row) => row.map((v, i) => [v, i]).sort((a, b) => b[0] - a[0] || a[1] - b[1])
       .slice(0, topK).map(([, i]) => i));
-    let layer = new Map([[state(this.root, false, false), 0]]);
+    // A letter missed right after the extra one takes its place: it costs missed_penalty whatever the pace.
+    let layer = new Map([[state(this.root, false, false, false), 0]]);
     for (let i = 0; i <= logP.length; i++) {
       if (layer.size > beam) layer = new Map(largest(layer, beam, (st, score) => score + this.s.prior_weight * st.node.best));
-      for (const [{ node, missed, extra }, score] of [...layer]) {  // a missed letter before position i
+      for (const [{ node, missed, extra, replaced }, score] of [...layer]) {  // a missed letter before position i
         if (missed) continue;
-        for (const child of node.children.values()) keep(layer, state(child, true, extra), score + missedCost);
+        const cost = replaced ? this.s.missed_penalty : missedAt[i];
+        for (const child of node.children.values()) keep(layer, state(child, true, extra, false), score + cost);
       }
       if (i === logP.length) break;
       const previous = layer;
@@ -208,9 +268,9 @@ export class WordDecoder {
       for (const [{ node, missed, extra }, score] of previous) {
         for (const letter of tops[i]) {
           const child = node.children.get(letter);
-          if (child) keep(layer, state(child, missed, extra), score + row[letter]);
+          if (child) keep(layer, state(child, missed, extra, false), score + row[letter]);
         }
-        if (!extra) keep(layer, state(node, missed, true), score + extraCosts[i]);
+        if (!extra) keep(layer, state(node, missed, true, true), score + extraCosts[i]);
       }
     }
     const words = new Map();
