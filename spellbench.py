@@ -152,18 +152,20 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
 def kind_decoders(lexicon: str, classes: Sequence[str], known_names: bool, channel: str,
                   signer: str) -> dict[str, Any]:
     """The word decoder (None without a lexicon) for each kind of word: names get the lexicon
-    less the benchmark's names unless `known_names`.  With a channel, both share one memory of
-    the signer's swaps, and the channel leaves out the signer's own collection (a new person's)."""
+    less the benchmark's names unless `known_names`.  Both share one memory of the signer's pace
+    and, with a channel, of their swaps, as main.py's one decoder has; the channel leaves out the
+    signer's own collection (a new person's)."""
     from spelling.confusion_channel import SignerSubstitutions, load_channel
     from spelling.lexicon import load_lexicon
-    from spelling.word_decoder import WordDecoder
+    from spelling.word_decoder import LetterPace, WordDecoder
     words = load_lexicon(lexicon)
     if words is None:
         return dict.fromkeys(KINDS)
     names = words if known_names else words.without(read_words(WORD_LISTS["names"]))
     confusions = load_channel(channel, exclude=(signer,))
     swaps = SignerSubstitutions() if confusions is not None else None
-    return {kind: WordDecoder(w, classes, channel=confusions, signer=swaps)
+    pace = LetterPace()
+    return {kind: WordDecoder(w, classes, channel=confusions, signer=swaps, pace=pace)
             for kind, w in (("dictionary", words), ("names", names))}
 
 

@@ -7,8 +7,8 @@ says nothing about which letter it was), floored at PROB_FLOOR and taken as log 
 
 A lexicon word w is scored as  log P(committed signs | w) + PRIOR_WEIGHT * log P(w):  the letters
 of w aligned with the committed positions, each matched position adding the log-probability of
-w's letter there, with at most one missed letter (a letter of w never committed: `missed_costs`) and at most one
-extra letter (a committed position w does not have: EXTRA_PENALTY for a letter
+w's letter there, with at most one missed letter (a letter of w never committed: `missed_costs`)
+and at most one extra letter (a committed position w does not have: EXTRA_PENALTY for a letter
 that repeats the one before it, a double commit; for any other, EXTRA_PENALTY + log(1 - p), p
 the probability it was committed with, so a confidently read letter is rarely dropped).  Words are
 found by a beam search over a prefix trie of the lexicon, trying the TOP_K likeliest letters of
