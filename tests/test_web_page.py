@@ -283,15 +283,18 @@ CHANNEL_JS = """async ([words, decoder, sequence]) => {
   const settings = { ...asl.config.decoder, ...decoder };
   const swaps = new SignerSubstitutions(settings);
   const words_ = new WordDecoder(words, asl.config.model.classes, settings, swaps);
-  const shown = sequence.map(([letters, probs]) => words_.decode(letters, probs).text);
-  return { shown, adopted: [...swaps.adopted].sort() };
+  const shown = sequence.map(([letters, probs, times]) => words_.decode(letters, probs, times).text);
+  const learnt = { adopted: [...swaps.adopted].sort(), intervals: words_.pace.intervals.length };
+  words_.newSigner();  // the page's new-signer key
+  return { shown, ...learnt, forgotten: [swaps.adopted.size, words_.pace.intervals.length] };
 }"""
 
 
 def test_the_channel_and_the_signers_swaps_decode_as_python_does(page) -> None:
     """A person whose E reads as S, with a channel where that is rare: the page corrects the same
     words at the same point of the session as Python (WATSR by the channel, HSLP once the swap is
-    theirs), keeps the same names, and adopts the same swap."""
+    theirs), keeps the same names, adopts the same swap and learns the same pace; a new signer
+    forgets both."""
     classes = page.evaluate("asl.config.model.classes")
     english = Lexicon.english()
     table = np.eye(26) * 90
@@ -304,14 +307,18 @@ def test_the_channel_and_the_signers_swaps_decode_as_python_does(page) -> None:
         rows = np.full((len(word), len(classes)), 0.1 / (len(classes) - 1))
         rows[np.arange(len(word)), [classes.index(c) for c in word]] = 0.9
         return rows.tolist()
-    sequence = [(w, confident(w)) for w in ("HSLP", "WATSR", "ZOLTAN", "HSLP", "KLM", "GRSSN", "LIGHN")]
+    sequence = [(w, confident(w), [700.0 * i for i in range(len(w))])
+                for w in ("HSLP", "WATSR", "ZOLTAN", "HSLP", "KLM", "GRSSN", "LIGHN")]
     words = [[w, lp] for w, lp in english.items()]
     got = page.evaluate(CHANNEL_JS, [words, settings, sequence])
     decoder = WordDecoder(english, classes, channel=channel, signer=SignerSubstitutions())
-    want = [decoder.decode(letters, [np.array(p) for p in probs]).text for letters, probs in sequence]
+    want = [decoder.decode(letters, [np.array(p) for p in probs], times).text for letters, probs, times in sequence]
     assert got["shown"] == want
     assert want[0] == "HSLP" and want[3] == "HELP" and want[2] == "ZOLTAN" and want[4] == "KLM"
     assert got["adopted"] == sorted(f"{s},{r}" for s, r in decoder.signer.adopted)
+    assert got["intervals"] == len(decoder.pace.intervals) > 0
+    decoder.new_signer()
+    assert got["forgotten"] == [len(decoder.signer.adopted), len(decoder.pace.intervals)] == [0, 0]
 
 
 MOTION_JS = """async ([streams]) => {
