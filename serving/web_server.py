@@ -219,7 +219,7 @@ class App:
                         "missed_penalty": word_decoder.MISSED_PENALTY, "extra_penalty": word_decoder.EXTRA_PENALTY,
                         "tight_missed_penalty": word_decoder.TIGHT_MISSED_PENALTY,
                         "room_ratio": word_decoder.ROOM_RATIO, "pace_window": word_decoder.PACE_WINDOW,
-                        "pace_min": word_decoder.PACE_MIN,
+                        "pace_min": word_decoder.PACE_MIN, "pace_quantile": word_decoder.PACE_QUANTILE,
                         "margin": word_decoder.MARGIN, "prob_floor": word_decoder.PROB_FLOOR,
                         "top_k": word_decoder.TOP_K, "beam": word_decoder.BEAM,
                         "n_suggestions": word_decoder.N_SUGGESTIONS, "channel_weight": word_decoder.CHANNEL_WEIGHT,

@@ -122,7 +122,8 @@ function oneSwap(letters, word) {
 }
 
 /** A signer's usual time from one committed letter to the next (word_decoder.py's LetterPace):
- * the median of their last pace_window intervals within finished words (and the word decoded). */
+ * the pace_quantile quantile of their last pace_window intervals within finished words (and the
+ * word decoded), linear between the two nearest as numpy's. */
 export class LetterPace {
   constructor(settings) {
     this.s = settings;
@@ -136,8 +137,8 @@ export class LetterPace {
   usual(word) {
     const known = [...this.intervals, ...word].sort((a, b) => a - b);
     if (known.length < this.s.pace_min) return null;
-    const mid = known.length >> 1;
-    return known.length % 2 ? known[mid] : (known[mid - 1] + known[mid]) / 2;
+    const at = (known.length - 1) * this.s.pace_quantile, lo = Math.floor(at), hi = Math.min(lo + 1, known.length - 1);
+    return known[lo] + (known[hi] - known[lo]) * (at - lo);
   }
 
   /** Remember a finished word's intervals. */
