@@ -562,3 +562,25 @@ def assert_loopback_only(page, server: str) -> None:
     network = [url for url in page.requests if not url.startswith(("data:", "blob:"))]
     assert network and all(url.startswith(server) for url in network), \
         [url for url in network if not url.startswith(server)]
+
+
+PACE_JS = """async ([settings, words]) => {
+  const { LetterPace } = await import('/web/word_decoder.js');
+  const pace = new LetterPace({ ...asl.config.decoder, ...settings });
+  return words.map((word) => { const usual = pace.usual(word); pace.observe(word); return usual; });
+}"""
+
+
+def test_the_signers_pace_is_the_same_quantile_as_python(page) -> None:
+    """The page's LetterPace gives the signer's usual interval Python's does, word after word
+    (too few intervals, a window that drops the oldest, a quantile between two intervals)."""
+    from spelling.word_decoder import PACE_MIN, PACE_QUANTILE, PACE_WINDOW, LetterPace
+    rng = np.random.default_rng(3)
+    words = [rng.uniform(300, 2000, size=int(rng.integers(0, 7))).round(1).tolist() for _ in range(30)]
+    settings = {"pace_min": PACE_MIN, "pace_window": PACE_WINDOW, "pace_quantile": PACE_QUANTILE}
+    got = page.evaluate(PACE_JS, [settings, words])
+    pace, want = LetterPace(), []
+    for word in words:
+        want.append(pace.usual(word))
+        pace.observe(word)
+    assert got == pytest.approx(want, abs=1e-9) and sum(w is not None for w in want) > 20
