@@ -187,15 +187,16 @@ def intervals(times: Sequence[float | None]) -> list[float | None]:
     return [b - a if a is not None and b is not None and b > a else None for a, b in zip(times, times[1:])]
 
 
-def missed_costs(times: Sequence[float | None] | None, n: int, usual: float | None) -> list[float]:
+def missed_costs(between: list[float | None] | None, n: int, usual: float | None) -> list[float]:
     """The cost of a missed letter before each of the `n` committed positions and after the last
-    (module doc): TIGHT_MISSED_PENALTY between two letters when neither their interval nor the
-    ones next to it is ROOM_RATIO x `usual` or longer (a sign read as the letter after it moves
-    the missed one's time by a letter), else MISSED_PENALTY."""
+    (module doc), given the `intervals` `between` them (None: no times): TIGHT_MISSED_PENALTY
+    between two letters when neither their interval nor the ones next to it is ROOM_RATIO x
+    `usual` or longer (a sign read as the letter after it moves the missed one's time by a
+    letter), else MISSED_PENALTY."""
     costs = [MISSED_PENALTY] * (n + 1)
-    if times is None or usual is None:
+    if between is None or usual is None:
         return costs
-    tight = [gap is not None and gap < ROOM_RATIO * usual for gap in intervals(times)]
+    tight = [gap is not None and gap < ROOM_RATIO * usual for gap in between]
     for i in range(1, n):
         if all(tight[max(0, i - 2):i + 1]):
             costs[i] = TIGHT_MISSED_PENALTY
@@ -231,9 +232,10 @@ class WordDecoder:
             raise ValueError(f"{letters!r} is not upper-case letters A-Z")
         if self._root is None or not letters:
             return Decoded(letters, (), False)
-        gaps = [g for g in intervals(times or []) if g is not None]
-        missed = missed_costs(times, len(letters), self.pace.usual(gaps))
-        self.pace.observe(gaps)
+        between = None if times is None else intervals(times)
+        known = [g for g in between or [] if g is not None]
+        missed = missed_costs(between, len(letters), self.pace.usual(known))
+        self.pace.observe(known)
         decoded = self._decode(letters, probs, missed)
         if self.channel is not None and self.signer is not None \
                 and self.signer.observe(letters, decoded.text, self.lexicon.log_probs):

@@ -154,13 +154,14 @@ function intervals(times) {
   return times.slice(1).map((b, i) => (times[i] !== null && b !== null && b > times[i] ? b - times[i] : null));
 }
 
-/** The cost of a missed letter before each of the `n` committed positions and after the last:
- * tight_missed_penalty between two letters when neither their interval nor the ones next to it is
- * room_ratio x `usual` or longer, else missed_penalty. */
-function missedCosts(s, times, n, usual) {
+/** The cost of a missed letter before each of the `n` committed positions and after the last,
+ * given the `intervals` `between` them (null: no times): tight_missed_penalty between two letters
+ * when neither their interval nor the ones next to it is room_ratio x `usual` or longer, else
+ * missed_penalty. */
+function missedCosts(s, between, n, usual) {
   const costs = new Array(n + 1).fill(s.missed_penalty);
-  if (!times || usual === null) return costs;
-  const tight = intervals(times).map((gap) => gap !== null && gap < s.room_ratio * usual);
+  if (!between || usual === null) return costs;
+  const tight = between.map((gap) => gap !== null && gap < s.room_ratio * usual);
   for (let i = 1; i < n; i++) if (tight.slice(Math.max(0, i - 2), i + 1).every(Boolean)) costs[i] = s.tight_missed_penalty;
   return costs;
 }
@@ -188,9 +189,10 @@ export class WordDecoder {
     }
     if (!/^[A-Z]*$/.test(letters)) throw new Error(`${letters} is not upper-case letters A-Z`);
     if (!this.root || !letters) return { text: letters, suggestions: [], corrected: false };
-    const gaps = intervals(times ?? []).filter((g) => g !== null);
-    const missed = missedCosts(this.s, times, letters.length, this.pace.usual(gaps));
-    this.pace.observe(gaps);
+    const between = times ? intervals(times) : null;
+    const known = (between ?? []).filter((g) => g !== null);
+    const missed = missedCosts(this.s, between, letters.length, this.pace.usual(known));
+    this.pace.observe(known);
     let decoded = this.decodeNow(letters, probs, missed);
     if (this.channel && this.signer && this.signer.observe(letters, decoded.text, this.logProb)) {
       decoded = this.decodeNow(letters, probs, missed);  // the swap this word completed applies to it too
