@@ -56,6 +56,7 @@ from bench import bench_inputs
 from bench import bench_live
 from bench import bench_web
 from bench.bench_processes import run, time_startup, time_training
+from storage import atomic_files
 
 REPO = Path(__file__).resolve().parent
 
@@ -283,6 +284,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error(f"--web-frames: the page keeps the timings of its last {bench_web.KEPT_TIMINGS} frames")
     if args.workers == 1:
         p.error("--workers is N of the '1 vs N workers' comparison; use 2 or more")
+    problem = atomic_files.missing_folder({"--json": args.json})
+    if problem:
+        p.error(problem)
     return args
 
 
@@ -333,7 +337,6 @@ def main(argv: list[str] | None = None) -> int:
                     if not k.startswith("job") and k != "json"}
         result = {"settings": settings, "machine": machine, "median": summary, "targets": verdicts,
                   "rounds": rounds, "notes": notes}
-        from storage import atomic_files
         atomic_files.write_json(args.json, result)
     return 0
 

@@ -183,6 +183,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--epochs, --jobs and --adapt-shots must be at least 1")
     if args.channel_from and not args.channel:
         p.error("--channel-from needs --channel OUT.json")
+    problem = atomic_files.missing_folder({"--json": args.json, "--channel": args.channel})
+    if problem:
+        p.error(problem)
     return args
 
 

@@ -315,6 +315,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     missing = [d for d in args.data_dir if not Path(d).is_dir()]
     if missing:
         p.error(f"DATA_DIR not found: {', '.join(missing)}")
+    problem = atomic_files.missing_folder({"--json": args.json, "--plot": args.plot, "--channel": args.channel})
+    if problem:
+        p.error(problem)
     return args
 
 

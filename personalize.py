@@ -343,6 +343,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--out is the .pth checkpoint to write; its .onnx export is written beside it")
     if args.shots < 0 or args.epochs < 1 or args.batch_size < 1:
         p.error("--shots must be >= 0, --epochs and --batch-size >= 1")
+    problem = atomic_files.missing_folder({"--json": args.json})
+    if problem:
+        p.error(problem)
     return args
 
 

@@ -244,6 +244,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--jobs and --fps must be positive, --holds and --gaps-ms >= 0, --word-pause > 0")
     if args.move_threshold <= 0 or (args.transitions and not 0 < args.transitions[0] <= args.transitions[1]):
         p.error("--move-threshold must be > 0 and --transitions 0 < MIN_MS <= MAX_MS")
+    problem = atomic_files.missing_folder({"--json": args.json})
+    if problem:
+        p.error(problem)
     return args
 
 

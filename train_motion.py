@@ -21,7 +21,6 @@ import argparse
 import sys
 import time
 from dataclasses import asdict, replace
-from pathlib import Path
 
 import numpy as np
 
@@ -77,10 +76,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--weights is a .json file")
     if min(args.hidden) < 1:
         p.error("--hidden widths must be at least 1")
-    for flag, path in (("--weights", args.weights), ("--json", args.json)):
-        if not args.no_final or flag == "--json":
-            if not Path(path).resolve().parent.is_dir():
-                p.error(f"{flag}: folder {Path(path).parent} does not exist")
+    problem = atomic_files.missing_folder({"--json": args.json, "--weights": None if args.no_final else args.weights})
+    if problem:
+        p.error(problem)
     return args
 
 

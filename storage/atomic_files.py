@@ -36,6 +36,15 @@ def write_bytes(path: str | os.PathLike, data: bytes, make_parents: bool = False
             os.unlink(tmp)
 
 
+def missing_folder(outputs: dict[str, str | os.PathLike | None]) -> str | None:
+    """Why an output file a flag names cannot be written: its folder does not exist (one line, for
+    the script to report before the work the file is for); None when every folder is there."""
+    for flag, path in outputs.items():
+        if path is not None and not Path(path).resolve().parent.is_dir():
+            return f"{flag}: folder {Path(path).parent} does not exist"
+    return None
+
+
 def write_text(path: str | os.PathLike, text: str) -> None:
     """Write UTF-8 text atomically."""
     write_bytes(path, text.encode("utf-8"))

@@ -286,15 +286,20 @@ def test_evaluate_user_errors(tmp_path, weights_dir, capsys):
     assert result.returncode == 2 and result.stderr.startswith("usage:") and "Traceback" not in result.stderr
 
 
-def test_evaluate_unwritable_outputs(weights_dir, tmp_path, capsys):
-    """--json into a folder that does not exist: a clear error, not a traceback after the work."""
-    processed = tmp_path / "processed" / "test" / "A"
-    processed.mkdir(parents=True)
-    for i in range(3):
-        np.save(processed / f"s__A{i}.jpg.npy", np.load(SHARED_DATA / "landmarks-boris" / "A" / f"frame_{i}.npy"))
-    capsys.readouterr()
-    code = evaluate.main([str(tmp_path / "processed"), "--weights", str(weights_dir),
-                          "--json", str(tmp_path / "no" / "such" / "dir" / "r.json")])
-    assert code == 2
+@pytest.mark.parametrize("script, args", [
+    ("evaluate", ["{tmp}"]), ("crossval", ["--data", "{tmp}"]), ("spellbench", []),
+    ("personalize", ["--measure"]), ("benchmark", ["--quick"]), ("train_motion", []),
+])
+def test_output_into_a_missing_folder_is_refused_before_the_work(script, args, tmp_path, capsys):
+    """--json into a folder that does not exist: argparse's one error line and exit 2 before any
+    work (crossval.py used to train every fold, then fail with a traceback)."""
+    import importlib
+    missing = tmp_path / "no" / "such" / "dir" / "r.json"
+    argv = [a.format(tmp=tmp_path) for a in args] + ["--json", str(missing)]
+    with pytest.raises(SystemExit) as info:
+        importlib.import_module(script).main(argv)
+    assert info.value.code == 2
     err = capsys.readouterr().err
-    assert "evaluate.py: error: cannot write" in err
+    assert "Traceback" not in err and err.strip().splitlines()[-1].endswith(
+        f"error: --json: folder {missing.parent} does not exist")
+    assert not missing.parent.exists()
