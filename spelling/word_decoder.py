@@ -1,7 +1,7 @@
 """Rescoring one finished word: the committed letters against a lexicon of word frequencies.
 
-Pure Python + numpy.  Input: the raw letters the speller committed and, for each, the class
-probabilities of its sign (a vector over the model's classes: speller.Speller.sign_proba).  Only the letter
+Pure Python + numpy.  Input: the raw letters the speller committed and, for each, the smoothed
+class probabilities it was committed with (a vector over the model's classes).  Only the letter
 classes A-Z count: each vector is renormalised over them (mass on `del`, `nothing` and `space`
 says nothing about which letter it was), floored at PROB_FLOOR and taken as log P(letter | sign).
 

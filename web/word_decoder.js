@@ -182,7 +182,7 @@ export class WordDecoder {
   }
 
   /** {text, suggestions: [{word, score}], corrected} for the committed `letters`, each letter's
-   * class probabilities of each sign and when each committed (ms; null: unknown). */
+   * smoothed class probabilities and when each committed (ms; null: unknown). */
   decode(letters, probs, times = null) {
     if (letters.length !== probs.length || (times && times.length !== letters.length)) {
       throw new Error(`${letters.length} letters but ${probs.length} vectors${times ? ` and ${times.length} times` : ""}`);
