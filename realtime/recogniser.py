@@ -7,8 +7,8 @@ short dips bridged) -> text_entry.TextEntry (words, lexicon).  On streams, with 
 each hand's path also goes to motion_letters.MotionLetters: a J or Z read from it replaces the
 letters committed during the motion and the held sign it began from (MOTION_STARTS), and the
 sign it ends in (its end pose) commits nothing.  J and Z are then committed from motion only: the
-speller gets the hand's smoothed reading, and its reading on the frame (what the sign's
-probabilities sum), with their share spread over the other letters (`still_reading`), so a still hand that one frame of a J or Z resembles commits the letter it is
+speller gets the hand's smoothed reading with their share spread over the other letters
+(`still_reading`), so a still hand that one frame of a J or Z resembles commits the letter it is
 read as next (D, I, X); the reading itself (the overlay, the motion's shape check) keeps them.
 
 On a stream (VIDEO mode) a hand the tracker cannot find is looked for again: from the frame
@@ -303,14 +303,12 @@ class Recogniser:
         chosen = speller.best(r.prediction for r in results)
         hand_index = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
         moving = not self.independent_frames and hand_index is not None and moves[hand_index]
-        letter, smoothed = chosen.letter, chosen.proba
-        own = None if hand_index is None else proba[hand_index]  # what the sign's mass sums: this frame's reading
+        letter, sign_proba = chosen.letter, chosen.proba
         if self.motion_model is not None:  # J and Z come from the hand's path (_motion_letter) only
-            letter, smoothed = still_reading(letter, smoothed, self.classifier.classes, self.threshold)
-            own = still_reading(None, own, self.classifier.classes, self.threshold)[1]
+            letter, sign_proba = still_reading(letter, sign_proba, self.classifier.classes, self.threshold)
             if letter is not None and letter != chosen.letter:
                 self._stand_ins.setdefault(chosen.letter, {})[letter] = timestamp_ms
-        committed = self.speller.update(timestamp_ms, letter, smoothed, moving, own)
+        committed = self.speller.update(timestamp_ms, letter, sign_proba, moving)
         spelling = hand_index if chosen.letter is not None else None
         if committed is not None:
             self.text.commit(committed, self.speller.sign_proba, self._sample(scores, spelling, len(hands)),

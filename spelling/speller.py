@@ -25,9 +25,7 @@ Rules
   hand stays still; it commits once, when it has shown a letter for `hold_ms` (dips shorter than
   `gap_ms` bridged) since the hand came to rest, as the class with the most probability mass
   over the sign's letter frames (`sign_proba`, which the lexicon rescores), so a sign whose
-  reading flickers between two letters is still one letter.  The mass sums each frame's own
-  probabilities, not the smoothed ones: a smoothing window reaches back into the sign before,
-  whose letter would otherwise hold a share of this one's.  The sign ends when the hand moves,
+  reading flickers between two letters is still one letter.  The sign ends when the hand moves,
   or when `nothing` or no hand lasts longer than `gap_ms`; only then can another letter commit,
   the same one included: double letters ("LL") need their small release movement, or the hand
   lowered.  A reading below the threshold on a still hand pauses the hold but does not end the
@@ -230,11 +228,10 @@ class Speller:
         return max(self._start, self._first) if self.current == self._committed else self._start
 
     def update(self, t_ms: float, letter: str | None, proba: np.ndarray | None = None,
-               moving: bool = False, frame_proba: np.ndarray | None = None) -> str | None:
+               moving: bool = False) -> str | None:
         """Feed the frame at `t_ms`: its stable letter (None: none above the threshold), the
-        smoothed probabilities of its hand (None: no hand), whether the hand is moving and the
-        hand's own probabilities on this frame, which the sign's mass sums (default `proba`; not
-        finite: the frame adds nothing); returns the class committed now, if any."""
+        smoothed probabilities of its hand (None: no hand) and whether the hand is moving;
+        returns the class committed now, if any."""
         if moving:
             self.release()
             self._after_move = True
@@ -256,9 +253,8 @@ class Speller:
         if self._start is None:
             self._start = self._began if t_ms == self._first else t_ms
         self.current, self._seen = letter, t_ms
-        own = proba if frame_proba is None else frame_proba
-        if own is not None and np.isfinite(own).all():
-            self._mass = own.astype(np.float64) if self._mass is None else self._mass + own
+        if proba is not None:
+            self._mass = proba.astype(np.float64) if self._mass is None else self._mass + proba
             self._frames += 1
         if self._done or t_ms - self._hold_start() < self.hold_ms:
             return None

@@ -138,20 +138,6 @@ def test_a_letter_held_but_never_read_is_restored_and_one_with_no_time_for_it_is
     assert run(signed("WTER"), english).text.text == "WTER "
 
 
-def test_a_sign_is_read_from_its_own_frames_not_the_sign_before():
-    """A sign read weakly right after one read strongly commits its own letter, and the
-    probabilities the decoder gets for it hold no share of the letter before (the smoothing
-    window reaches back across the move between them)."""
-    text = TextEntry()
-    recogniser = live.Recogniser(FakeDetector(), FakeClassifier(), hold_s=HOLD_S, text=text, motion_floor_px=0.0)
-    frames = signed("A", pause_s=0.0) + [frame_of(proba("B", 0.45))] * round(LETTER_S * FPS) + [None] * 2 * FPS
-    for i, frame in enumerate(frames):
-        recogniser.process(frame, i * 1000 / FPS)
-    assert text.text == "AB "
-    b = text.last.probs[1]
-    assert b[CLASSES.index("A")] == pytest.approx(proba("B", 0.45)[CLASSES.index("A")], abs=1e-6)
-
-
 def test_without_lexicon_the_letters_are_kept(english: Lexicon):
     r = run(signed("WATER", {4: "P"}))
     assert r.text.text == r.text.letters == "WATEP " and r.text.suggestions == ()

@@ -166,9 +166,8 @@ SPELL_JS = """async ([frames, pauses, settings, words]) => {
   const spell = new Speller(settings.hold_s * 1000, settings.gap_ms, classes);
   const text = new TextEntry(new WordDecoder(words, classes, { ...asl.config.decoder, channel: null }));
   const steps = frames.map(([t, p, moving], i) => {
-    const own = p === null ? null : Float32Array.from(p);
-    const prediction = best([smoother.update(t, own)]);
-    const committed = spell.update(t, prediction.letter, prediction.proba, moving, own);
+    const prediction = best([smoother.update(t, p === null ? null : Float32Array.from(p))]);
+    const committed = spell.update(t, prediction.letter, prediction.proba, moving);
     if (committed !== null) text.commit(committed, spell.signProba, null, t);
     if (pauses.includes(i)) text.endWord();
     return [prediction.letter, committed];
@@ -220,9 +219,8 @@ def test_speller_and_lexicon_match_python(page) -> None:
         text = TextEntry(WordDecoder(Lexicon(words), classes))
         steps = []
         for i, (t, p, moving) in enumerate(frames):
-            own = None if p is None else np.array(p, np.float32)
-            prediction = speller.best([smoother.update(t, own)])
-            committed = spell.update(t, prediction.letter, prediction.proba, moving, own)
+            prediction = speller.best([smoother.update(t, None if p is None else np.array(p, np.float32))])
+            committed = spell.update(t, prediction.letter, prediction.proba, moving)
             if committed is not None:
                 text.commit(committed, spell.sign_proba, t_ms=t)
             if i in pauses:

@@ -163,17 +163,14 @@ export class Recogniser {
     const handIndex = results.findIndex((r) => r.prediction === chosen);
     const moving = handIndex >= 0 && moves[handIndex];
     // With a motion model J and Z are committed from the hand's path only (recogniser.py).
-    const [letter, smoothed] = this.motionModel
+    const [letter, signProba] = this.motionModel
       ? stillReading(chosen.letter, chosen.proba, this.classifier.classes, this.settings.threshold)
       : [chosen.letter, chosen.proba];
-    // What the sign's mass sums: this frame's own reading of the hand (speller.py).
-    let own = handIndex >= 0 ? proba[handIndex] : null;
-    if (this.motionModel) own = stillReading(null, own, this.classifier.classes, this.settings.threshold)[1];
     if (this.motionModel && letter !== null && letter !== chosen.letter) {
       if (!this.standIns.has(chosen.letter)) this.standIns.set(chosen.letter, new Map());
       this.standIns.get(chosen.letter).set(letter, t);
     }
-    let committed = this.speller.update(t, letter, smoothed, moving, own);
+    let committed = this.speller.update(t, letter, signProba, moving);
     const spelling = chosen.letter !== null ? handIndex : -1;
     if (committed !== null) {
       const sample = spelling >= 0 && scores.hidden && scores.hidden[spelling]

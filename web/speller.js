@@ -173,10 +173,8 @@ export class Speller {
   }
 
   /** Feed the frame at `t`: its stable letter (null: none), its hand's smoothed probabilities
-   * (null: no hand), whether the hand is moving and the hand's own probabilities on this frame,
-   * which the sign's mass sums (default `proba`; not finite: the frame adds nothing); the class
-   * committed now. */
-  update(t, letter, proba = null, moving = false, frameProba = null) {
+   * (null: no hand) and whether the hand is moving; the class committed now. */
+  update(t, letter, proba = null, moving = false) {
     if (moving) {
       this.release();
       this.afterMove = true;
@@ -197,10 +195,9 @@ export class Speller {
     }
     if (this.start === null) this.start = t === this.first ? this.began : t;
     [this.current, this.seen] = [letter, t];
-    const own = frameProba ?? proba;
-    if (own !== null && own.every(Number.isFinite)) {
-      if (this.mass === null) this.mass = Array.from(own, Number);
-      else for (let c = 0; c < this.mass.length; c++) this.mass[c] += own[c];
+    if (proba !== null) {
+      if (this.mass === null) this.mass = Array.from(proba, Number);
+      else for (let c = 0; c < this.mass.length; c++) this.mass[c] += proba[c];
       this.frames += 1;
     }
     if (this.done || t - this.holdStart() < this.holdMs) return null;

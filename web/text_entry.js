@@ -36,7 +36,7 @@ export class TextEntry {
   /** True while a word is being spelled. */
   get spelling() { return this.word.length > 0; }
 
-  /** Apply a committed class with its sign's probabilities (Speller.signProba) (and, for
+  /** Apply a committed class with the smoothed probabilities it was committed with (and, for
    * signer adaptation, the hand's sample as the model saw it), committed at `t`. */
   commit(cls, proba = null, sample = null, t = null) {
     if (cls === SPACE) {
