@@ -25,7 +25,10 @@ Rules
   hand stays still; it commits once, when it has shown a letter for `hold_ms` (dips shorter than
   `gap_ms` bridged) since the hand came to rest, as the class with the most probability mass
   over the sign's letter frames (`sign_proba`, which the lexicon rescores), so a sign whose
-  reading flickers between two letters is still one letter.  The sign ends when the hand moves,
+  reading flickers between two letters is still one letter.  These are the smoothed readings, whose
+  window reaches back into the sign before (its letter holds about 0.15 of each vector on the
+  photo streams); each frame's own reading instead was measured and not kept: names up, dictionary
+  words down, one trade-off moved along (docs/model_card.md).  The sign ends when the hand moves,
   or when `nothing` or no hand lasts longer than `gap_ms`; only then can another letter commit,
   the same one included: double letters ("LL") need their small release movement, or the hand
   lowered.  A reading below the threshold on a still hand pauses the hold but does not end the
