@@ -4,8 +4,8 @@
 // this signer's own swaps: confusion_channel.py; a letter missed between two committed ones costs
 // more where they came at the signer's usual pace, with no time for another sign).  Its settings
 // come from the server's /config.json ("decoder"), which reads them from word_decoder.py and
-// confusion_channel.py, so both sides score alike.  Iteration orders follow the Python dicts (insertion order) so ties
-// break the same way.
+// confusion_channel.py, so both sides score alike.  Iteration orders follow the Python dicts
+// (insertion order) so ties break the same way.
 
 const ALPHABET = Array.from({ length: 26 }, (_, i) => String.fromCharCode(65 + i));
 
