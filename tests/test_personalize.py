@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 from hand import keypoints
 import model as model_lib
@@ -81,6 +82,31 @@ def test_personalise_recorded_layout(base_weights, tmp_path, capsys):
     assert code == 0, err
     assert model_lib.load_checkpoint(out)[1]["meta"]["personalized"]["samples_per_class"] == {"A": 3, "B": 3, "C": 3}
     assert personalize.read_samples(tmp_path / "rec", ["A", "B", "C"], 0, 0, 1, None)[0].left.all()
+
+
+def test_a_letter_signed_the_own_way_is_learnt(base_weights, keypoint_dataset, tmp_path, capsys):
+    """The signer's A looks like everyone else's B: after personalising on 5 of each, their A reads A,
+    their B still B, and C (not recorded) still C."""
+    own_a = 14  # one finger from the fixture's B (10), three from its A (3)
+    samples = tmp_path / "mine"
+    write_samples(samples, {"A": own_a, "B": LETTERS["B"]}, 5)
+    rng = np.random.default_rng(11)
+    fresh = {name: np.stack([synthetic_hand(rng, code) for _ in range(10)])
+             for name, code in (("A", own_a), ("B", LETTERS["B"]), ("C", LETTERS["C"]))}
+    base = model_lib.load_checkpoint(base_weights)[0]
+    def reads(net: torch.nn.Module, name: str) -> float:
+        hands = fresh[name]
+        label = np.full(len(hands), ["A", "B", "C"].index(name))
+        return personalize.accuracy(net, personalize.Samples(hands, np.ones(len(hands), np.float32),
+                                                             np.zeros(len(hands), bool), label),
+                                    np.ones(len(hands), bool))
+    assert reads(base, "A") == 0.0  # the base model reads this A as another letter
+    out = tmp_path / "mine.pth"
+    code, err = run_cli([str(samples), "--weights", str(base_weights), "--out", str(out),
+                         "--base-data", str(keypoint_dataset)], capsys)
+    assert code == 0, err
+    net = model_lib.load_checkpoint(out)[0]
+    assert (reads(net, "A"), reads(net, "B"), reads(net, "C")) == (1.0, 1.0, 1.0)
 
 
 @pytest.mark.parametrize("case", ["missing", "one_class", "no_hands", "bad_weights"])
