@@ -233,13 +233,15 @@ def personalise(args: argparse.Namespace) -> int:
     replay = replay_data(args.base_data, classes, args.seed) if args.base_data else None
     pool = np.arange(len(replay)) if replay is not None else None
     net = fine_tune(base, user, tuning_of(args), replay, pool)
+    report, own_right = own_samples_report(base, net, user, classes)
     per_class = {classes[c]: int(n) for c, n in zip(*np.unique(user.labels, return_counts=True))}
     meta = {"temperature": float(payload.get("meta", {}).get("temperature", 1.0)),
             "personalized": {"base_weights": str(Path(args.weights).resolve()), "shots": args.shots,
                              "samples": len(user), "samples_per_class": per_class, **counts,
                              "base_data": args.base_data, "replay_samples": len(replay) if replay else 0,
                              "epochs": args.epochs, "lr": args.lr, "l2sp": args.l2sp, "seed": args.seed,
-                             "user_weight": args.user_weight, "user_augment": args.user_augment},
+                             "user_weight": args.user_weight, "user_augment": args.user_augment,
+                             "own_samples_right": own_right},
             "base_meta": payload.get("meta", {})}
     out = Path(args.out)
     model_lib.save_checkpoint(out, net, classes, payload["model_config"], meta)
@@ -250,17 +252,42 @@ def personalise(args: argparse.Namespace) -> int:
     print(f"personalised on {len(user)} hands of {len(per_class)} classes ({counts['photos']} photos, "
           f"{counts['files'] - counts['photos']} landmark files) in {time.time() - started:.1f} s; wrote {out} "
           f"and its ONNX export {exported} (run either with main.py --weights)")
+    print(report)
     return 0
 
 
 # ----------------------------------------------------------------------------- measurement
+def predicted(net: nn.Module, landmarks: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """`net`'s class index for each hand (no augmentation)."""
+    with torch.no_grad():
+        return net(*model_tensors(landmarks, right)).argmax(1).numpy()
+
+
 def accuracy(net: nn.Module, data: Samples | LandmarkDataset, mask: np.ndarray) -> float:
     """Top-1 accuracy of `net` on the masked samples (no augmentation)."""
     if not mask.any():
         return float("nan")
-    with torch.no_grad():
-        inputs = model_tensors(data.landmarks[mask], data.right[mask])
-        return float((net(*inputs).argmax(1).numpy() == data.labels[mask]).mean())
+    return float((predicted(net, data.landmarks[mask], data.right[mask]) == data.labels[mask]).mean())
+
+
+def own_samples_report(base: nn.Module, net: nn.Module, user: Samples, classes: list[str]) -> tuple[str, dict[str, int]]:
+    """One line on the signer's own samples: how many the base model and the personalised one read
+    right, and each letter the personalised model still reads as another (what to record again);
+    and those counts for the checkpoint's meta."""
+    before = predicted(base, user.landmarks, user.right) == user.labels
+    after = predicted(net, user.landmarks, user.right)
+    stuck = []
+    for c in np.unique(user.labels):
+        misread = after[(user.labels == c) & (after != c)]
+        if len(misread):
+            read_as = classes[int(np.bincount(misread).argmax())]
+            stuck.append(f"{classes[c]} ({len(misread)} of {int((user.labels == c).sum())}, mostly as {read_as})")
+    n, right = len(user), int((after == user.labels).sum())
+    line = f"your own samples read right: {int(before.sum())}/{n} with the base model, {right}/{n} personalised"
+    if stuck:
+        line += ("; still read as another letter: " + ", ".join(stuck)
+                 + " (record more of them, signed as you sign them when spelling)")
+    return line, {"base": int(before.sum()), "personalised": right, "samples": n}
 
 
 def loso_base(base_data: str, source: str, epochs: int, work: Path) -> Path:

@@ -102,11 +102,27 @@ def test_a_letter_signed_the_own_way_is_learnt(base_weights, keypoint_dataset, t
                                     np.ones(len(hands), bool))
     assert reads(base, "A") == 0.0  # the base model reads this A as another letter
     out = tmp_path / "mine.pth"
-    code, err = run_cli([str(samples), "--weights", str(base_weights), "--out", str(out),
-                         "--base-data", str(keypoint_dataset)], capsys)
-    assert code == 0, err
-    net = model_lib.load_checkpoint(out)[0]
+    code = personalize.main([str(samples), "--weights", str(base_weights), "--out", str(out),
+                             "--base-data", str(keypoint_dataset)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    net, payload = model_lib.load_checkpoint(out)
     assert (reads(net, "A"), reads(net, "B"), reads(net, "C")) == (1.0, 1.0, 1.0)
+    # what the signer is told: their A was misread by the base model and is learnt now
+    assert printed.out.splitlines()[-1] == "your own samples read right: 5/10 with the base model, 10/10 personalised"
+    assert payload["meta"]["personalized"]["own_samples_right"] == {"base": 5, "personalised": 10, "samples": 10}
+
+
+def test_a_letter_not_learnt_is_named(base_weights, tmp_path, capsys):
+    """Samples the fine-tuning cannot fit (the same hands under two letters) are named, with what
+    they still read as."""
+    samples = tmp_path / "mine"
+    write_samples(samples, {"A": LETTERS["A"], "B": LETTERS["B"]}, 4)
+    write_samples(samples / "C", {"": LETTERS["B"]}, 4, seed=6)  # this signer's C: their B again
+    out = tmp_path / "mine.pth"
+    assert personalize.main([str(samples), "--weights", str(base_weights), "--out", str(out), "--epochs", "5"]) == 0
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert "; still read as another letter: " in last and "mostly as " in last, last
 
 
 @pytest.mark.parametrize("case", ["missing", "one_class", "no_hands", "bad_weights"])
