@@ -14,6 +14,7 @@ import torch
 from hand import keypoints
 import model as model_lib
 import personalize
+from classifiers import personal_tuning
 import train
 from conftest import REPO, SHARED_DATA, WEIGHTS, needs_data, synthetic_hand
 from realtime.run_outputs import Recorder
@@ -64,7 +65,7 @@ def test_personalise_plain_folders(base_weights, keypoint_dataset, tmp_path, cap
     assert info["samples"] == 6 and info["samples_per_class"] == {"A": 3, "B": 3} and info["shots"] == 3
     assert info["replay_samples"] == 3 * 40
     hands = np.stack([synthetic_hand(np.random.default_rng(9), code) for code in LETTERS.values()])
-    with_model = personalize.accuracy(net, personalize.Samples(hands, np.zeros(3, bool), np.zeros(3, bool),
+    with_model = personal_tuning.accuracy(net, personal_tuning.Samples(hands, np.zeros(3, bool), np.zeros(3, bool),
                                                               np.arange(3)), np.ones(3, bool))
     assert with_model == 1.0  # C, without samples, keeps the base behaviour
 
@@ -97,7 +98,7 @@ def test_a_letter_signed_the_own_way_is_learnt(base_weights, keypoint_dataset, t
     def reads(net: torch.nn.Module, name: str) -> float:
         hands = fresh[name]
         label = np.full(len(hands), ["A", "B", "C"].index(name))
-        return personalize.accuracy(net, personalize.Samples(hands, np.ones(len(hands), np.float32),
+        return personal_tuning.accuracy(net, personal_tuning.Samples(hands, np.ones(len(hands), np.float32),
                                                              np.zeros(len(hands), bool), label),
                                     np.ones(len(hands), bool))
     assert reads(base, "A") == 0.0  # the base model reads this A as another letter
