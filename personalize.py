@@ -49,10 +49,11 @@ REPLAY = 4  # base samples per signer sample in each step (2: up to 1.2 points f
 LEARNING_RATE = 5e-4
 L2SP = 1e-2  # pull toward the base weights: L2SP * sum((w - w_base)^2)
 # A signer sample's weight in the loss against a replay sample's 1, and the augmentation of the
-# signer's samples (one of USER_AUGMENTS).  With 1, training's augmentation and 30 epochs, a letter
-# this signer makes their own way was often never learnt, not even on the enrolled samples
-# (sarthak2656's K stayed V); these two and 60 epochs, chosen on eight new people's fold models and
-# checked on five others, took them from 96.9% to 98.0% (docs/usage.md, "Personalise to your own hand").
+# signer's samples (one of personal_tuning.USER_AUGMENTS).  With 1, training's augmentation and 30
+# epochs, a letter this signer makes their own way was often never learnt, not even on the enrolled
+# samples (sarthak2656's K stayed V); these two and 60 epochs, chosen on eight new people's fold
+# models and checked on five others, took them from 96.9% to 98.0% (docs/usage.md, "Personalise
+# to your own hand").
 USER_WEIGHT = 3.0
 USER_AUGMENT = "mild"
 SEED = 0

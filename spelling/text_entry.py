@@ -32,7 +32,7 @@ from spelling.word_decoder import WordDecoder
 @dataclass
 class FinishedWord:
     """The last finished word: where it starts in the text, the letters committed, what is shown,
-    the decoder's suggestions (best first), each letter's smoothed probabilities and sample (what
+    the decoder's suggestions (best first), each letter's sign probabilities and sample (what
     `commit` was given), when each letter committed (ms; None: unknown), and whether what is shown is
     confirmed (a lexicon word, or the user's choice)."""
     start: int
@@ -89,8 +89,9 @@ class TextEntry:
 
     def commit(self, cls: str, proba: np.ndarray | None = None, sample: object = None,
                t_ms: float | None = None) -> None:
-        """Apply a committed class with the smoothed probabilities it was committed with (and,
-        for signer adaptation, the hand's `sample` as the model saw it), committed at `t_ms`."""
+        """Apply a committed class with its sign's probabilities (`Speller.sign_proba`: the mean of
+        the smoothed readings over the sign) (and, for signer adaptation, the hand's `sample` as the
+        model saw it), committed at `t_ms`."""
         if cls == SPACE:
             if not self.end_word():
                 self._done += " "

@@ -36,8 +36,9 @@ export class TextEntry {
   /** True while a word is being spelled. */
   get spelling() { return this.word.length > 0; }
 
-  /** Apply a committed class with the smoothed probabilities it was committed with (and, for
-   * signer adaptation, the hand's sample as the model saw it), committed at `t`. */
+  /** Apply a committed class with its sign's probabilities (Speller.signProba: the mean of the
+   * smoothed readings over the sign) (and, for signer adaptation, the hand's sample as the model
+   * saw it), committed at `t`. */
   commit(cls, proba = null, sample = null, t = null) {
     if (cls === SPACE) {
       if (!this.endWord()) {
