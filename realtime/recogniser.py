@@ -56,7 +56,7 @@ MOTION_MS = 150  # the window the hand's motion is measured over
 MOTION_FLOOR_PX = 3.0  # the hand's landmarks shifting by at most this many pixels is noise, not movement
 # (the camera's jitter and the landmarker's: on a hand a few dozen pixels across, more than MOVE_THRESHOLD)
 SETTLE_MS = 300  # after a hand appears, its landmarks settle this long before motion counts (speller.HandMotion)
-RELABEL_PALMS = 3.0  # a hand read as the other hand within this many palm sizes of one gone since the last frame is it
+RELABEL_PALMS = 3.0  # a hand read as the other hand within this many palm sizes of one just gone is it
 WORD_PAUSE = 0.7  # seconds with no hand that end a word and add its space (spellbench.py: README)
 ADAPT = True  # learn the signer's hand from the words they spell (adaptation.py; chosen with spellbench.py: README)
 MOTION_LETTERS = True  # read J and Z from the hand's motion on streams (motion_letters.py)
@@ -205,7 +205,7 @@ class Recogniser:
         self._paths: dict[str, MotionLetters] = {}  # per hand: J and Z from its path
         # J, Z -> each letter the speller took a hand read as it for (still_reading) -> when, last
         self._stand_ins: dict[str, dict[str, float]] = {}
-        self._keys: list[str] = []  # the last frame's hands
+        self._sign_key: str | None = None  # the hand the sign going on began on
         self._noise = 0.0  # the motion's noise floor in landmark units (motion_floor_px over the last frame's longer side)
 
     def _read(self, detector: keypoints.HandDetector, rgb: np.ndarray, ts: int | None,
@@ -302,13 +302,17 @@ class Recogniser:
         self._paths = {k: m for k, m in self._paths.items() if k in self._smoothers}
         chosen = speller.best(r.prediction for r in results)
         hand_index = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
-        moving = not self.independent_frames and hand_index is not None and moves[hand_index]
+        moving = not self.independent_frames and hand_index is not None and (
+            moves[hand_index] or self._hand_gone(keys[hand_index], keys))
         letter, sign_proba = chosen.letter, chosen.proba
         if self.motion_model is not None:  # J and Z come from the hand's path (_motion_letter) only
             letter, sign_proba = still_reading(letter, sign_proba, self.classifier.classes, self.threshold)
             if letter is not None and letter != chosen.letter:
                 self._stand_ins.setdefault(chosen.letter, {})[letter] = timestamp_ms
+        signing = self.speller.signing
         committed = self.speller.update(timestamp_ms, letter, sign_proba, moving)
+        if hand_index is not None and self.speller.signing and not signing:
+            self._sign_key = keys[hand_index]
         spelling = hand_index if chosen.letter is not None else None
         if committed is not None:
             self.text.commit(committed, self.speller.sign_proba, self._sample(scores, spelling, len(hands)),
@@ -323,27 +327,35 @@ class Recogniser:
                            motion)
 
     def _follow_relabelled(self, hands: list[keypoints.Hand], keys: list[str]) -> None:
-        """A hand the landmarker reads as the other hand from one frame to the next (its handedness
-        flipping on a held sign, a photo saved mirrored) is the same hand: it keeps the smoothing and
-        motion it had under the label it had on the last frame, so a flip is neither a new sign nor
-        a hand that cannot have moved.  A hand takes over the nearest hand gone since the last frame,
-        within RELABEL_PALMS palm sizes.  Its J/Z path starts again: a path read under one
-        label does not go on under the other."""
-        gone = [k for k in self._keys if k not in keys and k in self._motions]
+        """A hand the landmarker reads as the other hand (its handedness flipping on a held sign, a
+        photo saved mirrored) is the same hand: it keeps the smoothing and motion it had under the
+        label it had before, so a flip is neither a new sign nor a hand that cannot have moved.  A
+        hand under a label with nothing kept takes over the nearest hand not in this frame whose
+        state is kept (seen within the smoothing window: a flip across a frame or two the
+        landmarker missed, too), within RELABEL_PALMS palm sizes.  Its J/Z path starts again: a
+        path read under one label does not go on under the other."""
+        gone = [k for k in self._motions if k not in keys]
         for hand, key in zip(hands, keys):
-            if key in self._keys or not gone:
+            if key in self._motions or not gone:
                 continue
             palms = {k: self._motions[k].palms_from(hand.landmarks) for k in gone}
             near = min(gone, key=palms.__getitem__)
             if palms[near] > RELABEL_PALMS:
                 continue
             gone.remove(near)
+            if self._sign_key == near:
+                self._sign_key = key
             for states in (self._smoothers, self._motions):
                 if near in states:
                     states[key] = states.pop(near)
                 else:
                     states.pop(key, None)
-        self._keys = keys
+
+    def _hand_gone(self, key: str, keys: list[str]) -> bool:
+        """True when the sign going on began on another hand than `key`, one no longer in view: that
+        hand has gone (frames without it, or a hand read as another far from where it was), so its
+        sign has ended, though the hand read now has not moved since it appeared."""
+        return self.speller.signing and self._sign_key not in (None, key) and self._sign_key not in keys
 
     def _motion_letter(self, hands: list[keypoints.Hand], keys: list[str], timestamp_ms: float,
                        moves: list[bool]) -> MotionLetter | None:

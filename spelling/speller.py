@@ -19,8 +19,10 @@ Rules
   smaller than the camera's and landmarker's noise (`noise`: a few pixels, which on a hand only a
   few dozen pixels across is more than a tenth of its palm).  Above a threshold
   (recogniser.MOVE_THRESHOLD) the hand is moving: between signs.  A hand is one hand
-  whatever the landmarker calls it: one read as the other hand from one frame to the next (its
-  handedness flipping on a held sign, a photo saved mirrored) keeps its motion (recogniser.py).
+  whatever the landmarker calls it: one read as the other hand (its handedness flipping on a held
+  sign, a photo saved mirrored), from one frame to the next or across a frame or two without it,
+  keeps its motion; and a sign is one hand's: when the hand it began on has left the view and
+  another hand is read, the sign has ended (recogniser.py).
 - Committing (`Speller`): one letter per held sign.  A sign is the stretch of frames while the
   hand stays still; it commits once, when it has shown a letter for `hold_ms` (dips shorter than
   `gap_ms` bridged) since the hand came to rest, as the class with the most probability mass
@@ -212,6 +214,11 @@ class Speller:
         `until_ms`, are part of it (commit nothing) when they read as one of `letters`."""
         self._claimed_until, self._claimed_letters = until_ms, letters
         self._claimed, self._claim_next = self._began is not None, True
+
+    @property
+    def signing(self) -> bool:
+        """True while a sign goes on (the hand has been still since it began)."""
+        return self._began is not None
 
     @property
     def sign_proba(self) -> np.ndarray | None:

@@ -248,18 +248,24 @@ class NearestHand:
                          for lm in landmarks])
 
 
-def spell_hands(word: str, labels: list[str], seconds: float = LETTER_S, jitter: float = 0.0) -> str:
-    """`word` as synthetic hands through process_hands, a cut between letters (as between photos),
-    the frames' handedness labels taken from `labels` in turn; the letters committed."""
+def letter_hands(letters: str) -> dict[str, np.ndarray]:
+    """A synthetic hand for each of `letters` (five at most), two folded fingers apart or more."""
     from conftest import synthetic_hand
-    rng = np.random.default_rng(0)
-    open_hand = synthetic_hand(rng)
+    open_hand = synthetic_hand(np.random.default_rng(0))
     templates = {}
-    for c, folded in zip(sorted(set(word)), ((), (0, 1), (2, 3), (1, 4), (0, 2, 4))):  # two fingers apart or more
+    for c, folded in zip(sorted(set(letters)), ((), (0, 1), (2, 3), (1, 4), (0, 2, 4))):
         hand = open_hand.copy()
         for finger in folded:  # folded halfway to the wrist
             hand[1 + 4 * finger:5 + 4 * finger] = hand[0] + (hand[1 + 4 * finger:5 + 4 * finger] - hand[0]) * 0.5
         templates[c] = hand
+    return templates
+
+
+def spell_hands(word: str, labels: list[str], seconds: float = LETTER_S, jitter: float = 0.0) -> str:
+    """`word` as synthetic hands through process_hands, a cut between letters (as between photos),
+    the frames' handedness labels taken from `labels` in turn; the letters committed."""
+    rng = np.random.default_rng(0)
+    templates = letter_hands(word)
     recogniser = live.Recogniser(None, NearestHand(templates), hold_s=HOLD_S, text=TextEntry())
     frame = 0
     for letter in word:
@@ -281,6 +287,42 @@ def test_a_hand_read_as_the_other_hand_at_each_letter_still_spells_every_letter(
 def test_a_still_hand_whose_handedness_flickers_is_one_letter():
     """The landmarker's handedness flickering on a held sign is not a movement: one letter."""
     assert spell_hands("A", ["Right"] * 3 + ["Left"] * 3, seconds=2.0, jitter=0.001) == "A"
+
+
+def spell_scenes(scenes: list[tuple[int, list[tuple[str, str, float]]]]) -> str:
+    """Frames of synthetic hands through process_hands: each scene is (frames, its hands), a hand
+    (letter, handedness label, shift to the right in palm sizes), no hands: the landmarker found
+    none; the letters committed."""
+    templates = letter_hands("".join(c for _, hands in scenes for c, _, _ in hands))
+    palm = float(np.linalg.norm(templates[min(templates)][5, :2] - templates[min(templates)][0, :2]))
+    recogniser = live.Recogniser(None, NearestHand(templates), hold_s=HOLD_S, text=TextEntry())
+    frame = 0
+    for count, hands in scenes:
+        for _ in range(count):
+            recogniser.process_hands([keypoints.Hand(templates[c] + np.float32([shift * palm, 0, 0]), label, 0.9)
+                                      for c, label, shift in hands], frame * 1000 / FPS)
+            frame += 1
+    recogniser.finish()
+    return recogniser.text.letters.strip()
+
+
+def test_a_hand_lost_for_a_frame_and_back_as_the_other_hand_is_a_new_sign():
+    """The landmarker misses the hand for a frame as it changes letter and reads it as the other
+    hand after: at the same place, or far off (more than relabel_palms away): each a new sign."""
+    held = round(LETTER_S * FPS)
+    for shift in (0.0, 2 * live.RELABEL_PALMS):
+        assert spell_scenes([(held, [("A", "Right", 0.0)]), (1, []), (held, [("B", "Left", shift)])]) == "AB", shift
+
+
+def test_a_sign_ends_when_its_hand_leaves_as_another_hand_is_read():
+    """As the letter changes, one frame reads two hands: the signing hand far off (a glitch) and the
+    new letter under the other label, which the frames after read alone: a new sign.  A second
+    hand that comes into view while the first holds its sign adds no letter."""
+    held = round(LETTER_S * FPS)
+    glitch = [("A", "Left", 4 * live.RELABEL_PALMS), ("B", "Right", 0.0)]
+    assert spell_scenes([(held, [("A", "Left", 0.0)]), (1, glitch), (held, [("B", "Right", 0.0)])]) == "AB"
+    resting = [("C", "Right", 4 * live.RELABEL_PALMS), ("A", "Left", 0.0)]  # read first: it wins a tie
+    assert spell_scenes([(held, [("A", "Left", 0.0)]), (held, resting)]) == "A"
 
 
 class SmallFrameDetector:

@@ -52,7 +52,7 @@ export class Recogniser {
     this.motionModel = settings.motion_letters ? motionModel : null;
     this.paths = new Map();  // per hand: J and Z from its path
     this.standIns = new Map();  // J, Z -> Map(each letter the speller took a hand read as it for -> when, last)
-    this.keys = [];  // the last frame's hands
+    this.signKey = null;  // the hand the sign going on began on
     this.lastTs = -1;
     this.canvas = null;
     this.adapter = settings.adapt ? new SignerAdapter(classifier.classes, adaptation) : null;
@@ -103,17 +103,19 @@ export class Recogniser {
     return this.canvas;
   }
 
-  /** A hand read as the other hand from one frame to the next keeps the smoothing and motion it
-   * had under its last frame's label: the nearest hand gone since, within settings.relabel_palms
-   * palm sizes; its J/Z path starts again (recogniser.py's _follow_relabelled). */
+  /** A hand read as the other hand keeps the smoothing and motion it had under its earlier label:
+   * a hand under a label with nothing kept takes over the nearest hand not in this frame whose
+   * state is kept, within settings.relabel_palms palm sizes; its J/Z path starts again
+   * (recogniser.py's _follow_relabelled). */
   followRelabelled(hands, keys) {
-    const gone = this.keys.filter((k) => !keys.includes(k) && this.motions.has(k));
+    const gone = [...this.motions.keys()].filter((k) => !keys.includes(k));
     hands.forEach((hand, i) => {
-      if (this.keys.includes(keys[i]) || !gone.length) return;
+      if (this.motions.has(keys[i]) || !gone.length) return;
       const palms = new Map(gone.map((k) => [k, this.motions.get(k).palmsFrom(hand.landmarks)]));
       const near = gone.reduce((a, b) => (palms.get(b) < palms.get(a) ? b : a));
       if (palms.get(near) > this.settings.relabel_palms) return;
       gone.splice(gone.indexOf(near), 1);
+      if (this.signKey === near) this.signKey = keys[i];
       for (const states of [this.smoothers, this.motions]) {
         if (states.has(near)) {
           states.set(keys[i], states.get(near));
@@ -121,7 +123,6 @@ export class Recogniser {
         } else states.delete(keys[i]);
       }
     });
-    this.keys = keys;
   }
 
   /** Recognise one frame taken at `t` ms (increasing); the FrameResult of recogniser.py. */
@@ -161,7 +162,7 @@ export class Recogniser {
     for (const key of this.paths.keys()) if (!this.smoothers.has(key)) this.paths.delete(key);
     const chosen = best(results.map((r) => r.prediction));
     const handIndex = results.findIndex((r) => r.prediction === chosen);
-    const moving = handIndex >= 0 && moves[handIndex];
+    const moving = handIndex >= 0 && (moves[handIndex] || this.handGone(keys[handIndex], keys));
     // With a motion model J and Z are committed from the hand's path only (recogniser.py).
     const [letter, signProba] = this.motionModel
       ? stillReading(chosen.letter, chosen.proba, this.classifier.classes, this.settings.threshold)
@@ -170,7 +171,9 @@ export class Recogniser {
       if (!this.standIns.has(chosen.letter)) this.standIns.set(chosen.letter, new Map());
       this.standIns.get(chosen.letter).set(letter, t);
     }
+    const signing = this.speller.signing;
     let committed = this.speller.update(t, letter, signProba, moving);
+    if (handIndex >= 0 && this.speller.signing && !signing) this.signKey = keys[handIndex];
     const spelling = chosen.letter !== null ? handIndex : -1;
     if (committed !== null) {
       const sample = spelling >= 0 && scores.hidden && scores.hidden[spelling]
@@ -185,6 +188,12 @@ export class Recogniser {
       timings: { landmarker: t1 - t0, model: performance.now() - t1 },
       adapted: this.adapter ? this.adapter.samples : null, motion,
     };
+  }
+
+  /** True when the sign going on began on another hand than `key`, one no longer in view: its
+   * sign has ended (recogniser.py's _hand_gone). */
+  handGone(key, keys) {
+    return this.speller.signing && this.signKey !== null && this.signKey !== key && !keys.includes(this.signKey);
   }
 
   /** Each hand's path (and whether it is moving) to its MotionLetters; a J or Z read from one of

@@ -155,6 +155,11 @@ export class Speller {
     [this.claimed, this.claimNext] = [this.began !== null, true];
   }
 
+  /** True while a sign goes on (the hand has been still since it began). */
+  get signing() {
+    return this.began !== null;
+  }
+
   /** The sign's mean probabilities over its letter frames (null before any). */
   get signProba() {
     return this.mass === null ? null : this.mass.map((m) => m / this.frames);
