@@ -303,7 +303,7 @@ class Recogniser:
         chosen = speller.best(r.prediction for r in results)
         hand_index = next((i for i, r in enumerate(results) if r.prediction is chosen), None)
         moving = not self.independent_frames and hand_index is not None and (
-            moves[hand_index] or self._hand_gone(keys[hand_index], keys))
+            moves[hand_index] or self._hand_gone(keys[hand_index], keys, timestamp_ms))
         letter, sign_proba = chosen.letter, chosen.proba
         if self.motion_model is not None:  # J and Z come from the hand's path (_motion_letter) only
             letter, sign_proba = still_reading(letter, sign_proba, self.classifier.classes, self.threshold)
@@ -351,11 +351,15 @@ class Recogniser:
                 else:
                     states.pop(key, None)
 
-    def _hand_gone(self, key: str, keys: list[str]) -> bool:
-        """True when the sign going on began on another hand than `key`, one no longer in view: that
-        hand has gone (frames without it, or a hand read as another far from where it was), so its
-        sign has ended, though the hand read now has not moved since it appeared."""
-        return self.speller.signing and self._sign_key not in (None, key) and self._sign_key not in keys
+    def _hand_gone(self, key: str, keys: list[str], timestamp_ms: float) -> bool:
+        """True when the sign going on began on another hand than `key`, one no longer in view, and
+        hand `key` has just been found (within SETTLE_MS): the sign's hand has gone (frames
+        without it, or a hand read as another far from where it was) and this one came instead,
+        so the sign has ended, though this hand has not moved since it appeared.  A hand in view
+        all along (one resting while the other signs) ends no sign when the signing hand is missed
+        for a frame."""
+        return (self.speller.signing and self._sign_key not in (None, key) and self._sign_key not in keys
+                and self._motions[key].found_ms >= timestamp_ms - SETTLE_MS)
 
     def _motion_letter(self, hands: list[keypoints.Hand], keys: list[str], timestamp_ms: float,
                        moves: list[bool]) -> MotionLetter | None:

@@ -134,6 +134,7 @@ class HandMotion:
         self.window_ms = float(window_ms)
         self.settle_ms = float(settle_ms)
         self._frames: deque[tuple[float, np.ndarray]] = deque()
+        self.found_ms: float | None = None  # when the hand was first seen
         self._settled_at = -np.inf
         self._lost = True
         self._last = 0.0  # the previous frame's motion
@@ -153,6 +154,8 @@ class HandMotion:
         """Add the hand's landmarks (21 x 3, x and y in one unit) at `t_ms`; how far it has moved
         (0 for a shift of at most `noise`, in the landmarks' unit)."""
         xy = np.asarray(landmarks, np.float64)[:, :2]
+        if self.found_ms is None:
+            self.found_ms = t_ms
         reappeared = self._lost
         if reappeared:  # the last frame seen is the only reference, then it settles
             moved = mean_shift(xy, self._frames[-1][1]) if self._frames else 0.0

@@ -325,6 +325,14 @@ def test_a_sign_ends_when_its_hand_leaves_as_another_hand_is_read():
     assert spell_scenes([(held, [("A", "Left", 0.0)]), (held, resting)]) == "A"
 
 
+def test_a_signing_hand_missed_for_a_frame_beside_a_resting_hand_is_one_letter():
+    """Two hands in view, one resting far off: the landmarker misses the signing hand for a frame
+    while it holds its sign; the sign goes on: one letter."""
+    held = round(LETTER_S * FPS)
+    both = [("A", "Left", 0.0), ("C", "Right", 4 * live.RELABEL_PALMS)]  # the signing hand read first
+    assert spell_scenes([(held, both), (1, [("C", "Right", 4 * live.RELABEL_PALMS)]), (held, both)]) == "A"
+
+
 class SmallFrameDetector:
     """VIDEO-mode stand-in for a camera of small frames: a frame's first pixel names the letter's
     hand (an index into `hands`) and how many pixels the camera's jitter shifts it to the right."""

@@ -162,7 +162,7 @@ export class Recogniser {
     for (const key of this.paths.keys()) if (!this.smoothers.has(key)) this.paths.delete(key);
     const chosen = best(results.map((r) => r.prediction));
     const handIndex = results.findIndex((r) => r.prediction === chosen);
-    const moving = handIndex >= 0 && (moves[handIndex] || this.handGone(keys[handIndex], keys));
+    const moving = handIndex >= 0 && (moves[handIndex] || this.handGone(keys[handIndex], keys, t));
     // With a motion model J and Z are committed from the hand's path only (recogniser.py).
     const [letter, signProba] = this.motionModel
       ? stillReading(chosen.letter, chosen.proba, this.classifier.classes, this.settings.threshold)
@@ -190,10 +190,12 @@ export class Recogniser {
     };
   }
 
-  /** True when the sign going on began on another hand than `key`, one no longer in view: its
-   * sign has ended (recogniser.py's _hand_gone). */
-  handGone(key, keys) {
-    return this.speller.signing && this.signKey !== null && this.signKey !== key && !keys.includes(this.signKey);
+  /** True when the sign going on began on another hand than `key`, one no longer in view, and
+   * hand `key` has just been found (within settings.settle_ms): the sign has ended
+   * (recogniser.py's _hand_gone). */
+  handGone(key, keys, t) {
+    return this.speller.signing && this.signKey !== null && this.signKey !== key && !keys.includes(this.signKey)
+      && this.motions.get(key).foundMs >= t - this.settings.settle_ms;
   }
 
   /** Each hand's path (and whether it is moving) to its MotionLetters; a J or Z read from one of

@@ -83,6 +83,7 @@ export class HandMotion {
     this.windowMs = windowMs;
     this.settleMs = settleMs;
     this.frames = [];  // [t, landmarks (flat, 63)]
+    this.foundMs = null;  // when the hand was first seen
     this.settledAt = -Infinity;
     this.isLost = true;
     this.last = 0;  // the previous frame's motion
@@ -102,6 +103,7 @@ export class HandMotion {
   /** Add the hand's landmarks at `t`; how far it has moved (0 for a shift of at most `noise`). */
   update(t, landmarks, noise = 0) {
     let moved = 0;
+    if (this.foundMs === null) this.foundMs = t;
     const reappeared = this.isLost;
     if (reappeared) {  // the last frame seen is the only reference, then it settles
       if (this.frames.length) moved = meanShift(landmarks, this.frames[this.frames.length - 1][1]);
