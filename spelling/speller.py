@@ -21,8 +21,8 @@ Rules
   (recogniser.MOVE_THRESHOLD) the hand is moving: between signs.  A hand is one hand
   whatever the landmarker calls it: one read as the other hand (its handedness flipping on a held
   sign, a photo saved mirrored), from one frame to the next or across a frame or two without it,
-  keeps its motion; and a sign is one hand's: when the hand it began on has left the view and
-  another hand is read, the sign has ended (recogniser.py).
+  keeps its motion; and a sign is one hand's: when the hand it began on has left the view and a
+  hand just found is read instead, the sign has ended (recogniser.py).
 - Committing (`Speller`): one letter per held sign.  A sign is the stretch of frames while the
   hand stays still; it commits once, when it has shown a letter for `hold_ms` (dips shorter than
   `gap_ms` bridged) since the hand came to rest, as the class with the most probability mass
