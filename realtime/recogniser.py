@@ -345,11 +345,8 @@ class Recogniser:
             gone.remove(near)
             if self._sign_key == near:
                 self._sign_key = key
-            for states in (self._smoothers, self._motions):
-                if near in states:
-                    states[key] = states.pop(near)
-                else:
-                    states.pop(key, None)
+            for states in (self._smoothers, self._motions):  # a hand's motion is kept only with its smoothing
+                states[key] = states.pop(near)
 
     def _hand_gone(self, key: str, keys: list[str], timestamp_ms: float) -> bool:
         """True when the sign going on began on another hand than `key`, one no longer in view, and
