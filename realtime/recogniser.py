@@ -345,8 +345,11 @@ class Recogniser:
             gone.remove(near)
             if self._sign_key == near:
                 self._sign_key = key
-            for states in (self._smoothers, self._motions):  # a hand's motion is kept only with its smoothing
-                states[key] = states.pop(near)
+            for states in (self._smoothers, self._motions):  # photos read as independent frames keep no smoothing
+                if near in states:
+                    states[key] = states.pop(near)
+                else:
+                    states.pop(key, None)
 
     def _hand_gone(self, key: str, keys: list[str], timestamp_ms: float) -> bool:
         """True when the sign going on began on another hand than `key`, one no longer in view, and

@@ -116,9 +116,11 @@ export class Recogniser {
       if (palms.get(near) > this.settings.relabel_palms) return;
       gone.splice(gone.indexOf(near), 1);
       if (this.signKey === near) this.signKey = keys[i];
-      for (const states of [this.smoothers, this.motions]) {  // a hand's motion is kept only with its smoothing
-        states.set(keys[i], states.get(near));
-        states.delete(near);
+      for (const states of [this.smoothers, this.motions]) {
+        if (states.has(near)) {
+          states.set(keys[i], states.get(near));
+          states.delete(near);
+        } else states.delete(keys[i]);
       }
     });
   }
