@@ -66,7 +66,7 @@ def test_personalise_plain_folders(base_weights, keypoint_dataset, tmp_path, cap
     assert info["replay_samples"] == 3 * 40
     hands = np.stack([synthetic_hand(np.random.default_rng(9), code) for code in LETTERS.values()])
     with_model = personal_tuning.accuracy(net, personal_tuning.Samples(hands, np.zeros(3, bool), np.zeros(3, bool),
-                                                              np.arange(3)), np.ones(3, bool))
+                                                                       np.arange(3)), np.ones(3, bool))
     assert with_model == 1.0  # C, without samples, keeps the base behaviour
 
 
@@ -99,8 +99,8 @@ def test_a_letter_signed_the_own_way_is_learnt(base_weights, keypoint_dataset, t
         hands = fresh[name]
         label = np.full(len(hands), ["A", "B", "C"].index(name))
         return personal_tuning.accuracy(net, personal_tuning.Samples(hands, np.ones(len(hands), np.float32),
-                                                             np.zeros(len(hands), bool), label),
-                                    np.ones(len(hands), bool))
+                                                                     np.zeros(len(hands), bool), label),
+                                        np.ones(len(hands), bool))
     assert reads(base, "A") == 0.0  # the base model reads this A as another letter
     out = tmp_path / "mine.pth"
     code = personalize.main([str(samples), "--weights", str(base_weights), "--out", str(out),

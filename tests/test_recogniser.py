@@ -294,7 +294,8 @@ def spell_scenes(scenes: list[tuple[int, list[tuple[str, str, float]]]]) -> str:
     (letter, handedness label, shift to the right in palm sizes), no hands: the landmarker found
     none; the letters committed."""
     templates = letter_hands("".join(c for _, hands in scenes for c, _, _ in hands))
-    palm = float(np.linalg.norm(templates[min(templates)][5, :2] - templates[min(templates)][0, :2]))
+    hand = next(iter(templates.values()))  # the first letter's: the open hand
+    palm = float(np.linalg.norm(hand[5, :2] - hand[0, :2]))
     recogniser = live.Recogniser(None, NearestHand(templates), hold_s=HOLD_S, text=TextEntry())
     frame = 0
     for count, hands in scenes:
