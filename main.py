@@ -27,6 +27,7 @@ import numpy as np
 
 from hand import keypoints
 from realtime import overlay
+from realtime import jsonl_records, live_flags
 from realtime import recogniser as live
 from spelling import speech
 from classifiers.classifier import CheckpointError, Classifier, load_classifier
@@ -78,7 +79,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--source", default=SOURCE, help="camera index, video file, image file or folder of images")
     p.add_argument("--weights", default=WEIGHTS, help=".pth or .onnx, with class_mapping.txt beside it")
     p.add_argument("--hand-model", default=HAND_MODEL, help="hand_landmarker.task (None: found automatically)")
-    live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT, MOVE_THRESHOLD, MOTION_LETTERS)
+    live_flags.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT, MOVE_THRESHOLD, MOTION_LETTERS)
     p.add_argument("--channel", default=CHANNEL, metavar="FILE|none",
                    help="how new people's letters get misread (crossval.py --channel), for the lexicon's decoder, "
                         "which also learns your own misread letters from your words; none: the letters' own "
@@ -103,7 +104,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--record-interval-ms", type=float, default=RECORD_INTERVAL_MS,
                    help="at most one sample per this many milliseconds")
     args = p.parse_args(argv)
-    live.check_flags(p, args)
+    live_flags.check_flags(p, args)
     return args
 
 
@@ -188,7 +189,7 @@ def loop(source: Source, run: Run, window: Window | None, output: AnnotatedOutpu
             overlay.annotate(bgr, result, status)
             run.draw_ms = (time.perf_counter() - t0) * 1000
         if jsonl is not None:
-            jsonl.write(live.frame_record(index, t_ms, result) + "\n")
+            jsonl.write(jsonl_records.frame_record(index, t_ms, result) + "\n")
         if output is not None:
             output.write(bgr)
         now = time.perf_counter()
@@ -281,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         finally:  # the stream ended (or was interrupted): so has its last word
             recogniser.finish()
             if jsonl is not None:
-                jsonl.write(live.end_record(recogniser.text) + "\n")
+                jsonl.write(jsonl_records.end_record(recogniser.text) + "\n")
     except (CheckpointError, keypoints.HandModelError, MotionWeightsError, UsageError, speech.SpeechError,
             OSError) as err:
         print(f"error: {err}", file=sys.stderr)  # OSError: e.g. an unwritable --output or --jsonl

@@ -19,6 +19,7 @@ from http.server import ThreadingHTTPServer
 import sys
 from pathlib import Path
 
+from realtime import live_flags
 from realtime import recogniser as live
 from serving import web_server
 from spelling import confusion_channel
@@ -55,10 +56,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    help="how new people's letters get misread (crossval.py --channel), for the page's word decoder")
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE",
                    help="word list that finished words are rescored against (FILE: one word a line)")
-    live.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT, MOVE_THRESHOLD, MOTION_LETTERS)
+    live_flags.add_flags(p, MAX_HANDS, THRESHOLD, HOLD, GAP_MS, SMOOTH_MS, WORD_PAUSE, ADAPT, MOVE_THRESHOLD, MOTION_LETTERS)
     p.add_argument("--node-modules", default=NODE_MODULES, help="the node_modules folder `npm ci` wrote")
     args = p.parse_args(argv)
-    live.check_flags(p, args)
+    live_flags.check_flags(p, args)
     if not 0 <= args.port <= 65535:
         p.error("--port must be 0-65535")
     return args

@@ -27,6 +27,7 @@ def job_frames(video: str, weights: str, warmup_frames: int) -> dict:
     from hand import keypoints
     from realtime import overlay
     from realtime import recogniser as live
+    from realtime.jsonl_records import frame_record
     from classifiers.classifier import load_classifier
     from classifiers.motion_letters import MotionModel
     from spelling.confusion_channel import SHIPPED, SignerSubstitutions, load_channel
@@ -64,7 +65,7 @@ def job_frames(video: str, weights: str, warmup_frames: int) -> dict:
         result = recogniser.process(rgb, ts)
         t3 = time.perf_counter()
         overlay.annotate(canvas, result, overlay.Status(30.0, result.timings))
-        live.frame_record(i, ts, result)
+        frame_record(i, ts, result)
         t4 = time.perf_counter()
         both_views.process(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), ts)
         t5 = time.perf_counter()
@@ -83,7 +84,7 @@ def job_frames(video: str, weights: str, warmup_frames: int) -> dict:
         t1 = time.perf_counter()
         result = recogniser.process(cv2.cvtColor(blank, cv2.COLOR_BGR2RGB), ts)
         overlay.annotate(canvas, result, overlay.Status(30.0, result.timings))
-        live.frame_record(i, ts, result)
+        frame_record(i, ts, result)
         t2 = time.perf_counter()
         times["no_hand.landmarker"].append((t1 - t0) * 1000)
         times["no_hand.frame"].append((t2 - t1) * 1000)

@@ -29,8 +29,6 @@ the commit frame), and each confirmed word teaches the adapter its letters.
 """
 from __future__ import annotations
 
-import argparse
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ import numpy as np
 from hand import keypoints
 from spelling import speller
 from realtime.adaptation import SignerAdapter, check_can_adapt
+from realtime.frame_hands import group_views, hand_keys
 from classifiers.classifier import Classifier, combine_views
 from classifiers.motion_letters import MotionLetter, MotionLetters, MotionModel, still_reading
 from classifiers.classifier_base import Scores
@@ -69,37 +68,6 @@ PROBE_FRAMES = 3  # on streams, while the last resort holds the hand: every this
 # -----------------------------------------------------------------------------
 
 
-def add_flags(p: argparse.ArgumentParser, max_hands: int, threshold: float, hold: float, gap_ms: float,
-              smooth_ms: float, word_pause: float, adapt: bool, move_threshold: float,
-              motion_letters: bool = MOTION_LETTERS) -> None:
-    """The live path's flags (main.py and web.py), with the script's defaults."""
-    p.add_argument("--max-hands", type=int, default=max_hands, help="hands detected per frame")
-    p.add_argument("--threshold", type=float, default=threshold, help="min smoothed confidence for a letter")
-    p.add_argument("--hold", type=float, default=hold,
-                   help="seconds a letter is held to add it to the text (from when the hand came to rest)")
-    p.add_argument("--gap-ms", type=float, default=gap_ms,
-                   help="dips shorter than this (ms) do not restart a letter's hold")
-    p.add_argument("--smooth-ms", type=float, default=smooth_ms, help="smoothing window in milliseconds")
-    p.add_argument("--move-threshold", type=float, default=move_threshold,
-                   help=f"palm sizes the hand must move within {MOTION_MS:g} ms to end a sign (one letter per "
-                        f"held sign; a new letter, or a double letter, needs that much movement or the hand lowered)")
-    p.add_argument("--word-pause", type=float, default=word_pause,
-                   help="seconds with no hand that end a word (and add its space)")
-    p.add_argument("--adapt", action=argparse.BooleanOptionalAction, default=adapt,
-                   help="learn the signer's hand from the words they spell (each word the lexicon, a suggestion "
-                        "or undo confirms teaches the model its letters as signed)")
-    p.add_argument("--motion-letters", action=argparse.BooleanOptionalAction, default=motion_letters,
-                   help="on streams, read J and Z from the hand's motion (photos keep the single-frame reading)")
-
-
-def check_flags(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Exit with a usage error for live-path flags out of range (`add_flags`)."""
-    if args.hold < 0 or args.gap_ms < 0 or args.smooth_ms < 0 or args.word_pause <= 0 or args.move_threshold <= 0:
-        p.error("--hold, --gap-ms and --smooth-ms must be >= 0, --word-pause and --move-threshold > 0")
-    if args.max_hands < 1:
-        p.error("--max-hands must be >= 1")
-
-
 @dataclass
 class HandResult:
     """One hand of a frame with its smoothed prediction."""
@@ -120,41 +88,6 @@ class FrameResult:
     timings: dict[str, float] = field(default_factory=dict)  # ms per stage
     adapted: int | None = None  # letters signer adaptation has learnt from (None: --no-adapt)
     motion: str | None = None  # the letter read from the hand's motion and committed on this frame (J, Z), if any
-
-
-def group_views(views: list[list[keypoints.Hand]]) -> list[list[keypoints.Hand]]:
-    """Match the hands of several readings of one frame (the frame, its mirror image mapped back
-    into the frame, the frame read with a border): each hand joins the nearest group whose first
-    hand lies within half a hand size and that holds no hand of the same reading yet, or starts a
-    group.  Groups come in order of first appearance; a group's first hand is the one shown."""
-    groups: list[list[keypoints.Hand]] = []
-    for hands in views:
-        taken: set[int] = set()
-        for hand in hands:
-            best, best_gap = -1, np.inf
-            for i, group in enumerate(groups):
-                ref = group[0].landmarks
-                size = np.linalg.norm(ref[:, :2] - ref[:1, :2], axis=1).mean()
-                gap = np.linalg.norm(hand.landmarks[:, :2] - ref[:, :2], axis=1).mean()
-                if i not in taken and gap < 0.5 * size and gap < best_gap:
-                    best, best_gap = i, gap
-            if best < 0:
-                best = len(groups)
-                groups.append([])
-            groups[best].append(hand)
-            taken.add(best)
-    return groups
-
-
-def hand_keys(hands: list[keypoints.Hand]) -> list[str]:
-    """A smoothing key per hand: its handedness, numbered when two hands share one."""
-    keys: list[str] = []
-    for hand in hands:
-        key = hand.handedness
-        while key in keys:
-            key += "+"
-        keys.append(key)
-    return keys
 
 
 class Recogniser:
@@ -442,20 +375,3 @@ class Recogniser:
         """Stop the mirror-view thread (the detectors belong to the caller)."""
         if self._pool is not None:
             self._pool.shutdown()
-
-
-def frame_record(index: int, t_ms: float, result: FrameResult) -> str:
-    """One JSONL line (main.py --jsonl): the frame, its time, each hand's letter (null below
-    threshold), the text shown, the letters as committed, the last word's suggestions and the
-    letters signer adaptation has learnt from (null without it)."""
-    hands = [{"handedness": r.hand.handedness, "letter": r.prediction.letter,
-              "confidence": None if r.prediction.confidence is None else round(r.prediction.confidence, 4)}
-             for r in result.hands]
-    return json.dumps({"frame": index, "time_ms": round(t_ms, 3), "hands": hands, "text": result.text,
-                       "letters": result.letters, "suggestions": list(result.suggestions),
-                       "adapted": result.adapted})
-
-
-def end_record(text: TextEntry) -> str:
-    """The JSONL line after the last frame: the text once the last word has ended."""
-    return json.dumps({"end": True, "text": text.text, "letters": text.letters, "suggestions": list(text.suggestions)})

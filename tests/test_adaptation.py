@@ -16,6 +16,7 @@ from conftest import synthetic_hand
 from hand import keypoints
 from realtime import recogniser as live
 from realtime.adaptation import SignerAdapter
+from realtime.jsonl_records import frame_record
 from classifiers.classifier_base import Classifier, CheckpointError
 from dataset.dataset_layout import KAGGLE_CLASSES
 from spelling.lexicon import Lexicon
@@ -116,7 +117,7 @@ def play_on(recogniser: live.Recogniser, frames: list[str | None], start: int) -
 
 def adapted(recogniser: live.Recogniser, t_ms: float) -> int | None:
     """What main.py's JSONL line for a frame (no hand) at `t_ms` says adaptation has learnt from."""
-    return json.loads(live.frame_record(0, t_ms, recogniser.process(None, t_ms)))["adapted"]
+    return json.loads(frame_record(0, t_ms, recogniser.process(None, t_ms)))["adapted"]
 
 
 @pytest.fixture(scope="module")

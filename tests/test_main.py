@@ -26,6 +26,7 @@ import model
 from realtime import overlay
 from realtime import recogniser
 from realtime import run_outputs
+from realtime.frame_hands import group_views
 from classifiers.classifier import write_class_mapping
 
 WORD = "CALL"  # C, A and a double letter (release between the two Ls)
@@ -296,11 +297,11 @@ def test_group_views_matches_the_same_hand_across_readings_and_keeps_hands_seen_
     twin_of_far = keypoints.Hand(far.landmarks - 0.01, "Left", 0.7)
     bordered_near = keypoints.Hand(near.landmarks - 0.005, "Right", 0.95)
     only_mirror = keypoints.Hand(synthetic_hand(rng, 3) * 0.3 + np.array([0.1, 0.6, 0.0], np.float32), "Right", 0.6)
-    groups = recogniser.group_views([[near, far], [only_mirror, twin_of_far, twin_of_near], [bordered_near]])
+    groups = group_views([[near, far], [only_mirror, twin_of_far, twin_of_near], [bordered_near]])
     assert groups == [[near, twin_of_near, bordered_near], [far, twin_of_far], [only_mirror]]
-    assert recogniser.group_views([[near], []]) == [[near]]
+    assert group_views([[near], []]) == [[near]]
     # two hands of one reading never share a group, even when both are near its first hand
-    assert recogniser.group_views([[near], [twin_of_near, bordered_near]]) == [[near, twin_of_near], [bordered_near]]
+    assert group_views([[near], [twin_of_near, bordered_near]]) == [[near, twin_of_near], [bordered_near]]
 
 
 @needs_data

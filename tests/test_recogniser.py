@@ -13,6 +13,7 @@ import pytest
 
 from hand import keypoints
 from realtime import recogniser as live
+from realtime.jsonl_records import end_record, frame_record
 from dataset.dataset_layout import KAGGLE_CLASSES
 from spelling.lexicon import Lexicon
 from spelling.text_entry import TextEntry
@@ -208,9 +209,9 @@ def test_the_detector_takes_the_hand_back_from_the_last_resort():
 
 def test_jsonl_records_carry_text_letters_and_suggestions(english: Lexicon):
     r = run(signed("WATER", {4: "P"}), english, finish=False)
-    record = json.loads(live.frame_record(7, 233.3, r.process(None, 10_000)))
+    record = json.loads(frame_record(7, 233.3, r.process(None, 10_000)))
     assert (record["text"], record["letters"], record["suggestions"][0]) == ("WATER ", "WATEP ", "WATER")
-    end = json.loads(live.end_record(r.text))
+    end = json.loads(end_record(r.text))
     assert end == {"end": True, "text": "WATER ", "letters": "WATEP ", "suggestions": record["suggestions"]}
 
 
