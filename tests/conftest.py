@@ -1,4 +1,4 @@
-"""Shared test fixtures: the repo on sys.path, the real data folder, a synthetic keypoint fixture."""
+"""Shared test fixtures: the repo on sys.path, the real data folder, a synthetic keypoint fixture, the web page in Chromium."""
 from __future__ import annotations
 
 import os
@@ -56,6 +56,26 @@ def playwright():
     from serving import browser_session
     with browser_session.driver() as driver:
         yield driver
+
+
+@pytest.fixture(scope="module")
+def server() -> str:
+    """The page served by web.py's server with the shipped model and word list (a module may
+    serve it otherwise by a `server` fixture of its own)."""
+    from serving import browser_session
+    reason = browser_session.missing()
+    if reason is not None:
+        pytest.fail(f"the page cannot run in CI: {reason}")
+    with browser_session.PageServer(weights=REPO / "keypoint_model_L_cnn_50.onnx") as url:
+        yield url
+
+
+@pytest.fixture(scope="module")
+def page(playwright, server: str):
+    """A ready page on Chromium's built-in fake camera (a test pattern: no hands)."""
+    from serving import browser_session
+    with browser_session.browser(playwright) as chromium:
+        yield browser_session.open_page(chromium, server)
 
 
 def static_hands(letter: str) -> np.ndarray:

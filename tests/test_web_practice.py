@@ -48,17 +48,11 @@ needs_page = pytest.mark.skipif(REASON is not None and not os.environ.get("CI"),
 
 @pytest.fixture(scope="module")
 def server() -> str:
+    """The page without a word list: practice scores letters as signed (overrides conftest's)."""
     if REASON is not None:
         pytest.fail(f"the page cannot run in CI: {REASON}")
     with browser_session.PageServer(weights=ONNX, lexicon="none") as url:
         yield url
-
-
-@pytest.fixture(scope="module")
-def page(playwright, server: str):
-    """A ready page on Chromium's built-in fake camera (a test pattern: no hands)."""
-    with browser_session.browser(playwright) as chromium:
-        yield browser_session.open_page(chromium, server)
 
 
 def wait_for(page, expression: str, timeout_s: float = 30.0):
