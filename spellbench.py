@@ -52,6 +52,7 @@ MOVE_THRESHOLD = live.MOVE_THRESHOLD  # palm sizes the hand moves that end a sig
 TRANSITIONS_MS = None  # e.g. (100, 300): the hand moves between letters for a time in this range (simulated)
 LEXICON = "en"  # main.py --lexicon
 CHANNEL = str(SHIPPED_CHANNEL)  # main.py --channel; each signer is decoded without its own collection's counts
+SIGNER_SWAPS = True  # with a channel, learn the signer's own swaps from their words as main.py does (off: the channel alone)
 ADAPT = live.ADAPT  # main.py --adapt: the signer's confirmed words teach the model their hand
 MOTION_LETTERS = live.MOTION_LETTERS  # main.py --motion-letters: J and Z from the hand's motion
 PICKS = False  # a user who puts a wrong word right with the keys: a suggestion (1/2/3) or undo (u)
@@ -91,7 +92,7 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
     from spelling.text_entry import TextEntry
     torch.set_num_threads(1)
     clf = load_classifier(weights)
-    decoders = kind_decoders(args.lexicon, clf.classes, args.known_names, args.channel, signer.name)
+    decoders = kind_decoders(args.lexicon, clf.classes, args.known_names, args.channel, signer.name, args.signer_swaps)
     finished: list[dict[str, Any]] = []  # each finished word's letters and their probabilities
     text = TextEntry(decoders["dictionary"],
                      on_word=lambda _: finished.append({"letters": text.last.letters, "probs": [
@@ -150,11 +151,11 @@ def play_signer(signer: Any, weights: str, hold: float, gap_ms: float, args: arg
 
 
 def kind_decoders(lexicon: str, classes: Sequence[str], known_names: bool, channel: str,
-                  signer: str) -> dict[str, Any]:
+                  signer: str, signer_swaps: bool = SIGNER_SWAPS) -> dict[str, Any]:
     """The word decoder (None without a lexicon) for each kind of word: names get the lexicon
     less the benchmark's names unless `known_names`.  Both share one memory of the signer's pace
-    and, with a channel, of their swaps, as main.py's one decoder has; the channel leaves out the
-    signer's own collection (a new person's)."""
+    and, with a channel and `signer_swaps`, of their swaps, as main.py's one decoder has; the
+    channel leaves out the signer's own collection (a new person's)."""
     from spelling.confusion_channel import SignerSubstitutions, load_channel
     from spelling.lexicon import load_lexicon
     from spelling.word_decoder import LetterPace, WordDecoder
@@ -163,13 +164,14 @@ def kind_decoders(lexicon: str, classes: Sequence[str], known_names: bool, chann
         return dict.fromkeys(KINDS)
     names = words if known_names else words.without(read_words(WORD_LISTS["names"]))
     confusions = load_channel(channel, exclude=(signer,))
-    swaps = SignerSubstitutions() if confusions is not None else None
+    swaps = SignerSubstitutions() if confusions is not None and signer_swaps else None
     pace = LetterPace()
     return {kind: WordDecoder(w, classes, channel=confusions, signer=swaps, pace=pace)
             for kind, w in (("dictionary", words), ("names", names))}
 
 
-def rescore(runs: dict[str, dict[str, Any]], lexicon: str, known_names: bool, channel: str) -> None:
+def rescore(runs: dict[str, dict[str, Any]], lexicon: str, known_names: bool, channel: str,
+            signer_swaps: bool = SIGNER_SWAPS) -> None:
     """Decode every finished word of `runs` again (in place) with `lexicon`, `channel` and the word
     decoder's settings now in force, exactly as text_entry.TextEntry does when a word ends (each
     signer's words in the order played, so the decoder learns their swaps as it did live)."""
@@ -177,7 +179,7 @@ def rescore(runs: dict[str, dict[str, Any]], lexicon: str, known_names: bool, ch
     from spelling.text_entry import TextEntry
     for key, run in runs.items():
         decoders = kind_decoders(lexicon, tuple(run.get("classes", KAGGLE_CLASSES)), known_names, channel,
-                                 key.split("/")[0])
+                                 key.split("/")[0], signer_swaps)
         for word in run["words"]:
             shown = []
             for finished in word["finished"]:
@@ -225,6 +227,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--lexicon", default=LEXICON, metavar="none|en|FILE|en+FILE")
     p.add_argument("--channel", default=CHANNEL, metavar="FILE|none",
                    help="main.py's --channel (each signer decoded without its own collection's counts)")
+    p.add_argument("--signer-swaps", action=argparse.BooleanOptionalAction, default=SIGNER_SWAPS,
+                   help="with a channel, learn each signer's own swaps from their words, as main.py does "
+                        "(off: the channel alone; what each part adds)")
     p.add_argument("--known-names", action=argparse.BooleanOptionalAction, default=KNOWN_NAMES,
                    help="decode names with the lexicon as it is (off: the benchmark's names taken out of it)")
     p.add_argument("--words", type=int, default=WORDS, help="dictionary words per signer")
@@ -347,7 +352,7 @@ def main_rescore(args: argparse.Namespace) -> int:
         print(f"spellbench.py: error: {problem}", file=sys.stderr)
         return 2
     from spelling import word_decoder
-    rescore(earlier["runs"], args.lexicon, args.known_names, args.channel)
+    rescore(earlier["runs"], args.lexicon, args.known_names, args.channel, args.signer_swaps)
     runs = dict(sorted(earlier["runs"].items(), key=lambda item: item[0].split("/", 1)[1]))
     results = tables(runs, f"rescored from {args.rescore}")
     if args.json:
@@ -355,7 +360,8 @@ def main_rescore(args: argparse.Namespace) -> int:
                                                           "OOV_LOG_PER_LETTER", "MISSED_PENALTY", "EXTRA_PENALTY",
                                                           "MARGIN", "TOP_K", "BEAM", "CHANNEL_WEIGHT")}
         atomic_files.write_json(args.json, {**earlier, "rescored_from": args.rescore, "lexicon": args.lexicon,
-                                            "channel": args.channel, "known_names": args.known_names,
+                                            "channel": args.channel, "signer_swaps": args.signer_swaps,
+                                            "known_names": args.known_names,
                                             "word_decoder": settings,
                                             "results": results})
     return 0

@@ -180,6 +180,38 @@ def test_with_motion_letters_a_z_is_traced_from_the_photo_it_starts_from(tiny_si
         assert any(np.array_equal(held[0][0], player._photo(p)) for p in signer.letters["Z"])
 
 
+class ShiftedHands(PhotoHands):
+    """IMAGE-mode stand-in: each photo's hand is the synthetic hand moved right by its photo's colour."""
+
+    def readings(self, rgb: np.ndarray) -> list:
+        from hand import keypoints
+        moved = self.hand.landmarks + np.float32([rgb[0, 0, 0] / 1000, 0, 0])
+        return [(0.0, [keypoints.Hand(moved, "Right", 0.9)])]
+
+
+def test_with_transitions_the_hand_moves_from_one_letter_to_the_next(tiny_signer: streams.Signer):
+    """--transitions: between two different letters the hand travels for 100-300 ms from the one
+    photo's hand to the next's, its frames given as landmarks part of the way (none at either
+    end); double letters keep their release, and a photo whose hand cannot be read jumps."""
+    player = streams.Player(tiny_signer, seed=0, detector=ShiftedHands())
+    frames = player.word("ALL", 1.0, 0.5, 2.0, transition_ms=(100, 300))
+    kinds = [type(shown).__name__ for shown, _ in frames]
+    assert kinds == ["ndarray", "Transition", "ndarray", "ndarray", "ndarray", "ndarray"]
+    assert frames[3][0] is player.no_hand and 0.1 <= frames[1][1] <= 0.3
+    move = frames[1][0]
+    assert move.start == player.hand(frames[0][0]) and move.end == player.hand(frames[2][0])
+    assert move.start.landmarks[0, 0] != move.end.landmarks[0, 0]
+    out = list(streams.frames_at(frames[:3], fps=30, start_ms=0))
+    between = [shown[0].landmarks for shown, _ in out if isinstance(shown, list)]
+    assert len(between) == max(1, round(frames[1][1] * 30))
+    x = [lm[0, 0] for lm in between]
+    lo, hi = sorted((move.start.landmarks[0, 0], move.end.landmarks[0, 0]))
+    assert all(lo < v < hi for v in x) and (np.all(np.diff(x) > 0) or np.all(np.diff(x) < 0))
+    lost = streams.Player(tiny_signer, seed=0, detector=PhotoHands(False))
+    assert [type(shown).__name__ for shown, _ in lost.word("AB", 1.0, 0.5, 2.0, transition_ms=(100, 300))] \
+        == ["ndarray", "ndarray", "ndarray"]
+
+
 def test_frames_at_keeps_time_and_jitters(tiny_signer: streams.Signer):
     player = streams.Player(tiny_signer, seed=0)
     out = list(streams.frames_at(player.word("AB", 1.0, 0.5, 1.0), fps=10, start_ms=500))
