@@ -90,6 +90,23 @@ def test_corrections_by_one_swap_count_in_full(english: Lexicon):
     assert not swaps.observe("HOUSE", "HOUSE", english.log_probs)  # a word: no evidence
 
 
+def test_a_word_the_channel_corrects_teaches_signer_adaptation(english: Lexicon, channel: Channel):
+    """WATSR shown as WATER is a confirmed word, so signer adaptation learns its letters as
+    signed: the hand committed as S becomes a sample of E, and hands like it read more as E."""
+    from realtime.adaptation import SignerAdapter
+    adapter = SignerAdapter(CLASSES)
+    text = TextEntry(WordDecoder(english, CLASSES, channel=channel, signer=SignerSubstitutions()),
+                     on_finished=lambda w: adapter.learn(w, w.shown, w.letters, w.samples, w.confirmed))
+    hidden = {c: h for c, h in zip("WATSR", np.eye(5, dtype=np.float32))}  # one hidden unit a letter's hand
+    for c, p in zip("WATSR", confident("WATSR")):
+        text.commit(c, p, (np.log(p).astype(np.float32), hidden[c]))
+    text.end_word()
+    assert (text.last.letters, text.last.shown, text.last.confirmed) == ("WATSR", "WATER", True)
+    assert adapter.samples == 5
+    shift = adapter.correction(hidden["S"][None])[0]
+    assert shift[CLASSES.index("E")] - shift[CLASSES.index("S")] > 0.5
+
+
 def test_a_new_signer_forgets_the_swaps(english: Lexicon, channel: Channel):
     decoder = WordDecoder(english, CLASSES, channel=channel, signer=SignerSubstitutions())
     text = TextEntry(decoder)
