@@ -125,7 +125,8 @@ def held_signs_stream(classes: list[str], words: list[list[str]]) -> tuple[list,
                     t += frame_ms
             for i, c in enumerate(sign):
                 p = np.full(len(classes), 0.05 / (len(classes) - 2))
-                p[classes.index(c)], p[classes.index({"E": "S", "S": "E"}.get(c, "A" if c != "A" else "B"))] = 0.6, 0.35
+                look_alike = {"E": "S", "S": "E"}.get(c, "B" if c == "A" else "A")
+                p[classes.index(c)], p[classes.index(look_alike)] = 0.6, 0.35
                 frames.append((t, (p / p.sum()).astype(np.float32).tolist(), i < 2))
                 t += frame_ms
         pauses.append(len(frames) - 1)
