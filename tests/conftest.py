@@ -14,9 +14,23 @@ sys.path.insert(0, str(REPO))
 from dataset import motion_paths, motion_streams  # noqa: E402  (the repo is on sys.path now)
 SHARED_DATA = Path(os.environ.get("ASL_SHARED_DATA", REPO.parent / "shared" / "data"))
 WEIGHTS = REPO / "keypoint_model_L_cnn_50.pth"
+ONNX_WEIGHTS = REPO / "keypoint_model_L_cnn_50.onnx"
 
 needs_data = pytest.mark.skipif(not SHARED_DATA.is_dir(),
                                 reason=f"real data folder {SHARED_DATA} is absent (set ASL_SHARED_DATA)")
+
+
+def _page_missing() -> str | None:
+    """Why the web page cannot be driven here (None when it can): serving/browser_session.py."""
+    from serving import browser_session
+    return browser_session.missing()
+
+
+PAGE_MISSING = _page_missing()
+# The page's tests: skipped where Chromium, Playwright or the npm packages are absent, but never in
+# CI, which installs them (there the `server` fixture fails and says why).
+needs_page = pytest.mark.skipif(PAGE_MISSING is not None and not os.environ.get("CI"),
+                                reason=f"the page cannot run here: {PAGE_MISSING}")
 
 
 def synthetic_hand(rng: np.random.Generator, letter: int = 0) -> np.ndarray:
@@ -63,10 +77,9 @@ def server() -> str:
     """The page served by web.py's server with the shipped model and word list (a module may
     serve it otherwise by a `server` fixture of its own)."""
     from serving import browser_session
-    reason = browser_session.missing()
-    if reason is not None:
-        pytest.fail(f"the page cannot run in CI: {reason}")
-    with browser_session.PageServer(weights=REPO / "keypoint_model_L_cnn_50.onnx") as url:
+    if PAGE_MISSING is not None:
+        pytest.fail(f"the page cannot run in CI: {PAGE_MISSING}")
+    with browser_session.PageServer(weights=ONNX_WEIGHTS) as url:
         yield url
 
 

@@ -5,7 +5,6 @@ frames, it says when the camera is denied or absent, and it asks nothing of any 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, SHARED_DATA, needs_data, synthetic_hand
+from conftest import ONNX_WEIGHTS as ONNX, REPO, SHARED_DATA, needs_data, needs_page, synthetic_hand
 
 from serving import browser_session
 from hand import keypoints
@@ -21,11 +20,7 @@ from serving import web_server
 from realtime.adaptation import SignerAdapter
 from classifiers.onnx_classifier import OnnxClassifier
 
-REASON = browser_session.missing()
-# Skipped where Chromium, Playwright or the npm packages are absent, but never in CI, which installs them.
-pytestmark = pytest.mark.skipif(REASON is not None and not os.environ.get("CI"),
-                                reason=f"the page cannot run here: {REASON}")
-ONNX = REPO / "keypoint_model_L_cnn_50.onnx"
+pytestmark = needs_page  # skipped where the page cannot run, never in CI (conftest.py)
 SIGNER = "hands4all_saksham"  # 640x480 photos that the shipped model spells well
 WORD = "WATER"
 LAST_RESORT_PHOTO = "more-signers/meyyappan_in/C/20.jpg"  # a hand only the last resort finds

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import REPO, SHARED_DATA, needs_data
+from conftest import ONNX_WEIGHTS as ONNX, PAGE_MISSING, REPO, SHARED_DATA, needs_data, needs_page
 
 from bench import spelling_streams
 from dataset import reference_hands
@@ -25,8 +25,6 @@ from hand import keypoints
 from serving import browser_session, web_server
 from storage import atomic_files
 
-REASON = browser_session.missing()
-ONNX = REPO / "keypoint_model_L_cnn_50.onnx"
 SAMPLES = REPO / "samples" / "hello"  # one signer's H, E, L, L, O (shipped with the project)
 S_PHOTO = "more-signers/t32rahman/S/66.jpg"  # the same signer's S: the shipped model reads it as S (0.99)
 FPS = 4  # slow enough that the page reads every frame (as in test_web_page.py)
@@ -42,15 +40,13 @@ PERIOD_S = LETTER_S + MOVE_S  # from one letter to the next
 SCREENSHOT = os.environ.get("ASL_PRACTICE_SCREENSHOT")
 STREAM_TIMEOUT_S = 120.0
 
-needs_page = pytest.mark.skipif(REASON is not None and not os.environ.get("CI"),
-                                reason=f"the page cannot run here: {REASON}")
 
 
 @pytest.fixture(scope="module")
 def server() -> str:
     """The page without a word list: practice scores letters as signed (overrides conftest's)."""
-    if REASON is not None:
-        pytest.fail(f"the page cannot run in CI: {REASON}")
+    if PAGE_MISSING is not None:
+        pytest.fail(f"the page cannot run in CI: {PAGE_MISSING}")
     with browser_session.PageServer(weights=ONNX, lexicon="none") as url:
         yield url
 

@@ -4,15 +4,13 @@ swaps, and their pace), J and Z from motion, and hands the landmarker loses, dou
 the other hand."""
 from __future__ import annotations
 
-import os
 
 import numpy as np
 import pytest
-from conftest import REPO, needs_data
+from conftest import ONNX_WEIGHTS as ONNX, needs_page, needs_data
 
 from classifiers.onnx_classifier import OnnxClassifier
 from hand import keypoints
-from serving import browser_session
 from spelling import speller
 from spelling.confusion_channel import (ADOPTED_P, EVIDENCE_MIN_LOG_PROB, EVIDENCE_NEEDED, Channel,
                                         SignerSubstitutions)
@@ -20,11 +18,7 @@ from spelling.lexicon import Lexicon
 from spelling.text_entry import TextEntry
 from spelling.word_decoder import WordDecoder
 
-REASON = browser_session.missing()
-# Skipped where Chromium, Playwright or the npm packages are absent, but never in CI, which installs them.
-pytestmark = pytest.mark.skipif(REASON is not None and not os.environ.get("CI"),
-                                reason=f"the page cannot run here: {REASON}")
-ONNX = REPO / "keypoint_model_L_cnn_50.onnx"
+pytestmark = needs_page  # skipped where the page cannot run, never in CI (conftest.py)
 
 
 SPELL_JS = """async ([frames, pauses, settings, words, channel]) => {
